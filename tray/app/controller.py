@@ -1,0 +1,230 @@
+"""The tray's brain, with no GUI import: polls the registry, derives what the view shows, turns snapshot
+differences into notifications, and carries out menu actions through the core.
+
+The view is anything with `show(state, count, title, menu)`, `notify(title, body) -> bool` and `stop()`;
+`pystray_view.PystrayView` is the real one, tests may drive the controller with their own.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from typing import Callable, Deque, List, Optional, Protocol, Tuple
+
+from tray.app import menu as menu_model
+from tray.app.config import Config, ConfigStore
+from tray.core import actions, events
+from tray.core.liveness import LivenessProbe
+from tray.core.log import get_logger
+from tray.core.projects import ProjectResolver
+from tray.core.registry import Registry
+from tray.core.snapshot import Snapshot, build_snapshot
+
+log = get_logger("tray")
+
+
+class View(Protocol):
+    def show(self, state: str, count: int, title: str, menu: Tuple[menu_model.MenuItem, ...]) -> None: ...
+
+    def notify(self, title: str, body: str) -> bool: ...
+
+    def stop(self) -> None: ...
+
+
+class Autostart(Protocol):
+    def enable(self, command: List[str]) -> None: ...
+
+    def disable(self) -> None: ...
+
+    def is_enabled(self) -> bool: ...
+
+
+class RateLimiter:
+    """At most `limit` notifications a minute; the rest are counted and said in one summary later."""
+
+    def __init__(self, limit: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit = max(1, limit)
+        self.clock = clock
+        self.sent: Deque[float] = deque()
+
+    def allow(self) -> bool:
+        now = self.clock()
+        while self.sent and now - self.sent[0] >= 60:
+            self.sent.popleft()
+        if len(self.sent) >= self.limit:
+            return False
+        self.sent.append(now)
+        return True
+
+
+class TrayController:
+    def __init__(
+        self,
+        registry: Registry,
+        view: Optional[View] = None,
+        config_store: Optional[ConfigStore] = None,
+        autostart: Optional[Autostart] = None,
+        launch_command: Optional[List[str]] = None,
+        open_path: Optional[Callable[[str], None]] = None,
+        find_file: Optional[Callable[[str, str], Optional[str]]] = None,
+        log_path: str = "",
+    ) -> None:
+        self.registry = registry
+        self.view = view
+        self.config_store = config_store or ConfigStore()
+        self.config: Config = self.config_store.load()
+        if self.config_store.problem:
+            log.warning(self.config_store.problem)
+        self.autostart = autostart
+        self.launch_command = launch_command or []
+        self.open_path = open_path or _default_open
+        self.find_file = find_file or _default_find_file
+        self.log_path = log_path
+        self.resolver = ProjectResolver()
+        self.snapshot: Optional[Snapshot] = None
+        self.error = ""
+        self.shown: Optional[Tuple[str, int, str, Tuple[menu_model.MenuItem, ...]]] = None
+        self.limiter = RateLimiter(self.config.notify_per_minute)
+        self.held_back = 0
+        self.stopping = threading.Event()
+        self._lock = threading.RLock()
+        self._wake = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+
+    # --- polling ----------------------------------------------------------------------------------------
+
+    def poll_once(self) -> List[events.Event]:
+        """Take a snapshot, update the view if anything visible changed, notify about new events."""
+        with self._lock:
+            try:
+                snapshot = build_snapshot(self.registry, self.resolver, LivenessProbe())
+                self.error = ""
+            except OSError as error:
+                message = f"cannot read the registry {self.registry.directory}: {error.strerror or error}"
+                if message != self.error:
+                    log.warning(message)
+                self.error = message
+                self.refresh_view()
+                return []
+            found = events.diff(self.snapshot, snapshot)
+            self.snapshot = snapshot
+            self.refresh_view()
+        self.announce(found)
+        return found
+
+    def refresh_view(self) -> None:
+        with self._lock:
+            settings = menu_model.MenuSettings(
+                notifications=self.config.notifications,
+                autostart=self.autostart.is_enabled() if self.autostart is not None else None,
+                log_available=bool(self.log_path),
+            )
+            menu = menu_model.build_menu(self.snapshot, settings, self.find_file, error=self.error)
+            state = "stale" if self.error else (self.snapshot.state if self.snapshot is not None else "none")
+            shown = (
+                state,
+                menu_model.attention_count(self.snapshot),
+                menu_model.tooltip(self.snapshot, self.error),
+                menu,
+            )
+            if shown == self.shown or self.view is None:
+                return
+            self.shown = shown
+        self.view.show(*shown)
+
+    def announce(self, found: List[events.Event]) -> None:
+        if not found:
+            return
+        for event in found:
+            log.info("event %s: %s — %s", event.kind, event.title, event.body)
+        if not self.config.notifications or self.view is None:
+            return
+        for event in found:
+            if self.limiter.allow():
+                if not self.view.notify(event.title, event.body):
+                    log.warning("notification not delivered: %s", event.title)
+            else:
+                self.held_back += 1
+        if self.held_back and self.limiter.allow():
+            count, self.held_back = self.held_back, 0
+            self.view.notify("Orchestray", f"{count} more registry change(s); open the tray menu for details.")
+
+    def start(self) -> None:
+        """Poll in a daemon thread until `stop()`; waits on an Event so shutdown is immediate."""
+        self._thread = threading.Thread(target=self._loop, name="orchestray-poll", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                self.poll_once()
+            except Exception:  # noqa: BLE001 - the tray keeps running; the log has the detail
+                log.exception("poll failed")
+            self._wake.wait(self.config.poll_interval)
+            self._wake.clear()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self._wake.set()
+        if self.view is not None:
+            self.view.stop()
+
+    # --- actions ----------------------------------------------------------------------------------------
+
+    def perform(self, action: menu_model.Action) -> None:
+        """Carry out a menu action; failures are logged and said in a notification, never raised."""
+        log.info("menu action %s %s%s", action.kind, action.argument, " (force)" if action.force else "")
+        try:
+            self._perform(action)
+        except (actions.ActionRefused, actions.BadInput) as refused:
+            log.warning("%s refused: %s", action.kind, refused)
+            if self.view is not None:
+                self.view.notify("Orchestray: not done", str(refused))
+        except Exception as error:  # noqa: BLE001
+            log.exception("%s failed", action.kind)
+            if self.view is not None:
+                self.view.notify("Orchestray: action failed", f"{action.kind}: {error}")
+        if action.kind != menu_model.QUIT:
+            self.poll_once()
+
+    def _perform(self, action: menu_model.Action) -> None:
+        kind = action.kind
+        if kind == menu_model.PROMOTE:
+            actions.promote(self.registry, action.argument, force=action.force)
+        elif kind == menu_model.CLEAN:
+            result = actions.clean(self.registry)
+            log.info("cleaned %d stale entr(ies)", len(result.removed))
+        elif kind == menu_model.OPEN:
+            self.open_path(action.argument)
+        elif kind == menu_model.OPEN_LOG:
+            self.open_path(self.log_path)
+        elif kind == menu_model.REFRESH:
+            self.wake()
+        elif kind == menu_model.TOGGLE_NOTIFICATIONS:
+            self.config.notifications = not self.config.notifications
+            self.config_store.save(self.config)
+            self.refresh_view()
+        elif kind == menu_model.TOGGLE_AUTOSTART and self.autostart is not None:
+            if self.autostart.is_enabled():
+                self.autostart.disable()
+            else:
+                self.autostart.enable(self.launch_command)
+            self.refresh_view()
+        elif kind == menu_model.QUIT:
+            self.stop()
+
+
+def _default_open(path: str) -> None:
+    from tray.platform.opener import open_path
+
+    open_path(path)
+
+
+def _default_find_file(root: str, name: str) -> Optional[str]:
+    from tray.platform.opener import project_file
+
+    return project_file(root, name)

@@ -1,0 +1,145 @@
+"""`orchestray tray`: start the tray, or say in one line why it cannot start.
+
+pystray is imported here and only here, lazily: without a display its import raises (not ImportError), and
+the CLI and hooks must never pay for it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any, Optional
+
+EXIT_OK = 0
+EXIT_REFUSED = 1
+EXIT_CANNOT = 2
+LINUX_HINT = (
+    "install the GTK tray bits: 'sudo apt install gir1.2-gtk-3.0 gir1.2-ayatanaappindicator3-0.1' "
+    "and 'pip install \"orchestray[linux]\"' (PyGObject)"
+)
+
+
+def _say(message: str) -> None:
+    sys.stderr.write(f"orchestray: {message}\n")
+
+
+def display_problem(platform: str = sys.platform, env: Optional[dict] = None) -> str:
+    """Why no tray can be shown here, or '' when a display seems available."""
+    env = os.environ if env is None else env
+    unix_desktop = platform.startswith("linux") or "bsd" in platform
+    if unix_desktop and not env.get("DISPLAY") and not env.get("WAYLAND_DISPLAY"):
+        return "no display: the tray needs a graphical session (DISPLAY is not set)"
+    return ""
+
+
+def import_pystray() -> Any:
+    """pystray, or a one-line reason (as RuntimeError) why it cannot be loaded."""
+    try:
+        import pystray
+    except Exception as error:  # noqa: BLE001 - Xlib raises DisplayNameError, GI raises ValueError...
+        from tray.core.log import log_exception
+
+        log_exception("import pystray failed")
+        raise RuntimeError(f"cannot load the tray library pystray: {type(error).__name__}: {error}") from None
+    return pystray
+
+
+def run_tray(args: argparse.Namespace) -> int:
+    from tray.app.config import ConfigStore, state_dir
+    from tray.app.single_instance import AlreadyRunning, SingleInstance
+    from tray.core.log import get_logger, setup_logging
+    from tray.core.paths import registry_dir
+    from tray.core.registry import Registry
+
+    log_file = setup_logging(verbose=getattr(args, "verbose", False))
+    log = get_logger("tray")
+    problem = display_problem()
+    if problem:
+        log.error(problem)
+        _say(problem)
+        return EXIT_CANNOT
+    instance = SingleInstance(state_dir())
+    try:
+        instance.acquire()
+    except AlreadyRunning as running:
+        _say(str(running))
+        return EXIT_REFUSED
+    try:
+        try:
+            pystray = import_pystray()
+        except RuntimeError as error:
+            _say(f"{error}" + (f"; {LINUX_HINT}" if sys.platform.startswith("linux") else ""))
+            return EXIT_CANNOT
+        return _run(args, pystray, Registry(registry_dir(getattr(args, "registry_dir", None))), log, log_file,
+                    ConfigStore())
+    finally:
+        instance.release()
+
+
+def _run(args: argparse.Namespace, pystray: Any, registry: Any, log: Any, log_file: str, store: Any) -> int:
+    from tray.app.controller import TrayController
+    from tray.app.pystray_view import PystrayView
+    from tray.platform import autostart
+    from tray.platform.notify import ChainNotifier, build_chain
+
+    controller = TrayController(
+        registry,
+        config_store=store,
+        autostart=autostart.default_backend(),
+        launch_command=autostart.launch_command(),
+        log_path=log_file if os.path.isabs(log_file) else "",
+    )
+    if getattr(args, "poll_interval", None):
+        controller.config.poll_interval = max(0.2, args.poll_interval)
+    view = PystrayView(pystray, controller.perform)
+    if not getattr(view.icon, "HAS_MENU", True):
+        message = f"the tray backend '{view.backend}' cannot show menus"
+        if sys.platform.startswith("linux"):
+            message += f"; {LINUX_HINT}"
+        log.error(message)
+        _say(message)
+        return EXIT_CANNOT
+    view.notifier = ChainNotifier(build_chain(icon=view.icon))
+    controller.view = view
+    log.info("tray starting: backend %s, registry %s, poll every %.1fs", view.backend, registry.directory,
+             controller.config.poll_interval)
+
+    def setup(icon: Any) -> None:
+        icon.visible = True
+        controller.start()
+
+    _install_signal_handlers(controller)
+    try:
+        view.icon.run(setup=setup)
+    except Exception as error:  # noqa: BLE001
+        log.exception("tray stopped on an error")
+        _say(f"the tray stopped: {error} (details in {log_file})")
+        return EXIT_CANNOT
+    finally:
+        controller.stopping.set()
+    log.info("tray stopped")
+    return EXIT_OK
+
+
+def _install_signal_handlers(controller: Any) -> None:
+    """SIGTERM/SIGINT end the tray cleanly (GTK's main loop would otherwise swallow them)."""
+    import signal
+
+    def handler(signum: int, _frame: Any) -> None:
+        controller.stop()
+
+    for name in ("SIGTERM", "SIGINT"):
+        if hasattr(signal, name):
+            try:
+                signal.signal(getattr(signal, name), handler)
+            except (ValueError, OSError):
+                pass
+    if sys.platform.startswith("linux"):
+        try:
+            from gi.repository import GLib
+
+            for name in ("SIGTERM", "SIGINT"):
+                GLib.unix_signal_add(GLib.PRIORITY_HIGH, getattr(signal, name), lambda: controller.stop() or False)
+        except Exception:  # noqa: BLE001 - no GLib: the Python handler above is all we have
+            pass

@@ -1,0 +1,311 @@
+"""The `orchestray` command line: a thin shell over the core (see DESIGN.md, "Command line").
+
+Exit codes: 0 done; 1 refused (the action would break a rule; one line on stderr says why); 2 bad usage or bad
+input. No traceback ever reaches the user: details go to the log file.
+Imports stay light: nothing here pulls in pystray, Pillow or plyer unless the tray itself is started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import uuid
+from typing import Any, Callable, NoReturn, Optional, Sequence
+
+from tray import __version__
+
+EXIT_OK = 0
+EXIT_REFUSED = 1
+EXIT_BAD_INPUT = 2
+SESSION_ENV = "CLAUDE_CODE_SESSION_ID"
+
+
+class UsageError(Exception):
+    """Bad usage or bad input (exit code 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line, not a usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _registry(args: argparse.Namespace):
+    from tray.core.paths import registry_dir
+    from tray.core.registry import Registry
+
+    return Registry(registry_dir(getattr(args, "registry_dir", None)))
+
+
+def _print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+
+
+def _resolve_session_id(args: argparse.Namespace, registry) -> str:
+    """--session-id, else $CLAUDE_CODE_SESSION_ID, else the entry of the calling Claude Code (or shell) process."""
+    if getattr(args, "session_id", None):
+        return args.session_id
+    from_env = os.environ.get(SESSION_ENV)
+    if from_env:
+        return from_env
+    owned = _session_of_pid(registry, args)
+    if owned is None:
+        raise UsageError(
+            "no session given: pass --session-id, or run this inside Claude Code "
+            f"(which sets ${SESSION_ENV})"
+        )
+    return owned
+
+
+def _caller_pid(args: argparse.Namespace) -> int:
+    if getattr(args, "pid", None):
+        return args.pid
+    from tray.core.ancestry import session_pid
+
+    return session_pid()
+
+
+def _session_of_pid(registry, args: argparse.Namespace) -> Optional[str]:
+    from tray.core.entry import Entry
+
+    pid = _caller_pid(args)
+    for record in registry.scan():
+        if isinstance(record, Entry) and record.pid == pid:
+            return record.session_id
+    return None
+
+
+# --- commands -------------------------------------------------------------------------------------------
+
+
+def cmd_register(args: argparse.Namespace) -> int:
+    from tray.core.actions import register
+
+    registry = _registry(args)
+    pid = _caller_pid(args)
+    session_id = args.session_id or os.environ.get(SESSION_ENV) or _session_of_pid(registry, args)
+    if not session_id:
+        session_id = str(uuid.uuid4())
+    cwd = os.path.abspath(args.cwd) if args.cwd else os.getcwd()
+    result = register(registry, session_id, pid, cwd, role=args.role)
+    if args.verbose:
+        print(f"{result.entry.role} {result.entry.session_id} pid {result.entry.pid}")
+    else:
+        print(result.entry.role)
+    return EXIT_OK
+
+
+def cmd_deregister(args: argparse.Namespace) -> int:
+    from tray.core.actions import deregister
+
+    registry = _registry(args)
+    session_id = _resolve_session_id(args, registry)
+    if deregister(registry, session_id):
+        print(f"deregistered {session_id}")
+    else:
+        print(f"{session_id} was not registered")
+    return EXIT_OK
+
+
+def cmd_vacate(args: argparse.Namespace) -> int:
+    from tray.core.actions import vacate
+
+    registry = _registry(args)
+    entry = vacate(registry, _resolve_session_id(args, registry))
+    print(f"{entry.session_id} is vacating: promote a worker to take over")
+    return EXIT_OK
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    from tray.core.actions import promote
+
+    result = promote(_registry(args), args.session, force=args.force)
+    if result.already:
+        print(f"{result.entry.session_id} is already the orchestrator")
+        return EXIT_OK
+    for demoted in result.demoted:
+        print(f"demoted {demoted} to worker")
+    for removed in result.removed:
+        print(f"removed dead orchestrator {removed}")
+    print(f"{result.entry.session_id} is now the orchestrator")
+    return EXIT_OK
+
+
+def cmd_clean(args: argparse.Namespace) -> int:
+    from tray.core.actions import clean
+
+    result = clean(_registry(args), dry_run=args.dry_run)
+    verb = "would remove" if args.dry_run else "removed"
+    for session in result.removed:
+        entry = session.entry
+        print(f"{verb} stale {entry.role} {entry.session_id} (pid {entry.pid}, {session.project.name})")
+    for record in result.quarantined:
+        moved = "would move aside" if args.dry_run else "moved aside"
+        print(f"{moved} unreadable {os.path.basename(record.path)} ({record.error})")
+    for record in result.waiting:
+        print(f"kept unreadable {os.path.basename(record.path)} for now ({record.error}; may be mid-write)")
+    if not (result.removed or result.quarantined or result.waiting):
+        print("nothing to clean")
+    return EXIT_OK
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from tray.core.snapshot import build_snapshot
+
+    _print_json(build_snapshot(_registry(args)).list_json())
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from tray.core.snapshot import build_snapshot
+
+    snapshot = build_snapshot(_registry(args))
+    if args.json:
+        _print_json(snapshot.status_json())
+    else:
+        from tray.summary import render_summary
+
+        sys.stdout.write(render_summary(snapshot))
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    args.json = False
+    return cmd_status(args)
+
+
+def cmd_hooks(args: argparse.Namespace) -> int:
+    from tray.hooks.commands import run_hooks_command
+
+    return run_hooks_command(args)
+
+
+def cmd_hook(args: argparse.Namespace) -> int:
+    from tray.hooks.handlers import run_hook
+
+    return run_hook(args.event, registry_dir=getattr(args, "registry_dir", None))
+
+
+def cmd_tray(args: argparse.Namespace) -> int:
+    from tray.app.main import run_tray
+
+    return run_tray(args)
+
+
+# --- parser ---------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--registry-dir", metavar="DIR", default=argparse.SUPPRESS, help="registry folder (default: ~/.claude/active)"
+    )
+    parser = _Parser(
+        prog="orchestray",
+        description="See and keep safe the orchestrator/worker registry of your Claude Code sessions.",
+    )
+    parser.add_argument("--version", action="version", version=f"orchestray {__version__}")
+    parser.add_argument("--registry-dir", metavar="DIR", default=None, help="registry folder")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def add(name: str, func: Callable[[argparse.Namespace], int], help_text: str) -> argparse.ArgumentParser:
+        command = sub.add_parser(name, parents=[common], help=help_text, description=help_text)
+        command.set_defaults(func=func)
+        return command
+
+    tray_cmd = add("tray", cmd_tray, "start the tray icon (the default)")
+    tray_cmd.add_argument("--poll-interval", type=float, default=None, metavar="SECONDS")
+    tray_cmd.add_argument("--verbose", action="store_true", help="log debug detail")
+
+    reg = add("register", cmd_register, "register this session and print the role it takes")
+    reg.add_argument("--session-id", metavar="ID")
+    reg.add_argument("--cwd", metavar="DIR", help="the session's folder (default: the current folder)")
+    reg.add_argument("--pid", type=int, metavar="PID", help="the session's process (default: Claude Code's)")
+    reg.add_argument("--role", choices=["orchestrator", "worker", "vacating"])
+    reg.add_argument("--verbose", "-v", action="store_true", help="also print the session id and pid")
+
+    for name, func, text in (
+        ("deregister", cmd_deregister, "remove this session's registration"),
+        ("vacate", cmd_vacate, "hand over: mark this orchestrator as vacating"),
+    ):
+        command = add(name, func, text)
+        command.add_argument("--session-id", metavar="ID")
+        command.add_argument("--pid", type=int, metavar="PID", help=argparse.SUPPRESS)
+
+    add("check", cmd_check, "human summary of every project")
+    add("list", cmd_list, "every registry file as JSON")
+    status = add("status", cmd_status, "every project's state (add --json for the machine-readable form)")
+    status.add_argument("--json", action="store_true")
+
+    promote = add("promote", cmd_promote, "make a live worker its project's orchestrator")
+    promote.add_argument("session", metavar="SESSION_ID")
+    promote.add_argument("--force", action="store_true", help="demote a live orchestrator to worker")
+
+    clean = add("clean", cmd_clean, "remove stale entries")
+    clean.add_argument("--dry-run", action="store_true", help="only say what would be removed")
+
+    hooks = add("hooks", cmd_hooks, "install, uninstall or inspect Orchestray's Claude Code hooks")
+    hooks.add_argument("action", choices=["install", "uninstall", "status"])
+    hooks.add_argument(
+        "--settings", metavar="PATH", help="Claude Code settings.json (default: ~/.claude/settings.json)"
+    )
+    hooks.add_argument("--registry-shim", action="store_true", help="also write registry.py beside settings.json")
+
+    hook = add("hook", cmd_hook, "run a hook handler (Claude Code calls these; reads the hook JSON on stdin)")
+    hook.add_argument("event", choices=["session-start", "prompt", "session-end", "stop", "notification"])
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["hook"] and len(argv) >= 2:
+        # The hot path: Claude Code runs this on every prompt. Skip argparse and never fail.
+        from tray.hooks.handlers import run_hook_argv
+
+        return run_hook_argv(argv[1:])
+    parser = build_parser()
+    args = parser.parse_args(argv or ["tray"])
+    if not hasattr(args, "func"):
+        args = parser.parse_args(["tray"])
+    return dispatch(args)
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    from tray.core.actions import ActionRefused, BadInput
+    from tray.core.entry import InvalidSessionId
+    from tray.core.lock import LockTimeout
+
+    try:
+        return args.func(args)
+    except ActionRefused as refused:
+        return _fail(EXIT_REFUSED, str(refused))
+    except (BadInput, InvalidSessionId, UsageError) as bad:
+        return _fail(EXIT_BAD_INPUT, str(bad))
+    except LockTimeout as busy:
+        return _fail(EXIT_REFUSED, f"{busy}; try again")
+    except KeyboardInterrupt:
+        return _fail(EXIT_REFUSED, "interrupted")
+    except BrokenPipeError:
+        return EXIT_OK
+    except OSError as error:
+        from tray.core.log import log_exception
+
+        log_exception(f"orchestray {args.command}: {error}")
+        where = f": {error.filename}" if error.filename else ""
+        return _fail(EXIT_BAD_INPUT, f"{error.strerror or error}{where}")
+    except Exception as error:  # noqa: BLE001 - the user sees one line; the log has the traceback
+        from tray.core.log import log_exception, log_path
+
+        log_exception(f"orchestray {args.command} failed")
+        return _fail(EXIT_BAD_INPUT, f"internal error: {error} (details in {log_path()})")
+
+
+def _fail(code: int, message: str) -> int:
+    sys.stderr.write(f"orchestray: {message}\n")
+    return code
+
+

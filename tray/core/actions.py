@@ -1,0 +1,277 @@
+"""The actions that change the registry: register, deregister, vacate, promote, clean.
+
+Each one holds the registry lock for its whole read-modify-write, re-reads the registry and re-checks liveness
+inside the lock (never trusting an older snapshot), writes atomically, and never removes the entry of a live
+process.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from dataclasses import dataclass, field
+from typing import List, Optional, Tuple
+
+from tray.core.entry import (
+    ROLE_ORCHESTRATOR,
+    ROLE_VACATING,
+    ROLE_WORKER,
+    ROLES,
+    Entry,
+    Unreadable,
+    check_session_id,
+    new_entry,
+    utc_now_iso,
+)
+from tray.core.fsutil import TEMP_SUFFIX
+from tray.core.liveness import LivenessProbe, process_create_time
+from tray.core.projects import ProjectResolver
+from tray.core.registry import Registry
+from tray.core.snapshot import ProjectView, Session, Snapshot, build_snapshot
+
+# A file that cannot be parsed may be a writer's half-done work: leave it this long before cleaning it away.
+UNREADABLE_GRACE_SECONDS = 300.0
+QUARANTINE_DIR = ".quarantine"
+PROMOTION_PENDING = "promotionPending"
+
+
+class ActionRefused(Exception):
+    """The action would break a rule of the protocol (exit code 1)."""
+
+
+class BadInput(ValueError):
+    """The request itself is wrong: unknown session, no such process, bad role (exit code 2)."""
+
+
+def _fresh(registry: Registry, resolver: Optional[ProjectResolver]) -> Snapshot:
+    return build_snapshot(registry, resolver, LivenessProbe())
+
+
+def _project_of(snapshot: Snapshot, session: Session) -> ProjectView:
+    view = snapshot.project(session.project.key)
+    assert view is not None  # every session belongs to a project of its own snapshot
+    return view
+
+
+@dataclass(frozen=True)
+class RegisterResult:
+    entry: Entry
+    created: bool  # False when the session was already registered and nothing changed
+    replaced: Optional[str] = None  # the session id this one replaced (same process, e.g. after /clear)
+
+
+def register(
+    registry: Registry,
+    session_id: str,
+    pid: int,
+    cwd: str,
+    role: Optional[str] = None,
+    resolver: Optional[ProjectResolver] = None,
+) -> RegisterResult:
+    """Register a session and decide its role by the orchestrator rule (see DESIGN.md, "Roles")."""
+    check_session_id(session_id)
+    if role is not None and role not in ROLES:
+        raise BadInput(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
+    if process_create_time(pid) is None:
+        raise BadInput(f"no running process has pid {pid}")
+    resolver = resolver or ProjectResolver()
+    project = resolver.resolve(cwd)
+    with registry.lock():
+        snapshot = _fresh(registry, resolver)
+        own = snapshot.session(session_id)
+        if own is not None and own.alive and own.entry.pid == pid and role in (None, own.role):
+            return RegisterResult(own.entry, created=False)
+        unreadable_own = next((u for u in snapshot.unreadable if u.session_id == session_id), None)
+        if unreadable_own is not None:
+            raise ActionRefused(
+                f"the registry file of session {session_id} is unreadable ({unreadable_own.error}); "
+                f"fix or remove {unreadable_own.path}"
+            )
+        predecessor = next(
+            (s for s in snapshot.sessions if s.alive and s.entry.pid == pid and s.session_id != session_id),
+            None,
+        )
+        others_orchestrating = [
+            s
+            for s in snapshot.sessions
+            if s.alive
+            and s.project.key == project.key
+            and s.role == ROLE_ORCHESTRATOR
+            and s.session_id != session_id
+            and s is not predecessor
+        ]
+        inherited = predecessor.role if predecessor is not None else (own.role if own is not None else None)
+        wanted = role or inherited
+        if wanted == ROLE_ORCHESTRATOR and others_orchestrating:
+            if role == ROLE_ORCHESTRATOR:
+                holder = others_orchestrating[0]
+                raise ActionRefused(
+                    f"project {project.name} already has a live orchestrator: {holder.session_id} "
+                    f"(pid {holder.entry.pid}); use 'orchestray promote --force' to take over"
+                )
+            wanted = None
+        if wanted is None:
+            wanted = ROLE_WORKER if others_orchestrating else ROLE_ORCHESTRATOR
+        base = predecessor.entry if predecessor is not None else (own.entry if own is not None else None)
+        entry = new_entry(session_id, pid, cwd, wanted)
+        if base is not None:
+            extra = {k: v for k, v in base.extra.items() if k != PROMOTION_PENDING or predecessor is None}
+            started = base.started_at if base.pid == pid else entry.started_at
+            entry = entry.replace(extra=extra, started_at=started)
+        written = registry.write(entry)
+        if predecessor is not None:
+            registry.remove(predecessor.session_id)
+        return RegisterResult(written, created=True, replaced=predecessor.session_id if predecessor else None)
+
+
+def deregister(registry: Registry, session_id: str) -> bool:
+    """Remove a session's own entry (it is ending). True if there was one."""
+    check_session_id(session_id)
+    with registry.lock():
+        return registry.remove(session_id)
+
+
+def _live_session(snapshot: Snapshot, session_id: str) -> Session:
+    session = snapshot.session(session_id)
+    if session is None:
+        if any(u.session_id == session_id for u in snapshot.unreadable):
+            raise BadInput(f"the registry file of session {session_id} is unreadable")
+        raise BadInput(f"no session {session_id} in the registry")
+    if not session.alive:
+        raise ActionRefused(f"session {session_id} is not running (pid {session.entry.pid} is gone)")
+    return session
+
+
+def vacate(registry: Registry, session_id: str) -> Entry:
+    """The orchestrator hands over: its role becomes `vacating` until a worker is promoted."""
+    check_session_id(session_id)
+    with registry.lock():
+        session = _live_session(_fresh(registry, None), session_id)
+        if session.role == ROLE_VACATING:
+            return session.entry
+        if session.role != ROLE_ORCHESTRATOR:
+            raise ActionRefused(f"session {session_id} is a {session.role}; only the orchestrator can vacate")
+        extra = dict(session.entry.extra, vacatedAt=utc_now_iso())
+        return registry.write(session.entry.replace(role=ROLE_VACATING, extra=extra))
+
+
+@dataclass(frozen=True)
+class PromoteResult:
+    entry: Entry
+    demoted: Tuple[str, ...] = ()  # live orchestrators turned into workers (--force)
+    removed: Tuple[str, ...] = ()  # dead orchestrators' entries removed
+    already: bool = False
+
+
+def promote(registry: Registry, session_id: str, force: bool = False) -> PromoteResult:
+    """Make a live worker the orchestrator of its project (see DESIGN.md for when it is refused)."""
+    check_session_id(session_id)
+    with registry.lock():
+        snapshot = _fresh(registry, None)
+        session = _live_session(snapshot, session_id)
+        if session.role == ROLE_ORCHESTRATOR:
+            return PromoteResult(session.entry, already=True)
+        view = _project_of(snapshot, session)
+        rivals = [s for s in view.orchestrators if s.session_id != session_id]
+        if rivals and not force:
+            holder = rivals[0]
+            raise ActionRefused(
+                f"project {view.name} has a live orchestrator {holder.session_id} (pid {holder.entry.pid}); "
+                "use --force to demote it"
+            )
+        for rival in rivals:
+            registry.write(rival.entry.replace(role=ROLE_WORKER))
+        dead = [s for s in view.stale if s.role == ROLE_ORCHESTRATOR]
+        for corpse in dead:
+            registry.remove(corpse.session_id)
+        extra = dict(session.entry.extra)
+        extra.update({"promotedAt": utc_now_iso(), PROMOTION_PENDING: True})
+        written = registry.write(session.entry.replace(role=ROLE_ORCHESTRATOR, extra=extra))
+        return PromoteResult(
+            written,
+            demoted=tuple(r.session_id for r in rivals),
+            removed=tuple(c.session_id for c in dead),
+        )
+
+
+def take_promotion_notice(registry: Registry, session_id: str) -> Optional[Entry]:
+    """If this session was promoted and not yet told, clear the flag and return its entry (told once)."""
+    with registry.lock():
+        record = registry.get(session_id)
+        if not isinstance(record, Entry) or not record.extra.get(PROMOTION_PENDING):
+            return None
+        extra = {k: v for k, v in record.extra.items() if k != PROMOTION_PENDING}
+        return registry.write(record.replace(extra=extra))
+
+
+@dataclass(frozen=True)
+class CleanResult:
+    removed: Tuple[Session, ...] = ()  # dead sessions' entries
+    quarantined: Tuple[Unreadable, ...] = ()  # unreadable files past the grace period, moved aside
+    waiting: Tuple[Unreadable, ...] = ()  # unreadable files still within the grace period
+    temporaries: Tuple[str, ...] = field(default=())  # our own half-written temp files left by a crash
+
+
+def clean(
+    registry: Registry,
+    dry_run: bool = False,
+    grace: float = UNREADABLE_GRACE_SECONDS,
+    now: Optional[float] = None,
+) -> CleanResult:
+    """Remove stale entries; move unreadable files older than `grace` into `.quarantine/` (nothing is lost)."""
+    now = time.time() if now is None else now
+    with registry.lock():
+        snapshot = _fresh(registry, None)
+        dead = tuple(s for s in snapshot.sessions if not s.alive)
+        old = tuple(u for u in snapshot.unreadable if u.mtime and now - u.mtime >= grace and _movable(u.path))
+        young = tuple(u for u in snapshot.unreadable if u not in old)
+        temporaries = tuple(_old_temporaries(registry.directory, now, grace))
+        if dry_run:
+            return CleanResult(dead, old, young, temporaries)
+        for session in dead:
+            # Re-check with a fresh probe at the last moment: a PID can only die, never come back to life
+            # for the same startedAt, but we stay on the safe side regardless.
+            if not LivenessProbe().alive(session.entry.pid, session.entry.started_ts):
+                registry.remove(session.session_id)
+        for record in old:
+            _quarantine(registry.directory, record.path, now)
+        for path in temporaries:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+        return CleanResult(dead, old, young, temporaries)
+
+
+def _movable(path: str) -> bool:
+    """Only plain files and links are moved aside; a folder or device named *.json is left alone."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return False
+    return stat.S_ISREG(mode) or stat.S_ISLNK(mode)
+
+
+def _quarantine(directory: str, path: str, now: float) -> None:
+    target_dir = os.path.join(directory, QUARANTINE_DIR)
+    os.makedirs(target_dir, mode=0o700, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now))
+    os.replace(path, os.path.join(target_dir, f"{os.path.basename(path)}.{stamp}"))
+
+
+def _old_temporaries(directory: str, now: float, grace: float) -> List[str]:
+    found = []
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return found
+    for name in names:
+        if name.startswith(".") and name.endswith(TEMP_SUFFIX) and ".json." in name:
+            path = os.path.join(directory, name)
+            try:
+                if now - os.lstat(path).st_mtime >= grace:
+                    found.append(path)
+            except OSError:
+                continue
+    return found

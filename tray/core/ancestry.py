@@ -1,0 +1,78 @@
+"""Which process is Claude Code, seen from a hook or a command it runs.
+
+The hook runs as `/bin/sh -c "<command>"` under Claude Code, so the PID to register is not our parent but the
+nearest ancestor that is Claude Code: an executable named `claude`, or a `node` running Claude Code's CLI.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import List, Optional
+
+import psutil
+
+CLAUDE_NAMES = ("claude", "claude.exe")
+NODE_NAMES = ("node", "node.exe")
+SHELL_NAMES = ("sh", "bash", "dash", "zsh", "fish", "ksh", "cmd.exe", "powershell.exe", "pwsh", "pwsh.exe")
+MAX_DEPTH = 16
+
+
+def _is_claude(process: psutil.Process) -> bool:
+    try:
+        name = process.name().lower()
+        if name in CLAUDE_NAMES:
+            return True
+        if name in NODE_NAMES:
+            return any("claude" in part.lower() for part in process.cmdline()[1:3])
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return False
+    return False
+
+
+def _is_transient_shell(process: psutil.Process) -> bool:
+    """A shell started to run one command (`sh -c ...`), as Claude Code does for hooks."""
+    try:
+        if process.name().lower() not in SHELL_NAMES:
+            return False
+        args = [a.lower() for a in process.cmdline()[1:]]
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return False
+    return any(a in ("-c", "/c", "-command") or (a.startswith("-") and "c" in a[1:] and len(a) < 5) for a in args)
+
+
+def ancestors(pid: Optional[int] = None) -> List[psutil.Process]:
+    """Our parent, grandparent, ... (nearest first), at most MAX_DEPTH of them."""
+    found: List[psutil.Process] = []
+    try:
+        current = psutil.Process(os.getpid() if pid is None else pid).parent()
+        while current is not None and len(found) < MAX_DEPTH:
+            found.append(current)
+            current = current.parent()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        pass
+    return found
+
+
+def claude_pid(pid: Optional[int] = None) -> Optional[int]:
+    """Claude Code's PID if it is among our ancestors, else None."""
+    for process in ancestors(pid):
+        if _is_claude(process):
+            return process.pid
+    return None
+
+
+def session_pid(pid: Optional[int] = None) -> int:
+    """The PID a registration should carry: Claude Code's, else the process that asked for it.
+
+    Outside Claude Code, a command typed in an interactive shell registers that shell (it lives as long as the
+    user's session); a command run through `sh -c` registers the program that ran that shell.
+    """
+    chain = ancestors(pid)
+    for process in chain:
+        if _is_claude(process):
+            return process.pid
+    if not chain:
+        return os.getppid()
+    if _is_transient_shell(chain[0]) and len(chain) > 1:
+        return chain[1].pid
+    return chain[0].pid

@@ -1,0 +1,78 @@
+"""Small file helpers with the guarantees the registry needs: atomic replace, bounded and link-safe reads."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import tempfile
+from typing import Any
+
+TEMP_SUFFIX = ".tmp"
+
+
+def atomic_write_json(path: str, data: Any, mode: int = 0o644) -> None:
+    """Write JSON so that readers see either the old file or the new one, whole, even across a crash."""
+    directory = os.path.dirname(path) or "."
+    fd, temp_path = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=TEMP_SUFFIX, dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, ensure_ascii=False)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp_path, mode)
+        os.replace(temp_path, path)
+    except BaseException:
+        try:
+            os.unlink(temp_path)
+        except OSError:
+            pass
+        raise
+    _fsync_directory(directory)
+
+
+def _fsync_directory(directory: str) -> None:
+    """Make the rename itself durable (POSIX only; Windows has no directory handles for this)."""
+    if os.name != "posix":
+        return
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class ReadRefused(Exception):
+    """The path is not something we read: a link, a folder, a device, or too large."""
+
+
+def read_regular_file(path: str, limit: int) -> bytes:
+    """Read at most `limit` bytes of a regular file, refusing symlinks and anything that is not a file.
+
+    `O_NOFOLLOW` closes the window between a check and the open where the platform has it; elsewhere the
+    `lstat` check still refuses links that were there when we looked.
+    """
+    info = os.lstat(path)
+    if stat.S_ISLNK(info.st_mode):
+        raise ReadRefused("is a symbolic link")
+    if not stat.S_ISREG(info.st_mode):
+        raise ReadRefused("is not a regular file")
+    if info.st_size > limit:
+        raise ReadRefused(f"is too large ({info.st_size} bytes, the limit is {limit})")
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, flags)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ReadRefused("is not a regular file")
+        data = os.read(fd, limit + 1)
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise ReadRefused(f"is too large (over {limit} bytes)")
+    return data

@@ -1,0 +1,53 @@
+"""Is the process that registered an entry still running?
+
+A PID alone is not enough: PIDs are reused. An entry is alive only when its PID runs, is not a zombie, and the
+process was created no later than the entry's `startedAt` (plus a tolerance for clock rounding and for the
+time between a process's start and its registration being written).
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Optional
+
+import psutil
+
+# startedAt has whole seconds and is written after the process started; a later creation time than this
+# margin means the PID now belongs to somebody else.
+REUSE_TOLERANCE_SECONDS = 5.0
+
+
+def process_create_time(pid: int) -> Optional[float]:
+    """The creation time of a running process, `inf` when the OS will not say, None when there is none."""
+    if pid <= 0:
+        return None
+    try:
+        process = psutil.Process(pid)
+        with process.oneshot():
+            if process.status() == psutil.STATUS_ZOMBIE:
+                return None
+            return process.create_time()
+    except psutil.NoSuchProcess:
+        return None
+    except psutil.AccessDenied:
+        # The process exists but belongs to someone else (or is protected): count it as running since
+        # registration, the safe answer for a tool that must never delete a live session's entry.
+        return float("-inf")
+
+
+def is_alive(pid: int, started_ts: float, tolerance: float = REUSE_TOLERANCE_SECONDS) -> bool:
+    created = process_create_time(pid)
+    return created is not None and created <= started_ts + tolerance
+
+
+class LivenessProbe:
+    """Liveness answers for one snapshot: each PID is asked once even if many entries name it."""
+
+    def __init__(self, tolerance: float = REUSE_TOLERANCE_SECONDS) -> None:
+        self.tolerance = tolerance
+        self._created: Dict[int, Optional[float]] = {}
+
+    def alive(self, pid: int, started_ts: float) -> bool:
+        if pid not in self._created:
+            self._created[pid] = process_create_time(pid)
+        created = self._created[pid]
+        return created is not None and created <= started_ts + self.tolerance

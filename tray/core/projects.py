@@ -1,0 +1,105 @@
+"""Which project a session belongs to: the git repository containing its `cwd`, through worktrees.
+
+Reads files only (no `git` subprocess: the hook must stay fast), and caches by folder. Path rules are
+parameterised by a path module (`ntpath` or `posixpath`) so Windows behaviour is testable on Linux.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Callable, Dict, Optional
+
+GIT_FILE_LIMIT = 4096
+
+
+@dataclass(frozen=True)
+class Project:
+    key: str  # normalised, for comparison (case-folded on Windows)
+    root: str  # as found on disk, for display and for opening files
+    name: str
+
+
+def normalise(path: str, pathmod: ModuleType = os.path) -> str:
+    """The comparison form of a path: `C:/X/` equals `c:\\x` under ntpath; untouched case under posixpath."""
+    return pathmod.normcase(pathmod.normpath(path))
+
+
+def _read_small(path: str) -> Optional[str]:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.read(GIT_FILE_LIMIT)
+    except OSError:
+        return None
+
+
+def _main_worktree_of_gitdir(gitdir: str, pathmod: ModuleType, read: Callable[[str], Optional[str]]) -> str:
+    """Given a worktree's private git dir, the folder of the repository that owns it.
+
+    Linked worktrees have `commondir` (normally `../..`) pointing at the shared `.git`; the project is the
+    folder holding that `.git`, or the common dir itself for a bare repository.
+    """
+    common = read(pathmod.join(gitdir, "commondir"))
+    if common is None:
+        return ""
+    common = common.strip()
+    common_dir = pathmod.normpath(common if pathmod.isabs(common) else pathmod.join(gitdir, common))
+    if pathmod.basename(common_dir).lower() == ".git":
+        return pathmod.dirname(common_dir)
+    return common_dir
+
+
+def find_project_root(
+    cwd: str,
+    pathmod: ModuleType = os.path,
+    read: Callable[[str], Optional[str]] = _read_small,
+    exists: Callable[[str], bool] = os.path.lexists,
+    isdir: Callable[[str], bool] = os.path.isdir,
+) -> str:
+    """The folder that names the project of `cwd` (see module docstring); `cwd` itself outside git."""
+    start = pathmod.normpath(cwd)
+    current = start
+    while True:
+        dot_git = pathmod.join(current, ".git")
+        if exists(dot_git):
+            if isdir(dot_git):
+                return current
+            content = read(dot_git) or ""
+            first = content.strip().splitlines()[0] if content.strip() else ""
+            if first.startswith("gitdir:"):
+                target = first[len("gitdir:") :].strip()
+                gitdir = pathmod.normpath(target if pathmod.isabs(target) else pathmod.join(current, target))
+                main = _main_worktree_of_gitdir(gitdir, pathmod, read)
+                if main:
+                    return main
+            return current  # a submodule, or a .git file we do not understand: the folder itself
+        parent = pathmod.dirname(current)
+        if parent == current:
+            return start
+        current = parent
+
+
+class ProjectResolver:
+    """Caches project resolution per cwd; the CLI's role decision and the tray's grouping both use it."""
+
+    def __init__(self, pathmod: ModuleType = os.path) -> None:
+        self.pathmod = pathmod
+        self._cache: Dict[str, Project] = {}
+
+    def resolve(self, cwd: str) -> Project:
+        cached = self._cache.get(cwd)
+        if cached is not None:
+            return cached
+        pathmod = self.pathmod
+        # Another platform's paths cannot be looked up on this disk: normalise only.
+        root = find_project_root(cwd) if pathmod is os.path else pathmod.normpath(cwd)
+        name = pathmod.basename(root.rstrip("\\/")) or root
+        project = Project(key=normalise(root, pathmod), root=root, name=name)
+        self._cache[cwd] = project
+        return project
+
+
+def posix_resolver() -> ProjectResolver:
+    return ProjectResolver(posixpath)

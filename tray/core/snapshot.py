@@ -1,0 +1,209 @@
+"""A snapshot of the registry: every entry with its liveness, grouped into projects with a state.
+
+The tray's icon, tooltip, menu and notifications, and the CLI's `check`, `list` and `status`, are all functions
+of a `Snapshot`; nothing else reads the registry for display.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+from tray.core.entry import ROLE_ORCHESTRATOR, ROLE_VACATING, ROLE_WORKER, Entry, Unreadable
+from tray.core.liveness import LivenessProbe
+from tray.core.projects import Project, ProjectResolver
+from tray.core.registry import Registry
+
+STATE_OK = "ok"
+STATE_ORPHANED = "orphaned"
+STATE_VACATING = "vacating"
+STATE_CONFLICT = "conflict"
+STATE_STALE = "stale"
+STATE_NONE = "none"  # the overall state when there are no projects at all
+
+# Worst first: the overall state is the most severe project state.
+SEVERITY = (STATE_CONFLICT, STATE_ORPHANED, STATE_VACATING, STATE_STALE, STATE_OK, STATE_NONE)
+
+
+@dataclass(frozen=True)
+class Session:
+    entry: Entry
+    alive: bool
+    project: Project
+
+    @property
+    def session_id(self) -> str:
+        return self.entry.session_id
+
+    @property
+    def role(self) -> str:
+        return self.entry.role
+
+    def to_json(self) -> Dict[str, Any]:
+        data = self.entry.to_json()
+        data.update({"alive": self.alive, "project": self.project.key, "file": self.entry.path})
+        return data
+
+
+@dataclass(frozen=True)
+class ProjectView:
+    project: Project
+    state: str
+    orchestrators: Tuple[Session, ...]  # live orchestrators (more than one is a conflict)
+    workers: Tuple[Session, ...]  # live workers, longest-running first
+    vacating: Tuple[Session, ...]  # live sessions handing over
+    stale: Tuple[Session, ...]  # entries whose process is gone
+    suggested: Optional[Session]  # the worker that should take over
+
+    @property
+    def key(self) -> str:
+        return self.project.key
+
+    @property
+    def name(self) -> str:
+        return self.project.name
+
+    @property
+    def orchestrator(self) -> Optional[Session]:
+        return self.orchestrators[0] if self.orchestrators else None
+
+    @property
+    def live(self) -> Tuple[Session, ...]:
+        return self.orchestrators + self.vacating + self.workers
+
+    def to_json(self) -> Dict[str, Any]:
+        return {
+            "key": self.key,
+            "name": self.name,
+            "root": self.project.root,
+            "state": self.state,
+            "orchestrator": self.orchestrator.to_json() if self.orchestrator else None,
+            "orchestrators": [s.to_json() for s in self.orchestrators],
+            "workers": [s.to_json() for s in self.workers],
+            "vacating": [s.to_json() for s in self.vacating],
+            "stale": [s.to_json() for s in self.stale],
+            "suggested": self.suggested.session_id if self.suggested else None,
+        }
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    registry: str
+    taken_at: float = field(compare=False)
+    sessions: Tuple[Session, ...]
+    projects: Tuple[ProjectView, ...]
+    unreadable: Tuple[Unreadable, ...]
+
+    @property
+    def state(self) -> str:
+        """The overall state: the most severe project state, `none` without projects."""
+        states = {view.state for view in self.projects}
+        for state in SEVERITY:
+            if state in states:
+                return state
+        return STATE_NONE
+
+    @property
+    def stale_count(self) -> int:
+        return sum(len(view.stale) for view in self.projects)
+
+    def project(self, key: str) -> Optional[ProjectView]:
+        for view in self.projects:
+            if view.key == key:
+                return view
+        return None
+
+    def session(self, session_id: str) -> Optional[Session]:
+        for session in self.sessions:
+            if session.session_id == session_id:
+                return session
+        return None
+
+    def list_json(self) -> List[Dict[str, Any]]:
+        """`orchestray list`: one object per registry file, in file-name order."""
+        rows: List[Tuple[str, Dict[str, Any]]] = [(s.entry.path, s.to_json()) for s in self.sessions]
+        rows += [(u.path, unreadable_json(u)) for u in self.unreadable]
+        return [row for _, row in sorted(rows, key=lambda pair: pair[0])]
+
+    def status_json(self) -> Dict[str, Any]:
+        """`orchestray status --json`."""
+        return {
+            "registry": self.registry,
+            "state": self.state,
+            "projects": [view.to_json() for view in self.projects],
+            "unreadable": [unreadable_json(u) for u in self.unreadable],
+        }
+
+
+def unreadable_json(record: Unreadable) -> Dict[str, Any]:
+    return {"sessionId": record.session_id, "file": record.path, "error": record.error}
+
+
+def seniority(session: Session) -> Tuple[float, str]:
+    """Longest-running first: earliest `startedAt`, then session id."""
+    return (session.entry.started_ts, session.session_id)
+
+
+def project_state(orchestrators: int, vacating: int, workers: int) -> str:
+    if orchestrators >= 2:
+        return STATE_CONFLICT
+    if orchestrators == 1:
+        return STATE_OK
+    if vacating:
+        return STATE_VACATING
+    if workers:
+        return STATE_ORPHANED
+    return STATE_STALE
+
+
+def view_project(project: Project, sessions: List[Session]) -> ProjectView:
+    live = sorted((s for s in sessions if s.alive), key=seniority)
+    orchestrators = tuple(s for s in live if s.role == ROLE_ORCHESTRATOR)
+    vacating = tuple(s for s in live if s.role == ROLE_VACATING)
+    workers = tuple(s for s in live if s.role == ROLE_WORKER)
+    stale = tuple(sorted((s for s in sessions if not s.alive), key=seniority))
+    return ProjectView(
+        project=project,
+        state=project_state(len(orchestrators), len(vacating), len(workers)),
+        orchestrators=orchestrators,
+        workers=workers,
+        vacating=vacating,
+        stale=stale,
+        suggested=workers[0] if workers else None,
+    )
+
+
+def build_snapshot(
+    registry: Registry,
+    resolver: Optional[ProjectResolver] = None,
+    probe: Optional[LivenessProbe] = None,
+) -> Snapshot:
+    """Scan the registry once and derive everything shown to the user."""
+    resolver = resolver or ProjectResolver()
+    probe = probe or LivenessProbe()
+    sessions: List[Session] = []
+    unreadable: List[Unreadable] = []
+    for record in registry.scan():
+        if isinstance(record, Unreadable):
+            unreadable.append(record)
+            continue
+        sessions.append(Session(record, probe.alive(record.pid, record.started_ts), resolver.resolve(record.cwd)))
+    return snapshot_from_sessions(registry.directory, sessions, unreadable)
+
+
+def snapshot_from_sessions(directory: str, sessions: List[Session], unreadable: List[Unreadable]) -> Snapshot:
+    grouped: Dict[str, List[Session]] = {}
+    projects: Dict[str, Project] = {}
+    for session in sessions:
+        grouped.setdefault(session.project.key, []).append(session)
+        projects.setdefault(session.project.key, session.project)
+    views = [view_project(projects[key], grouped[key]) for key in grouped]
+    views.sort(key=lambda view: (SEVERITY.index(view.state), view.name.lower(), view.key))
+    return Snapshot(
+        registry=directory,
+        taken_at=time.time(),
+        sessions=tuple(sessions),
+        projects=tuple(views),
+        unreadable=tuple(unreadable),
+    )

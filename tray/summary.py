@@ -1,0 +1,56 @@
+"""`orchestray check`: the human summary of every project, as plain text."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import List, Optional
+
+from tray.core.fmt import format_age
+from tray.core.snapshot import STATE_CONFLICT, STATE_OK, STATE_ORPHANED, STATE_STALE, STATE_VACATING, Snapshot
+
+STATE_WORDS = {
+    STATE_OK: "ok",
+    STATE_ORPHANED: "ORPHANED: no live orchestrator",
+    STATE_VACATING: "VACATING: the orchestrator is handing over",
+    STATE_CONFLICT: "CONFLICT: more than one live orchestrator",
+    STATE_STALE: "stale: no live session",
+}
+
+
+def _line(label: str, session, now: float, note: str = "") -> str:
+    entry = session.entry
+    where = entry.cwd if os.path.normcase(entry.cwd) != os.path.normcase(session.project.root) else "."
+    text = f"  {label:<13} {entry.session_id}  pid {entry.pid}  up {format_age(now - entry.started_ts)}  {where}"
+    return text + (f"  {note}" if note else "")
+
+
+def render_summary(snapshot: Snapshot, now: Optional[float] = None) -> str:
+    now = time.time() if now is None else now
+    lines: List[str] = [f"Registry: {snapshot.registry}"]
+    if not snapshot.projects and not snapshot.unreadable:
+        lines.append("No sessions registered.")
+    for view in snapshot.projects:
+        lines.append("")
+        lines.append(f"{view.name} [{STATE_WORDS.get(view.state, view.state)}]  {view.project.root}")
+        for session in view.orchestrators:
+            lines.append(_line("orchestrator", session, now))
+        for session in view.vacating:
+            lines.append(_line("vacating", session, now))
+        for session in view.workers:
+            note = "<- suggested successor" if view.suggested is session and view.state != STATE_OK else ""
+            lines.append(_line("worker", session, now, note))
+        for session in view.stale:
+            lines.append(_line("stale", session, now, f"({session.role}, process gone)"))
+        if view.state in (STATE_ORPHANED, STATE_VACATING) and view.suggested:
+            lines.append(f"  -> orchestray promote {view.suggested.session_id}")
+    if snapshot.unreadable:
+        lines.append("")
+        lines.append("Unreadable registry files:")
+        for record in snapshot.unreadable:
+            lines.append(f"  {os.path.basename(record.path)}: {record.error}")
+    stale = snapshot.stale_count
+    if stale:
+        lines.append("")
+        lines.append(f"{stale} stale entr{'y' if stale == 1 else 'ies'}: run 'orchestray clean' to remove.")
+    return "\n".join(lines) + "\n"
