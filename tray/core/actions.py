@@ -24,6 +24,7 @@ from tray.core.entry import (
     new_entry,
     utc_now_iso,
 )
+from tray.core.fields import PROMOTED_AT, PROMOTION_PENDING, VACATED_AT
 from tray.core.fsutil import TEMP_SUFFIX
 from tray.core.liveness import LivenessProbe, process_create_time
 from tray.core.projects import ProjectResolver
@@ -33,7 +34,6 @@ from tray.core.snapshot import ProjectView, Session, Snapshot, build_snapshot
 # A file that cannot be parsed may be a writer's half-done work: leave it this long before cleaning it away.
 UNREADABLE_GRACE_SECONDS = 300.0
 QUARANTINE_DIR = ".quarantine"
-PROMOTION_PENDING = "promotionPending"
 
 
 class ActionRefused(Exception):
@@ -152,7 +152,7 @@ def vacate(registry: Registry, session_id: str) -> Entry:
             return session.entry
         if session.role != ROLE_ORCHESTRATOR:
             raise ActionRefused(f"session {session_id} is a {session.role}; only the orchestrator can vacate")
-        extra = dict(session.entry.extra, vacatedAt=utc_now_iso())
+        extra = dict(session.entry.extra, **{VACATED_AT: utc_now_iso()})
         return registry.write(session.entry.replace(role=ROLE_VACATING, extra=extra))
 
 
@@ -186,7 +186,7 @@ def promote(registry: Registry, session_id: str, force: bool = False) -> Promote
         for corpse in dead:
             registry.remove(corpse.session_id)
         extra = dict(session.entry.extra)
-        extra.update({"promotedAt": utc_now_iso(), PROMOTION_PENDING: True})
+        extra.update({PROMOTED_AT: utc_now_iso(), PROMOTION_PENDING: True})
         written = registry.write(session.entry.replace(role=ROLE_ORCHESTRATOR, extra=extra))
         return PromoteResult(
             written,

@@ -7,7 +7,11 @@ command at another registry with `ORCHESTRAY_REGISTRY_DIR` or `--registry-dir`.
 from __future__ import annotations
 
 import os
-from typing import Mapping, Optional
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+
+if TYPE_CHECKING:  # typing costs milliseconds the hook does not have
+    from typing import Mapping, Optional
 
 REGISTRY_ENV = "ORCHESTRAY_REGISTRY_DIR"
 CLAUDE_CONFIG_ENV = "CLAUDE_CONFIG_DIR"

@@ -8,10 +8,14 @@ common case (registered, nothing to say) reads one small file and imports neithe
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-from typing import IO, Any, Dict, List, Optional
+
+from tray.core.fields import PROMOTION_PENDING
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: the prompt hook counts milliseconds
+if TYPE_CHECKING:
+    from typing import IO, Any, Dict, List, Optional
 
 SESSION_ENV = "CLAUDE_CODE_SESSION_ID"
 HOOK_LOCK_TIMEOUT = 3.0
@@ -33,6 +37,34 @@ def run_hook_argv(argv: List[str]) -> int:
     return run_hook(event, registry_dir=registry_dir)
 
 
+class Payload:
+    """The hook's stdin, parsed only when a handler needs more than the session id.
+
+    Claude Code also puts the session id in `$CLAUDE_CODE_SESSION_ID`; when the raw JSON visibly carries that
+    same id, the prompt hook's common case never imports `json` at all.
+    """
+
+    def __init__(self, raw: str) -> None:
+        self.raw = raw
+        self._data: Optional[Dict[str, Any]] = None
+
+    @property
+    def data(self) -> Dict[str, Any]:
+        if self._data is None:
+            self._data = parse_payload(self.raw)
+        return self._data
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.data.get(key, default)
+
+    @property
+    def session_id(self) -> str:
+        from_env = os.environ.get(SESSION_ENV, "")
+        if from_env and _safe_id(from_env) and (not self.raw.strip() or f'"{from_env}"' in self.raw):
+            return from_env
+        return checked_session_id(self.get("session_id") or from_env)
+
+
 def run_hook(
     event: str,
     registry_dir: Optional[str] = None,
@@ -44,12 +76,17 @@ def run_hook(
     try:
         if event not in EVENTS:
             raise ValueError(f"unknown hook event {event!r}")
-        payload = read_payload(stdin or sys.stdin)
-        text = HANDLERS[event](payload, _registry(registry_dir))
+        payload = Payload(read_stdin(stdin or sys.stdin))
+        from tray.core.paths import registry_dir as resolve
+
+        folder = resolve(registry_dir)
+        handler = HANDLERS[event]
+        text = handler(payload, folder) if handler is on_prompt else handler(payload, _registry(folder))
         if text:
-            out.write(json.dumps({"hookSpecificOutput": {"hookEventName": HOOK_EVENT_NAMES[event],
-                                                         "additionalContext": text}}))
-            out.write("\n")
+            import json
+
+            context = {"hookEventName": HOOK_EVENT_NAMES[event], "additionalContext": text}
+            out.write(json.dumps({"hookSpecificOutput": context}) + "\n")
             out.flush()
     except BaseException:  # noqa: BLE001 - a hook must never fail Claude Code, not even on Ctrl-C
         from tray.core.log import log_exception
@@ -58,14 +95,22 @@ def run_hook(
     return 0
 
 
-def read_payload(stream: IO[str]) -> Dict[str, Any]:
-    """The hook's JSON object; garbage gives an empty dict (the environment may still name the session)."""
+def read_stdin(stream: IO[str]) -> str:
+    """All of stdin (Claude Code writes the JSON and closes it); nothing from a terminal."""
     try:
-        raw = stream.read(MAX_STDIN_BYTES)
+        if stream.isatty():
+            return ""
+        return stream.read(MAX_STDIN_BYTES)
     except (OSError, ValueError):
-        return {}
+        return ""
+
+
+def parse_payload(raw: str) -> Dict[str, Any]:
+    """The hook's JSON object; garbage gives an empty dict (the environment may still name the session)."""
+    import json
+
     try:
-        data = json.loads(raw) if raw and raw.strip() else {}
+        data = json.loads(raw) if raw.strip() else {}
     except ValueError:
         from tray.core.log import get_logger
 
@@ -74,61 +119,78 @@ def read_payload(stream: IO[str]) -> Dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _registry(registry_dir: Optional[str]):
-    from tray.core.paths import registry_dir as resolve
+def _registry(folder: str):
     from tray.core.registry import Registry
 
-    return Registry(resolve(registry_dir), lock_timeout=HOOK_LOCK_TIMEOUT)
+    return Registry(folder, lock_timeout=HOOK_LOCK_TIMEOUT)
 
 
-def session_id_of(payload: Dict[str, Any]) -> str:
-    from tray.core.entry import check_session_id
-
-    value = payload.get("session_id") or os.environ.get(SESSION_ENV) or ""
-    return check_session_id(value)
+SESSION_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
 
 
-def cwd_of(payload: Dict[str, Any]) -> str:
+def _safe_id(value: object) -> bool:
+    """The rule of `entry.SESSION_ID_RE`, without importing `re`."""
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= 128
+        and value[0].isascii()
+        and value[0].isalnum()
+        and SESSION_ID_CHARS.issuperset(value)
+    )
+
+
+def checked_session_id(value: object) -> str:
+    if not _safe_id(value):
+        from tray.core.entry import check_session_id
+
+        check_session_id(value)  # raises with the standard message
+    return value  # type: ignore[return-value]
+
+
+def cwd_of(payload: Payload) -> str:
     cwd = payload.get("cwd")
     if isinstance(cwd, str) and cwd:
         return cwd
     return os.environ.get("CLAUDE_PROJECT_DIR") or os.getcwd()
 
 
-def _register(payload: Dict[str, Any], registry):
+def _register(payload: Payload, registry):
     from tray.core.actions import register
     from tray.core.ancestry import session_pid
 
-    return register(registry, session_id_of(payload), session_pid(), cwd_of(payload))
+    return register(registry, payload.session_id, session_pid(), cwd_of(payload))
 
 
-def on_session_start(payload: Dict[str, Any], registry) -> str:
+def on_session_start(payload: Payload, registry) -> str:
     result = _register(payload, registry)
     return role_context(registry, result.entry)
 
 
-def on_prompt(payload: Dict[str, Any], registry) -> str:
-    from tray.core.actions import PROMOTION_PENDING, take_promotion_notice
 
-    session_id = session_id_of(payload)
-    record = _peek(registry.path_for(session_id))
-    if record is None:
+
+def on_prompt(payload: Payload, registry_dir: str) -> str:
+    session_id = payload.session_id
+    raw = _peek(os.path.join(registry_dir, session_id + ".json"))
+    if raw is not None and f'"{PROMOTION_PENDING}"' not in raw:
+        return ""  # the common case: registered, nothing to say; no JSON parsing, no further import
+    registry = _registry(registry_dir)
+    if raw is None:
         _register(payload, registry)  # a lost registration (hook missed, file removed): repair silently
         return ""
-    if not record.get(PROMOTION_PENDING):
-        return ""
+    from tray.core.actions import take_promotion_notice
+
     entry = take_promotion_notice(registry, session_id)
     return promotion_notice(entry) if entry is not None else ""
 
 
-def on_session_end(payload: Dict[str, Any], registry) -> str:
+def on_session_end(payload: Payload, registry) -> str:
     from tray.core.actions import deregister
 
-    deregister(registry, session_id_of(payload))
+    deregister(registry, payload.session_id)
     return ""
 
 
-def on_activity(payload: Dict[str, Any], registry) -> str:
+def on_activity(payload: Payload, registry) -> str:
     """`Stop` (after every answer) and `Notification`: never deregister here; activity tracking comes later."""
     return ""
 
@@ -142,16 +204,18 @@ HANDLERS = {
 }
 
 
-def _peek(path: str) -> Optional[Dict[str, Any]]:
-    """The entry's raw JSON if the file is there and readable, without validating (the cheap common case)."""
+def _peek(path: str) -> Optional[str]:
+    """The entry file's text, '' if it cannot be read, None if there is none: no parsing in the common case.
+
+    A file that is there but unreadable is left to the user and the tray; the hook never rewrites it.
+    """
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.loads(handle.read(64 * 1024))
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.read(64 * 1024)
     except FileNotFoundError:
         return None
-    except (OSError, ValueError):
-        return {}  # present but unreadable: leave it to the user and the tray, do not rewrite it
-    return data if isinstance(data, dict) else {}
+    except OSError:
+        return ""
 
 
 def role_context(registry, entry) -> str:
