@@ -12,4 +12,7 @@ if __name__ == "__main__":
     sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     from tray.hooks.handlers import run_hook_argv
 
-    sys.exit(run_hook_argv(sys.argv[1:]))
+    args = sys.argv[1:]
+    if args[:1] == ["hook"]:  # `hook.py hook prompt`, the shape `orchestray hook prompt` has
+        args = args[1:]
+    sys.exit(run_hook_argv(args))
