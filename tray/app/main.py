@@ -86,7 +86,7 @@ def _run(args: argparse.Namespace, pystray: Any, registry: Any, log: Any, log_fi
     controller = TrayController(
         registry,
         config_store=store,
-        autostart=autostart.default_backend(),
+        autostart=autostart.for_platform(),
         launch_command=autostart.launch_command(),
         log_path=log_file if os.path.isabs(log_file) else "",
     )

@@ -1,0 +1,431 @@
+"""Start Orchestray at login: one small interface, three per-OS backends.
+
+Why hand-rolled: no maintained library covers Windows, macOS and Linux (``pyautostart`` has no Linux), and
+each mechanism is a single file or registry value. Every backend has the same four methods:
+
+    enable(command)   write the login item that runs ``command`` (an argv list)
+    disable()         remove it, but only if it is ours
+    is_enabled()      whether ours is there and not switched off
+    describe()        where it lives, for the menu, logs and ``--help`` texts
+
+* Windows: value ``Orchestray`` under ``HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\Run``. Task Manager
+  can switch it off under ``...\\Explorer\\StartupApproved\\Run``; ``is_enabled`` honours that, and only an
+  explicit ``enable`` clears it.
+* macOS: a LaunchAgent ``~/Library/LaunchAgents/<bundle id>.plist`` (RunAtLoad, no KeepAlive, Aqua sessions
+  only, so it starts once per GUI login and never respawns after Quit). It takes effect at the next login;
+  nothing is loaded now (a second tray would just hit the single-instance lock).
+* Linux and other XDG desktops: ``$XDG_CONFIG_HOME/autostart/orchestray.desktop``.
+
+Files are written atomically (temp file + ``os.replace``). ``disable`` removes only what carries our mark (the
+``X-Orchestray=true`` key in the .desktop file, ``Label`` = our bundle id in the plist), so a user's own file
+of the same name survives, and ``enable`` refuses to overwrite such a file. Every location (home, config dir,
+registry) is injectable, so all three backends are tested on any OS.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import plistlib
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, List, Optional, Protocol, Sequence
+
+__all__ = [
+    "APP_NAME",
+    "BUNDLE_ID",
+    "Autostart",
+    "AutostartError",
+    "LaunchAgentAutostart",
+    "RegistryAccess",
+    "WindowsRunAutostart",
+    "XdgAutostart",
+    "default_icon_path",
+    "desktop_exec",
+    "disable",
+    "describe",
+    "enable",
+    "for_platform",
+    "is_enabled",
+    "launch_command",
+    "windows_command_line",
+]
+
+APP_NAME = "Orchestray"
+#: macOS bundle identifier; must match ``bundle_identifier`` of the PyInstaller BUNDLE.
+BUNDLE_ID = "io.github.orchestray"
+
+RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
+APPROVED_KEY = r"Software\Microsoft\Windows\CurrentVersion\Explorer\StartupApproved\Run"
+DESKTOP_MARKER = "X-Orchestray"
+
+
+class AutostartError(OSError):
+    """The login item cannot be written or removed (e.g. a foreign file of the same name is in the way)."""
+
+
+class Autostart(Protocol):
+    """What the tray's "Start at login" check needs."""
+
+    def enable(self, command: Sequence[str]) -> None: ...
+
+    def disable(self) -> None: ...
+
+    def is_enabled(self) -> bool: ...
+
+    def describe(self) -> str: ...
+
+
+# --- the command -----------------------------------------------------------------------------------------
+
+
+def launch_command(
+    *,
+    frozen: Optional[bool] = None,
+    executable: Optional[str] = None,
+    platform: Optional[str] = None,
+) -> List[str]:
+    """The argv that starts the tray at login.
+
+    Frozen (PyInstaller): the executable itself with ``tray``; for a macOS .app that is
+    ``Orchestray.app/Contents/MacOS/Orchestray``, which launchd can run directly (no ``open -a``).
+    From Python: ``[python, "-m", "tray", "tray"]``; on Windows ``pythonw.exe`` is used when it sits next to
+    ``python.exe``, so no console window opens at login. The interpreter must be able to import ``tray``
+    without the caller's ``PYTHONPATH`` (i.e. Orchestray is installed into it).
+    """
+    if frozen is None:
+        frozen = bool(getattr(sys, "frozen", False))
+    exe = os.path.abspath(executable or sys.executable)
+    if frozen:
+        return [exe, "tray"]
+    if (platform or sys.platform) == "win32":
+        folder, base = os.path.split(exe)
+        if base.lower() == "python.exe" and os.path.isfile(os.path.join(folder, "pythonw.exe")):
+            exe = os.path.join(folder, "pythonw.exe")
+    return [exe, "-m", "tray", "tray"]
+
+
+def default_icon_path() -> Optional[str]:
+    """The packaged 256 px app icon (``tray/assets/orchestray.png``), if it is there."""
+    path = Path(__file__).resolve().parent.parent / "assets" / "orchestray.png"
+    return str(path) if path.is_file() else None
+
+
+def _check_command(command: Sequence[str]) -> List[str]:
+    argv = [str(a) for a in command]
+    if not argv or not argv[0]:
+        raise ValueError("the autostart command must name a program")
+    if any("\0" in a for a in argv):
+        raise ValueError("the autostart command contains a NUL character")
+    return argv
+
+
+def _atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Write ``data`` to ``path`` through a temp file in the same folder and ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=str(path.parent), prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+# --- Windows -----------------------------------------------------------------------------------------------
+
+
+class RegistryAccess(Protocol):
+    """The few HKEY_CURRENT_USER operations the Run-key backend needs (a dict can stand in for tests)."""
+
+    def get(self, key: str, name: str) -> Any: ...
+
+    def set_string(self, key: str, name: str, value: str) -> None: ...
+
+    def delete(self, key: str, name: str) -> None: ...
+
+
+class WinregAccess:
+    """``RegistryAccess`` on the real registry, HKEY_CURRENT_USER only (imports ``winreg`` lazily)."""
+
+    def __init__(self) -> None:
+        import winreg  # Windows only, hence imported here
+
+        self._winreg: Any = winreg
+
+    def get(self, key: str, name: str) -> Any:
+        w = self._winreg
+        try:
+            with w.OpenKey(w.HKEY_CURRENT_USER, key, 0, w.KEY_QUERY_VALUE) as handle:
+                return w.QueryValueEx(handle, name)[0]
+        except FileNotFoundError:
+            return None
+
+    def set_string(self, key: str, name: str, value: str) -> None:
+        w = self._winreg
+        with w.CreateKeyEx(w.HKEY_CURRENT_USER, key, 0, w.KEY_SET_VALUE) as handle:
+            w.SetValueEx(handle, name, 0, w.REG_SZ, value)
+
+    def delete(self, key: str, name: str) -> None:
+        w = self._winreg
+        try:
+            with w.OpenKey(w.HKEY_CURRENT_USER, key, 0, w.KEY_SET_VALUE) as handle:
+                w.DeleteValue(handle, name)
+        except FileNotFoundError:
+            pass
+
+
+def windows_command_line(command: Sequence[str]) -> str:
+    """Quote argv for a Run value: the program always in double quotes (an unquoted path with spaces is
+    resolved piecewise by Windows, ``C:\\Program.exe`` first), the arguments per the MS C runtime rules."""
+    argv = _check_command(command)
+    if '"' in argv[0]:
+        raise ValueError("a Windows program path cannot contain a double quote")
+    rest = subprocess.list2cmdline(argv[1:])
+    return f'"{argv[0]}"' + (f" {rest}" if rest else "")
+
+
+class WindowsRunAutostart:
+    """The ``HKCU\\...\\CurrentVersion\\Run`` value ``Orchestray``.
+
+    The value name is our mark: Run values are named by their owner, and ``Orchestray`` is ours.
+    """
+
+    def __init__(self, registry: Optional[RegistryAccess] = None, value_name: str = APP_NAME) -> None:
+        self._registry = registry
+        self.value_name = value_name
+
+    @property
+    def registry(self) -> RegistryAccess:
+        if self._registry is None:
+            self._registry = WinregAccess()
+        return self._registry
+
+    def enable(self, command: Sequence[str]) -> None:
+        self.registry.set_string(RUN_KEY, self.value_name, windows_command_line(command))
+        # The user asked for it in our menu: clear a "disabled" flag Task Manager may have left behind.
+        if self._switched_off():
+            self.registry.delete(APPROVED_KEY, self.value_name)
+
+    def disable(self) -> None:
+        if self.registry.get(RUN_KEY, self.value_name) is not None:
+            self.registry.delete(RUN_KEY, self.value_name)
+
+    def _switched_off(self) -> bool:
+        flag = self.registry.get(APPROVED_KEY, self.value_name)
+        # REG_BINARY, 12 bytes; first byte 2 (or 6) = enabled, 3 (or 7) = disabled by the user.
+        return isinstance(flag, (bytes, bytearray)) and len(flag) > 0 and flag[0] & 1 == 1
+
+    def is_enabled(self) -> bool:
+        value = self.registry.get(RUN_KEY, self.value_name)
+        return isinstance(value, str) and bool(value.strip()) and not self._switched_off()
+
+    def describe(self) -> str:
+        where = f"HKEY_CURRENT_USER\\{RUN_KEY}\\{self.value_name}"
+        if self.registry.get(RUN_KEY, self.value_name) is not None and self._switched_off():
+            where += " (switched off in Task Manager)"
+        return where
+
+
+# --- macOS -------------------------------------------------------------------------------------------------
+
+
+class LaunchAgentAutostart:
+    """``~/Library/LaunchAgents/<bundle id>.plist``; ours when its ``Label`` is our bundle id."""
+
+    def __init__(self, home: Optional[os.PathLike] = None, bundle_id: str = BUNDLE_ID) -> None:
+        self.home = Path(home) if home is not None else Path.home()
+        self.bundle_id = bundle_id
+
+    @property
+    def path(self) -> Path:
+        return self.home / "Library" / "LaunchAgents" / f"{self.bundle_id}.plist"
+
+    def _load(self) -> Optional[dict]:
+        """The plist if it parses as a dict, else None (missing, unreadable or not a plist)."""
+        try:
+            with open(self.path, "rb") as handle:
+                data = plistlib.load(handle)
+        except (OSError, ValueError, plistlib.InvalidFileException):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def _ours(self, data: Optional[dict]) -> bool:
+        return data is not None and data.get("Label") == self.bundle_id
+
+    def enable(self, command: Sequence[str]) -> None:
+        if self.path.exists() and not self._ours(self._load()):
+            raise AutostartError(f"{self.path} exists and was not written by {APP_NAME}; leaving it alone")
+        agent = {
+            "Label": self.bundle_id,
+            "ProgramArguments": _check_command(command),
+            "RunAtLoad": True,
+            "LimitLoadToSessionType": "Aqua",
+            "ProcessType": "Interactive",
+        }
+        _atomic_write(self.path, plistlib.dumps(agent, fmt=plistlib.FMT_XML, sort_keys=True))
+
+    def disable(self) -> None:
+        if self._ours(self._load()):
+            self.path.unlink()
+
+    def is_enabled(self) -> bool:
+        data = self._load()
+        return self._ours(data) and data is not None and data.get("Disabled") is not True
+
+    def describe(self) -> str:
+        return str(self.path)
+
+
+# --- Linux / XDG -------------------------------------------------------------------------------------------
+
+# Characters that force an Exec argument into double quotes (Desktop Entry spec, "The Exec key").
+_RESERVED = re.compile(r"""[\s"'\\><~|&;$*?#()`]""")
+# Characters that must be backslash-escaped inside a quoted Exec argument.
+_QUOTED_ESCAPES = re.compile(r'([`"$\\])')
+
+
+def desktop_exec(command: Sequence[str]) -> str:
+    """The value of a .desktop ``Exec`` key that runs exactly ``command``, written as it goes in the file.
+
+    Two layers, per the Desktop Entry spec: each argument is quoted if it holds a reserved character (inside
+    quotes ``"`` `````` ``$`` ``\\`` get a backslash) and ``%`` is doubled (field codes); then the whole value
+    gets the string escapes (``\\\\``, ``\\n``, ``\\t``, ``\\r``), hence four backslashes for a literal one.
+    """
+    parts = []
+    for arg in _check_command(command):
+        arg = arg.replace("%", "%%")
+        if not arg or _RESERVED.search(arg):
+            arg = '"' + _QUOTED_ESCAPES.sub(r"\\\1", arg) + '"'
+        parts.append(arg)
+    value = " ".join(parts)
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
+
+
+def _desktop_string(value: str) -> str:
+    """Escape a plain string value (Name, Icon) for a .desktop file."""
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
+
+
+def _xdg_config_home() -> Path:
+    value = os.environ.get("XDG_CONFIG_HOME", "")
+    # The spec ignores a relative XDG_CONFIG_HOME.
+    return Path(value) if value and os.path.isabs(value) else Path.home() / ".config"
+
+
+class XdgAutostart:
+    """``$XDG_CONFIG_HOME/autostart/orchestray.desktop``; ours when it carries ``X-Orchestray=true``."""
+
+    def __init__(
+        self,
+        config_home: Optional[os.PathLike] = None,
+        icon: Optional[str] = None,
+        file_name: str = "orchestray.desktop",
+    ) -> None:
+        self.config_home = Path(config_home) if config_home is not None else _xdg_config_home()
+        self.icon = icon if icon is not None else default_icon_path()
+        self.file_name = file_name
+
+    @property
+    def path(self) -> Path:
+        return self.config_home / "autostart" / self.file_name
+
+    def _entry(self) -> Optional[configparser.SectionProxy]:
+        parser = configparser.ConfigParser(interpolation=None, strict=False)
+        parser.optionxform = str  # type: ignore[assignment,method-assign]  # keys are case-sensitive
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                parser.read_file(handle)
+        except (OSError, UnicodeDecodeError, configparser.Error):
+            return None
+        return parser["Desktop Entry"] if parser.has_section("Desktop Entry") else None
+
+    @staticmethod
+    def _ours(entry: Optional[configparser.SectionProxy]) -> bool:
+        return entry is not None and entry.get(DESKTOP_MARKER, "").strip().lower() == "true"
+
+    def enable(self, command: Sequence[str]) -> None:
+        if self.path.exists() and not self._ours(self._entry()):
+            raise AutostartError(f"{self.path} exists and was not written by {APP_NAME}; leaving it alone")
+        lines = [
+            "[Desktop Entry]",
+            "Type=Application",
+            f"Name={APP_NAME}",
+            "Comment=Keeps the Claude Code orchestrator/worker registry visible and safe",
+            f"Exec={desktop_exec(command)}",
+        ]
+        if self.icon:
+            lines.append(f"Icon={_desktop_string(self.icon)}")
+        lines += [
+            "Terminal=false",
+            "Categories=Development;Utility;",
+            "X-GNOME-Autostart-enabled=true",
+            f"{DESKTOP_MARKER}=true",
+        ]
+        _atomic_write(self.path, ("\n".join(lines) + "\n").encode("utf-8"))
+
+    def disable(self) -> None:
+        if self._ours(self._entry()):
+            self.path.unlink()
+
+    def is_enabled(self) -> bool:
+        entry = self._entry()
+        if not self._ours(entry) or entry is None:
+            return False
+        hidden = entry.get("Hidden", "false").strip().lower() == "true"
+        gnome_off = entry.get("X-GNOME-Autostart-enabled", "true").strip().lower() == "false"
+        return not hidden and not gnome_off
+
+    def describe(self) -> str:
+        return str(self.path)
+
+
+# --- choosing one ------------------------------------------------------------------------------------------
+
+
+def for_platform(
+    platform: Optional[str] = None,
+    *,
+    home: Optional[os.PathLike] = None,
+    config_home: Optional[os.PathLike] = None,
+    registry: Optional[RegistryAccess] = None,
+) -> Autostart:
+    """The backend for ``platform`` (default: this machine's ``sys.platform``)."""
+    name = platform or sys.platform
+    if name == "win32":
+        return WindowsRunAutostart(registry)
+    if name == "darwin":
+        return LaunchAgentAutostart(home)
+    if config_home is None and home is not None:
+        config_home = Path(home) / ".config"
+    return XdgAutostart(config_home)
+
+
+def enable(command: Optional[Sequence[str]] = None) -> None:
+    """Start Orchestray at login on this machine (``launch_command()`` unless told otherwise)."""
+    for_platform().enable(command if command is not None else launch_command())
+
+
+def disable() -> None:
+    """Stop starting Orchestray at login on this machine (only removes what Orchestray wrote)."""
+    for_platform().disable()
+
+
+def is_enabled() -> bool:
+    """Whether Orchestray's login item is present and switched on."""
+    return for_platform().is_enabled()
+
+
+def describe() -> str:
+    """Where this machine's login item lives."""
+    return for_platform().describe()
