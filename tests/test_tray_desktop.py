@@ -1,0 +1,219 @@
+"""The tray on a real desktop, used as a person would: Xvfb + trayer (tray host) + dunst (notifications) on a
+private D-Bus bus, Orchestray's real tray process, real Claude-Code-like sessions (sleeping processes).
+
+The menu is opened with a real click on the icon and items are picked with the keyboard (GTK skips
+separators and greyed-out items, so the key presses for an item are derived from the menu's labels, as a
+person reading the menu would count them). Every effect is checked where the user would see it: the
+registry files, dunst's notification history, the process list.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, Sequence, Tuple
+
+import pytest
+
+from tray.app import menu as m
+from tray.core.registry import Registry
+from tray.core.snapshot import build_snapshot
+
+pytestmark = pytest.mark.desktop
+
+REPO = Path(__file__).resolve().parent.parent
+SCREENSHOT = REPO / "tests" / "artifacts" / "tray-menu.png"
+
+
+def _find_file(root: str, name: str):
+    path = os.path.join(root, name)
+    return path if os.path.isfile(path) and not os.path.islink(path) else None
+
+
+def selectable(items: Sequence[m.MenuItem]) -> List[m.MenuItem]:
+    """The items keyboard navigation stops at: GTK skips separators and insensitive items."""
+    return [item for item in items if not item.separator and item.enabled]
+
+
+def keys_for(menu: Sequence[m.MenuItem], path: Sequence[str]) -> List[str]:
+    """Key presses that activate the item reached by label prefixes `path` from a freshly opened menu."""
+    keys: List[str] = []
+    items = menu
+    for depth, prefix in enumerate(path):
+        stops = selectable(items)
+        index = next(i for i, item in enumerate(stops) if item.text.startswith(prefix))
+        # A just-opened menu has nothing selected (Down selects the first stop); an opened submenu starts on
+        # its first stop.
+        keys += ["Down"] * (index + 1 if depth == 0 else index)
+        item = stops[index]
+        if depth < len(path) - 1:
+            keys.append("Right")
+            items = item.children
+    keys.append("Return")
+    return keys
+
+
+def current_menu(registry_dir: str) -> Tuple[m.MenuItem, ...]:
+    snapshot = build_snapshot(Registry(registry_dir))
+    return m.build_menu(snapshot, m.MenuSettings(notifications=True, autostart=False), _find_file)
+
+
+def cli(env: Dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tray", *args], env=env, capture_output=True, text=True,
+                          timeout=30)
+
+
+@pytest.fixture
+def sessions():
+    started: List[subprocess.Popen] = []
+
+    def start() -> subprocess.Popen:
+        process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.kill()
+        process.wait(timeout=10)
+
+
+def make_repo(path: Path) -> Path:
+    path.mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(path)], check=True, timeout=30)
+    return path
+
+
+def test_tray_menu_promote_notify_clean_quit(desktop, tmp_path: Path, sessions) -> None:
+    registry_dir = str(tmp_path / "registry")
+    env = dict(os.environ)
+    env.update(desktop.env)
+    env.update({
+        "PYTHONPATH": str(REPO),
+        "PYSTRAY_BACKEND": "gtk",
+        "ORCHESTRAY_REGISTRY_DIR": registry_dir,
+        "ORCHESTRAY_LOG_DIR": str(tmp_path / "log"),
+        "ORCHESTRAY_CONFIG_DIR": str(tmp_path / "config"),
+        "ORCHESTRAY_STATE_DIR": str(tmp_path / "state"),
+    })
+    alpha = make_repo(tmp_path / "alpha-service")
+    (alpha / "HANDOVER.md").write_text("# Handover\n")
+    beta = make_repo(tmp_path / "beta-web")
+    procs = {name: sessions() for name in ("a-orch", "a-work", "b-orch", "b-work", "b-gone")}
+    for name, cwd in (("a-orch", alpha), ("a-work", alpha), ("b-orch", beta), ("b-work", beta),
+                      ("b-gone", beta)):
+        done = cli(env, "register", "--session-id", name, "--pid", str(procs[name].pid), "--cwd", str(cwd))
+        assert done.returncode == 0, done.stderr
+    procs["b-gone"].kill()
+    procs["b-gone"].wait(timeout=10)
+
+    tray = desktop.popen([sys.executable, "-m", "tray", "tray", "--poll-interval", "0.5"], env=env,
+                         log="tray.log")
+    window = desktop.find_window("^Orchestray", timeout=20)
+    x, y = desktop.geometry(window).center
+
+    # 1. Both projects are listed, healthy.
+    menu = current_menu(registry_dir)
+    assert [item.text for item in menu if item.children] == [
+        "● alpha-service — ok (2 sessions)",
+        "● beta-web — ok (2 sessions)",
+    ]
+
+    # 2. An orchestrator dies: dunst receives "orchestrator died" naming the project and the successor.
+    procs["b-orch"].kill()
+    procs["b-orch"].wait(timeout=10)
+
+    def died_notice():
+        return [n for n in desktop.notifications() if "beta-web" in n["summary"] and "died" in n["summary"]]
+
+    notice = desktop.wait_for(died_notice, timeout=15)
+    assert len(notice) == 1
+    assert "b-orch" in notice[0]["body"] and "b-work" in notice[0]["body"]
+
+    # 3. Promote the suggested successor from the menu; its registry file changes.
+    before = Path(registry_dir, "b-work.json").read_text()
+    time.sleep(1.0)  # let the tray's menu catch up with the death (it polls every 0.5 s)
+    menu = current_menu(registry_dir)
+    project_label = next(item.text for item in menu if "beta-web" in item.text)
+    assert "no orchestrator" in project_label
+    worker_label = next(i.text for i in next(i for i in menu if "beta-web" in i.text).children
+                        if i.text.startswith("b-work"))
+    assert "★ suggested" in worker_label
+    # The menu as a person sees it now: the orphaned project comes first; keep a screenshot for the README.
+    desktop.click_popup(x, y, button=3)
+    desktop.key("Down", "Right")
+    time.sleep(0.5)
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    desktop.screenshot(SCREENSHOT)
+    assert SCREENSHOT.stat().st_size > 5000
+    desktop.key("Escape", "Escape")
+    time.sleep(0.3)
+    desktop.click_popup(x, y, button=3)
+    desktop.key(*keys_for(menu, [project_label, "b-work", "Promote to orchestrator"]))
+
+    def promoted():
+        return '"role": "orchestrator"' in Path(registry_dir, "b-work.json").read_text()
+
+    desktop.wait_for(promoted, timeout=10)
+    assert Path(registry_dir, "b-work.json").read_text() != before
+    assert not Path(registry_dir, "b-orch.json").exists()  # promote removes the dead orchestrator's entry
+
+    # 4. Clean up: the stale entry goes, every live one stays.
+    time.sleep(1.0)
+    menu = current_menu(registry_dir)
+    clean_label = next(item.text for item in menu if item.action == m.Action(m.CLEAN))
+    assert clean_label == "Clean up 1 stale entry"
+    desktop.click_popup(x, y, button=3)
+    desktop.key(*keys_for(menu, [clean_label]))
+    desktop.wait_for(lambda: not Path(registry_dir, "b-gone.json").exists(), timeout=10)
+    assert sorted(p.name for p in Path(registry_dir).glob("*.json")) == ["a-orch.json", "a-work.json",
+                                                                        "b-work.json"]
+
+    # 5. Quit from the menu: the process exits by itself, with status 0.
+    desktop.click_popup(x, y, button=3)
+    desktop.key("Up", "Return")
+    assert tray.wait(timeout=15) == 0
+    log = Path(tmp_path / "log" / "orchestray.log").read_text()
+    assert "tray stopped" in log and "Traceback" not in log
+
+
+def test_tray_without_display_says_so_in_one_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env.update({"PYTHONPATH": str(REPO), "ORCHESTRAY_STATE_DIR": str(tmp_path / "state"),
+                "ORCHESTRAY_LOG_DIR": str(tmp_path / "log")})
+    done = subprocess.run([sys.executable, "-m", "tray"], env=env, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "orchestray: no display: the tray needs a graphical session (DISPLAY is not set)"
+    ]
+
+
+def test_second_tray_is_refused_while_the_first_runs(desktop, tmp_path: Path) -> None:
+    env = dict(os.environ)
+    env.update(desktop.env)
+    env.update({"PYTHONPATH": str(REPO), "PYSTRAY_BACKEND": "gtk",
+                "ORCHESTRAY_REGISTRY_DIR": str(tmp_path / "registry"),
+                "ORCHESTRAY_LOG_DIR": str(tmp_path / "log"), "ORCHESTRAY_CONFIG_DIR": str(tmp_path / "config"),
+                "ORCHESTRAY_STATE_DIR": str(tmp_path / "state")})
+    first = desktop.popen([sys.executable, "-m", "tray"], env=env, log="first.log")
+    desktop.find_window("^Orchestray", timeout=20)
+    second = subprocess.run([sys.executable, "-m", "tray"], env=env, capture_output=True, text=True, timeout=30)
+    assert second.returncode == 1
+    assert second.stderr.strip() == f"orchestray: Orchestray is already running (pid {first.pid})"
+    first.terminate()
+    assert first.wait(timeout=15) == 0
+
+
+def test_tray_without_a_menu_capable_backend_names_what_to_install(desktop, tmp_path: Path) -> None:
+    env = dict(os.environ)
+    env.update(desktop.env)
+    env.update({"PYTHONPATH": str(REPO), "PYSTRAY_BACKEND": "xorg",
+                "ORCHESTRAY_LOG_DIR": str(tmp_path / "log"), "ORCHESTRAY_STATE_DIR": str(tmp_path / "state")})
+    done = subprocess.run([sys.executable, "-m", "tray"], env=env, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot show menus" in lines[0] and "PyGObject" in lines[0]
+
