@@ -7,7 +7,7 @@
 set -euo pipefail
 runtime=(gir1.2-gtk-3.0 gir1.2-ayatanaappindicator3-0.1 libgirepository1.0-dev libcairo2-dev pkg-config
          libdbus-1-dev libnotify-bin dbus python3-dev gcc)
-testing=(xvfb xdotool imagemagick x11-utils trayer dunst dbus-x11 git binutils)
+testing=(xvfb xdotool imagemagick x11-utils trayer dunst dbus-x11 systemd git binutils)
 packages=("${runtime[@]}")
 if [ "${1:-}" = "--test" ]; then packages+=("${testing[@]}"); fi
 sudo=""

@@ -1,7 +1,15 @@
-"""Shared pytest fixtures for Orchestray's tests."""
+"""Shared pytest fixtures for Orchestray's tests.
+
+Tests never touch the real user's registry, settings, config or log: every folder Orchestray would use is
+pointed at a private temporary folder before any test runs (child processes inherit it).
+"""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 from typing import Iterator
 
@@ -12,19 +20,47 @@ try:  # tests/ is put on sys.path by pytest (rootdir-relative "prepend" import m
 except ImportError:  # if tests/ ever becomes a package
     from tests.desktop import DEBIAN_PACKAGES, Desktop, missing_tools, start_desktop
 
+_SANDBOX = tempfile.mkdtemp(prefix="orchestray-tests-")
+for _name, _sub in (
+    ("ORCHESTRAY_LOG_DIR", "log"),
+    ("ORCHESTRAY_CONFIG_DIR", "config"),
+    ("ORCHESTRAY_STATE_DIR", "state"),
+    ("ORCHESTRAY_REGISTRY_DIR", "registry"),
+    ("CLAUDE_CONFIG_DIR", "claude"),
+):
+    os.environ[_name] = os.path.join(_SANDBOX, _sub)
+os.environ.pop("CLAUDE_CODE_SESSION_ID", None)
+
+#: CI sets this: a real-desktop test that cannot find its tools fails instead of skipping.
+REQUIRE_DESKTOP = os.environ.get("ORCHESTRAY_REQUIRE_DESKTOP") == "1"
+
 
 @pytest.fixture
 def desktop(tmp_path: Path) -> Iterator[Desktop]:
     """A private real desktop (Xvfb, D-Bus session bus, dunst, trayer), torn down by PID after the test.
 
-    Skips only when a needed tool is missing; any other start-up failure is an error, not a skip.
-    Logs of the desktop's daemons stay in ``tmp_path / "desktop"``.
+    Skips only when a needed tool is missing (and fails even then under ORCHESTRAY_REQUIRE_DESKTOP=1, as in
+    CI); any other start-up failure is an error, not a skip. Logs of the daemons stay in ``tmp_path/desktop``.
     """
     missing = missing_tools()
     if missing:
-        pytest.skip(f"real desktop needs {', '.join(missing)} (Debian: apt-get install {DEBIAN_PACKAGES})")
+        message = f"real desktop needs {', '.join(missing)} (Debian: apt-get install {DEBIAN_PACKAGES})"
+        if REQUIRE_DESKTOP:
+            pytest.fail(message)
+        pytest.skip(message)
     with start_desktop(tmp_path / "desktop") as running:
         yield running
+
+
+@pytest.fixture
+def sleeper() -> Iterator[subprocess.Popen]:
+    """A real, long-lived child process (a stand-in for a Claude Code session); killed and reaped after."""
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        yield process
+    finally:
+        process.kill()
+        process.wait(timeout=10)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

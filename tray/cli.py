@@ -41,13 +41,19 @@ def _registry(args: argparse.Namespace):
 
 
 def _print_json(data: Any) -> None:
-    json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
-    sys.stdout.write("\n")
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    try:
+        text.encode(getattr(sys.stdout, "encoding", None) or "utf-8")
+    except (UnicodeError, LookupError):
+        # A file name that is not text (raw bytes on Linux) or a console code page without some character:
+        # escape it rather than fail or write bytes a JSON reader would reject.
+        text = json.dumps(data, indent=2, ensure_ascii=True)
+    sys.stdout.write(text + "\n")
 
 
 def _resolve_session_id(args: argparse.Namespace, registry) -> str:
     """--session-id, else $CLAUDE_CODE_SESSION_ID, else the entry of the calling Claude Code (or shell) process."""
-    if getattr(args, "session_id", None):
+    if getattr(args, "session_id", None) is not None:  # an explicit empty id is refused, not ignored
         return args.session_id
     from_env = os.environ.get(SESSION_ENV)
     if from_env:
@@ -87,9 +93,9 @@ def cmd_register(args: argparse.Namespace) -> int:
 
     registry = _registry(args)
     pid = _caller_pid(args)
-    session_id = args.session_id or os.environ.get(SESSION_ENV) or _session_of_pid(registry, args)
-    if not session_id:
-        session_id = str(uuid.uuid4())
+    session_id = args.session_id  # an explicit --session-id, even an empty one, is validated, never ignored
+    if session_id is None:
+        session_id = os.environ.get(SESSION_ENV) or _session_of_pid(registry, args) or str(uuid.uuid4())
     cwd = os.path.abspath(args.cwd) if args.cwd else os.getcwd()
     result = register(registry, session_id, pid, cwd, role=args.role)
     if args.verbose:
@@ -148,7 +154,9 @@ def cmd_clean(args: argparse.Namespace) -> int:
         print(f"{moved} unreadable {os.path.basename(record.path)} ({record.error})")
     for record in result.waiting:
         print(f"kept unreadable {os.path.basename(record.path)} for now ({record.error}; may be mid-write)")
-    if not (result.removed or result.quarantined or result.waiting):
+    for record in result.ignored:
+        print(f"left alone {os.path.basename(record.path)} ({record.error})")
+    if not (result.removed or result.quarantined or result.waiting or result.ignored):
         print("nothing to clean")
     return EXIT_OK
 
@@ -267,6 +275,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         from tray.hooks.handlers import run_hook_argv
 
         return run_hook_argv(argv[1:])
+    for stream in (sys.stdout, sys.stderr):
+        try:  # a file name that is not valid text must not kill the human output (`check`, `clean`)
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError):
+            pass
     parser = build_parser()
     args = parser.parse_args(argv or ["tray"])
     if not hasattr(args, "func"):

@@ -210,6 +210,7 @@ class CleanResult:
     removed: Tuple[Session, ...] = ()  # dead sessions' entries
     quarantined: Tuple[Unreadable, ...] = ()  # unreadable files past the grace period, moved aside
     waiting: Tuple[Unreadable, ...] = ()  # unreadable files still within the grace period
+    ignored: Tuple[Unreadable, ...] = ()  # folders, pipes, devices named *.json: never touched
     temporaries: Tuple[str, ...] = field(default=())  # our own half-written temp files left by a crash
 
 
@@ -221,14 +222,18 @@ def clean(
 ) -> CleanResult:
     """Remove stale entries; move unreadable files older than `grace` into `.quarantine/` (nothing is lost)."""
     now = time.time() if now is None else now
+    if not os.path.lexists(registry.directory):  # nothing to clean; do not create the folder
+        return CleanResult()
     with registry.lock():
         snapshot = _fresh(registry, None)
         dead = tuple(s for s in snapshot.sessions if not s.alive)
-        old = tuple(u for u in snapshot.unreadable if u.mtime and now - u.mtime >= grace and _movable(u.path))
-        young = tuple(u for u in snapshot.unreadable if u not in old)
+        ignored = tuple(u for u in snapshot.unreadable if not _movable(u.path))
+        old = tuple(u for u in snapshot.unreadable if u not in ignored and u.mtime and now - u.mtime >= grace)
+        young = tuple(u for u in snapshot.unreadable if u not in old and u not in ignored)
         temporaries = tuple(_old_temporaries(registry.directory, now, grace))
+        result = CleanResult(removed=dead, quarantined=old, waiting=young, ignored=ignored, temporaries=temporaries)
         if dry_run:
-            return CleanResult(dead, old, young, temporaries)
+            return result
         for session in dead:
             # Re-check with a fresh probe at the last moment: a PID can only die, never come back to life
             # for the same startedAt, but we stay on the safe side regardless.
@@ -241,7 +246,7 @@ def clean(
                 os.unlink(path)
             except OSError:
                 pass
-        return CleanResult(dead, old, young, temporaries)
+        return result
 
 
 def _movable(path: str) -> bool:
@@ -257,7 +262,12 @@ def _quarantine(directory: str, path: str, now: float) -> None:
     target_dir = os.path.join(directory, QUARANTINE_DIR)
     os.makedirs(target_dir, mode=0o700, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now))
-    os.replace(path, os.path.join(target_dir, f"{os.path.basename(path)}.{stamp}"))
+    base = os.path.join(target_dir, f"{os.path.basename(path)}.{stamp}")
+    target, counter = base, 1
+    while os.path.lexists(target):  # never overwrite an earlier quarantined file
+        counter += 1
+        target = f"{base}.{counter}"
+    os.replace(path, target)
 
 
 def _old_temporaries(directory: str, now: float, grace: float) -> List[str]:
