@@ -204,6 +204,29 @@ def cmd_tray(args: argparse.Namespace) -> int:
     return run_tray(args)
 
 
+def cmd_self_test(args: argparse.Namespace) -> int:
+    from tray.selftest import run
+
+    return run(report_path=args.report, registry_dir=getattr(args, "registry_dir", None), notify=args.notify)
+
+
+def cmd_autostart(args: argparse.Namespace) -> int:
+    from tray.platform import autostart
+    from tray.selftest import tray_executable
+
+    backend = autostart.for_platform()
+    try:
+        if args.action == "on":
+            backend.enable(autostart.launch_command(executable=tray_executable()))
+        elif args.action == "off":
+            backend.disable()
+    except autostart.AutostartError as error:
+        return _fail(EXIT_REFUSED, str(error))
+    state = "on" if backend.is_enabled() else "off"
+    print(f"start at login: {state} ({backend.describe()})")
+    return EXIT_OK
+
+
 # --- parser ---------------------------------------------------------------------------------------------
 
 
@@ -265,11 +288,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     hook = add("hook", cmd_hook, "run a hook handler (Claude Code calls these; reads the hook JSON on stdin)")
     hook.add_argument("event", choices=["session-start", "prompt", "session-end", "stop", "notification"])
+
+    self_test = add("self-test", cmd_self_test, "check this install (tray backend, notifications, folders, hooks) "
+                    "and write a JSON report; exit 0 when every required check passed")
+    self_test.add_argument("--report", metavar="FILE", help="write the report to FILE instead of stdout")
+    self_test.add_argument("--notify", action="store_true", help="also send a test notification")
+
+    autostart = add("autostart", cmd_autostart, "start the tray at login: on, off, or show the status")
+    autostart.add_argument("action", choices=["on", "off", "status"])
     return parser
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--self-test"]:  # alias: `orchestray --self-test [--report FILE]`
+        argv = ["self-test", *argv[1:]]
     if argv[:1] == ["hook"] and len(argv) >= 2:
         # The hot path: Claude Code runs this on every prompt. Skip argparse and never fail.
         from tray.hooks.handlers import run_hook_argv

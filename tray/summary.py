@@ -22,6 +22,12 @@ def _line(label: str, session, now: float, note: str = "") -> str:
     entry = session.entry
     where = entry.cwd if os.path.normcase(entry.cwd) != os.path.normcase(session.project.root) else "."
     text = f"  {label:<13} {entry.session_id}  pid {entry.pid}  up {format_age(now - entry.started_ts)}  {where}"
+    activity = session.activity
+    if activity is not None and session.alive:
+        doing = {"attention": "NEEDS YOU"}.get(activity.state, activity.state)
+        text += f"  [{doing} {format_age(now - activity.since)}]"
+        if activity.prompt:
+            text += f'  "{activity.prompt}"'
     return text + (f"  {note}" if note else "")
 
 

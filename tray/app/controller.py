@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from typing import Callable, Deque, List, Optional, Protocol, Tuple
+from typing import Any, Callable, Deque, List, Optional, Protocol, Tuple
 
 from tray.app import menu as menu_model
 from tray.app.config import Config, ConfigStore
@@ -86,6 +86,7 @@ class TrayController:
         self.error = ""
         self.shown: Optional[Tuple[str, int, str, Tuple[menu_model.MenuItem, ...]]] = None
         self.limiter = RateLimiter(self.config.notify_per_minute)
+        self.watcher = events.ActivityWatcher(self.config.waiting_notify_after)
         self.held_back = 0
         self.stopping = threading.Event()
         self._lock = threading.RLock()
@@ -94,7 +95,7 @@ class TrayController:
 
     # --- polling ----------------------------------------------------------------------------------------
 
-    def poll_once(self) -> List[events.Event]:
+    def poll_once(self) -> List[Any]:
         """Take a snapshot, update the view if anything visible changed, notify about new events."""
         with self._lock:
             try:
@@ -107,7 +108,8 @@ class TrayController:
                 self.error = message
                 self.refresh_view()
                 return []
-            found = events.diff(self.snapshot, snapshot)
+            found: List[Any] = events.diff(self.snapshot, snapshot)
+            found += self.watcher.check(snapshot, time.time())
             self.snapshot = snapshot
             self.refresh_view()
         self.announce(found)
@@ -124,7 +126,7 @@ class TrayController:
             state = "stale" if self.error else (self.snapshot.state if self.snapshot is not None else "none")
             shown = (
                 state,
-                menu_model.attention_count(self.snapshot),
+                menu_model.waiting_count(self.snapshot),
                 menu_model.tooltip(self.snapshot, self.error),
                 menu,
             )
@@ -133,7 +135,7 @@ class TrayController:
             self.shown = shown
         self.view.show(*shown)
 
-    def announce(self, found: List[events.Event]) -> None:
+    def announce(self, found: List[Any]) -> None:
         if not found:
             return
         for event in found:

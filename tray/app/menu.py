@@ -88,12 +88,26 @@ def short_id(session_id: str) -> str:
     return session_id[:SHORT_ID]
 
 
+ACTIVITY_WORDS = {"working": "working", "waiting": "waiting", "attention": "needs you"}
+
+
+def activity_text(session: Session, now: float) -> str:
+    """`waiting 3m`, `working 20s`, `needs you 1m`; empty when the session's activity is unknown."""
+    activity = session.activity
+    if activity is None or not session.alive:
+        return ""
+    return f"{ACTIVITY_WORDS.get(activity.state, activity.state)} {format_age(now - activity.since)}"
+
+
 def session_label(session: Session, now: float, extra: str = "") -> str:
     entry = session.entry
     parts = [short_id(entry.session_id), f"pid {entry.pid}", format_age(now - entry.started_ts)]
     folder = session_folder(session)
     if folder:
         parts.append(folder)
+    doing = activity_text(session, now)
+    if doing:
+        parts.append(doing)
     label = " · ".join(parts)
     return shorten_middle(label + (f"  {extra}" if extra else ""), LABEL_LIMIT)
 
@@ -192,10 +206,22 @@ def build_menu(
 
 
 def attention_count(snapshot: Optional[Snapshot]) -> int:
-    """The icon's badge: projects that need a person (no orchestrator, handing over, or in conflict)."""
+    """Projects that need a person (no orchestrator, handing over, or in conflict)."""
     if snapshot is None:
         return 0
     return sum(1 for view in snapshot.projects if view.state in (STATE_ORPHANED, STATE_VACATING, STATE_CONFLICT))
+
+
+def waiting_count(snapshot: Optional[Snapshot]) -> int:
+    """The icon's badge: live sessions waiting for their user (done answering, or asking for permission)."""
+    if snapshot is None:
+        return 0
+    return sum(
+        1
+        for view in snapshot.projects
+        for session in view.live
+        if session.activity is not None and session.activity.state in ("waiting", "attention")
+    )
 
 
 def tooltip(snapshot: Optional[Snapshot], error: str = "", limit: int = 127) -> str:
@@ -209,6 +235,9 @@ def tooltip(snapshot: Optional[Snapshot], error: str = "", limit: int = 127) -> 
     else:
         live = sum(len(view.live) for view in snapshot.projects)
         head = f"Orchestray: {len(snapshot.projects)} project(s), {live} live session(s)"
+        waiting = waiting_count(snapshot)
+        if waiting:
+            head += f", {waiting} waiting for you"
         trouble = [f"{v.name} {STATE_LABELS[v.state]}" for v in snapshot.projects if v.state != STATE_OK]
         text = head + ("; " + "; ".join(trouble) if trouble else "; all ok")
     return text if len(text) <= limit else text[: limit - 1] + "…"

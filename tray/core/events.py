@@ -72,3 +72,72 @@ def diff(before: Optional[Snapshot], after: Snapshot) -> List[Event]:
             names = ", ".join(s.session_id for s in view.orchestrators)
             events.append(Event(PROJECT_CONFLICT, view.key, view.name, detail=f"Live orchestrators: {names}."))
     return events
+
+
+SESSION_WAITING = "waiting"
+SESSION_NEEDS_YOU = "needs-you"
+
+
+@dataclass(frozen=True)
+class SessionEvent:
+    """A session that waits for its user: said once per waiting episode (one episode per `since`)."""
+
+    kind: str
+    session_id: str
+    project_name: str
+    waited: float = 0.0
+    detail: str = ""
+    prompt: str = ""
+
+    @property
+    def title(self) -> str:
+        if self.kind == SESSION_NEEDS_YOU:
+            return f"{self.project_name}: a session needs you"
+        return f"{self.project_name}: a session is waiting for you"
+
+    @property
+    def body(self) -> str:
+        from tray.core.fmt import format_age
+
+        what = f" ({self.detail})" if self.detail else ""
+        last = f' Last prompt: "{self.prompt}".' if self.prompt else ""
+        if self.kind == SESSION_NEEDS_YOU:
+            return f"Session {self.session_id} is asking for an answer{what}.{last}"
+        return f"Session {self.session_id} has been waiting for {format_age(self.waited)}.{last}"
+
+
+class ActivityWatcher:
+    """Turns session activity into at most one notification per waiting episode.
+
+    A permission prompt is said at once; plain waiting only after `delay` seconds, so that the short pause
+    between an answer and the user's next prompt stays quiet.
+    """
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self._said: set = set()
+
+    def check(self, snapshot: Snapshot, now: float) -> List[SessionEvent]:
+        found: List[SessionEvent] = []
+        current = set()
+        for view in snapshot.projects:
+            for session in view.live:
+                activity = session.activity
+                if activity is None:
+                    continue
+                key = (session.session_id, activity.state, activity.since)
+                current.add(key)
+                if key in self._said:
+                    continue
+                waited = now - activity.since
+                if activity.state == "attention":
+                    kind = SESSION_NEEDS_YOU
+                elif activity.state == "waiting" and waited >= self.delay:
+                    kind = SESSION_WAITING
+                else:
+                    continue
+                self._said.add(key)
+                found.append(SessionEvent(kind, session.session_id, view.name, waited, activity.detail,
+                                          activity.prompt))
+        self._said &= current  # forget episodes that ended
+        return found

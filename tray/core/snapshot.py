@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
+from tray.core.activity import Activity, read_all
 from tray.core.entry import ROLE_ORCHESTRATOR, ROLE_VACATING, ROLE_WORKER, Entry, Unreadable
 from tray.core.liveness import LivenessProbe
 from tray.core.projects import Project, ProjectResolver
@@ -31,6 +32,7 @@ class Session:
     entry: Entry
     alive: bool
     project: Project
+    activity: Optional[Activity] = None  # what the session does (working, waiting, needs attention), if known
 
     @property
     def session_id(self) -> str:
@@ -43,6 +45,8 @@ class Session:
     def to_json(self) -> Dict[str, Any]:
         data = self.entry.to_json()
         data.update({"alive": self.alive, "project": self.project.key, "file": self.entry.path})
+        if self.activity is not None and self.alive:
+            data.update(self.activity.to_json())
         return data
 
 
@@ -182,13 +186,18 @@ def build_snapshot(
     """Scan the registry once and derive everything shown to the user."""
     resolver = resolver or ProjectResolver()
     probe = probe or LivenessProbe()
+    # A probe of another kind (a test's stand-in) may have only `alive`.
+    alive = getattr(probe, "alive_fast", None) or probe.alive
+    resolve = resolver.resolve
+    activities = read_all(registry.directory)
     sessions: List[Session] = []
     unreadable: List[Unreadable] = []
     for record in registry.scan():
         if isinstance(record, Unreadable):
             unreadable.append(record)
             continue
-        sessions.append(Session(record, probe.alive(record.pid, record.started_ts), resolver.resolve(record.cwd)))
+        activity = activities.get(record.session_id)
+        sessions.append(Session(record, alive(record.pid, record.started_ts), resolve(record.cwd), activity))
     return snapshot_from_sessions(registry.directory, sessions, unreadable)
 
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 SESSION_ENV = "CLAUDE_CODE_SESSION_ID"
 HOOK_LOCK_TIMEOUT = 3.0
 MAX_STDIN_BYTES = 1024 * 1024
+STDIN_DEADLINE_SECONDS = 2.0
 EVENTS = ("session-start", "prompt", "session-end", "stop", "notification")
 HOOK_EVENT_NAMES = {"session-start": "SessionStart", "prompt": "UserPromptSubmit"}
 
@@ -57,12 +58,64 @@ class Payload:
     def get(self, key: str, default: Any = None) -> Any:
         return self.data.get(key, default)
 
+    def string_field(self, key: str) -> str:
+        """A top-level string field, read without the `json` module when the text allows it."""
+        found = _scan_string_field(self.raw, key)
+        if found is None:
+            value = self.get(key)
+            return value if isinstance(value, str) else ""
+        return found
+
     @property
     def session_id(self) -> str:
         from_env = os.environ.get(SESSION_ENV, "")
         if from_env and _safe_id(from_env) and (not self.raw.strip() or f'"{from_env}"' in self.raw):
             return from_env
         return checked_session_id(self.get("session_id") or from_env)
+
+
+_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+
+
+def _scan_string_field(raw: str, key: str, limit: int = 512):
+    """The start (up to `limit` characters) of the string value of `"key":` in compact JSON, or None.
+
+    None means "not sure" (absent, not a string, an escape we do not decode here): the caller then parses the
+    JSON properly. Only a key can be followed by a colon, so a value that happens to equal the key is skipped.
+    """
+    needle = f'"{key}"'
+    start = 0
+    while True:
+        at = raw.find(needle, start)
+        if at < 0:
+            return None
+        index = at + len(needle)
+        while index < len(raw) and raw[index] in " \t\r\n":
+            index += 1
+        if index < len(raw) and raw[index] == ":":
+            break
+        start = at + 1
+    index += 1
+    while index < len(raw) and raw[index] in " \t\r\n":
+        index += 1
+    if index >= len(raw) or raw[index] != '"':
+        return None
+    out = []
+    index += 1
+    while index < len(raw) and len(out) < limit:
+        char = raw[index]
+        if char == '"':
+            return "".join(out)
+        if char == "\\":
+            escape = raw[index + 1 : index + 2]
+            if escape not in _ESCAPES:
+                return None  # \uXXXX and anything odd: let json decode it
+            out.append(_ESCAPES[escape])
+            index += 2
+            continue
+        out.append(char)
+        index += 1
+    return "".join(out) if len(out) >= limit else None
 
 
 def run_hook(
@@ -81,7 +134,7 @@ def run_hook(
 
         folder = resolve(registry_dir)
         handler = HANDLERS[event]
-        text = handler(payload, folder) if handler is on_prompt else handler(payload, _registry(folder))
+        text = handler(payload, folder) if handler in FOLDER_HANDLERS else handler(payload, _registry(folder))
         if text:
             import json
 
@@ -96,13 +149,54 @@ def run_hook(
 
 
 def read_stdin(stream: IO[str]) -> str:
-    """All of stdin (Claude Code writes the JSON and closes it); nothing from a terminal."""
+    """All of stdin (Claude Code writes the JSON and closes it); nothing from a terminal.
+
+    Only the first MAX_STDIN_BYTES are kept, but the rest is read and dropped: a hook that exits before it
+    has read all of its stdin makes Claude Code's write fail with EPIPE (a huge pasted prompt). The bytes are
+    decoded as UTF-8 (what Claude Code writes) whatever the locale, bad bytes replaced rather than fatal.
+    """
     try:
         if stream.isatty():
             return ""
-        return stream.read(MAX_STDIN_BYTES)
+        source = getattr(stream, "buffer", stream)  # the bytes under sys.stdin; a plain text stream as is
+        if os.name == "posix" and hasattr(source, "fileno") and isinstance(source.read(0), bytes):
+            data = _read_with_deadline(source.fileno(), STDIN_DEADLINE_SECONDS)
+        else:
+            data = source.read(MAX_STDIN_BYTES)
+            while source.read(64 * 1024):
+                pass
+        return data.decode("utf-8", "replace") if isinstance(data, bytes) else data
     except (OSError, ValueError):
         return ""
+
+
+def _read_with_deadline(fd: int, deadline: float) -> bytes:
+    """Read until end of input, or until `deadline` seconds have passed with input still open.
+
+    Claude Code writes the JSON at once, but has been seen to leave a hook's stdin open; waiting for an end
+    that never comes would stall every prompt until the hook's timeout. Past MAX_STDIN_BYTES the rest is read
+    and dropped, so Claude Code's write never fails with EPIPE.
+    """
+    import select
+    import time
+
+    chunks = []
+    kept = 0
+    end = time.monotonic() + deadline
+    while True:
+        remaining = end - time.monotonic()
+        if remaining <= 0:
+            break
+        ready, _, _ = select.select([fd], [], [], remaining)
+        if not ready:
+            break
+        chunk = os.read(fd, 64 * 1024)
+        if not chunk:
+            break
+        if kept < MAX_STDIN_BYTES:
+            chunks.append(chunk[: MAX_STDIN_BYTES - kept])
+            kept += len(chunks[-1])
+    return b"".join(chunks)
 
 
 def parse_payload(raw: str) -> Dict[str, Any]:
@@ -163,6 +257,7 @@ def _register(payload: Payload, registry):
 
 def on_session_start(payload: Payload, registry) -> str:
     result = _register(payload, registry)
+    _mark(registry.directory, result.entry.session_id, "waiting", prompt="")
     return role_context(registry, result.entry)
 
 
@@ -170,6 +265,7 @@ def on_session_start(payload: Payload, registry) -> str:
 
 def on_prompt(payload: Payload, registry_dir: str) -> str:
     session_id = payload.session_id
+    _mark(registry_dir, session_id, "working", prompt=payload.string_field("prompt"))
     raw = _peek(os.path.join(registry_dir, session_id + ".json"))
     if raw is not None and f'"{PROMOTION_PENDING}"' not in raw:
         return ""  # the common case: registered, nothing to say; no JSON parsing, no further import
@@ -185,23 +281,70 @@ def on_prompt(payload: Payload, registry_dir: str) -> str:
 
 def on_session_end(payload: Payload, registry) -> str:
     from tray.core.actions import deregister
+    from tray.core.activity import remove_activity
 
     deregister(registry, payload.session_id)
+    remove_activity(registry.directory, payload.session_id)
     return ""
 
 
-def on_activity(payload: Payload, registry) -> str:
-    """`Stop` (after every answer) and `Notification`: never deregister here; activity tracking comes later."""
+def on_stop(payload: Payload, registry_dir: str) -> str:
+    """`Stop` fires after every answer, not at the end of the session: the session now waits for its user.
+
+    Never deregister here (the seed's "Stop deletes the registration" would drop a live session).
+    """
+    _mark_registered(registry_dir, payload.session_id, "waiting")
     return ""
+
+
+def on_notification(payload: Payload, registry_dir: str) -> str:
+    """Claude Code asks for something: a permission answer (blocked on the user) or input after idling."""
+    message = str(payload.get("message") or "")
+    kind = str(payload.get("notification_type") or "").lower()
+    if kind in ASKING_TYPES or (not kind and "permission" in message.lower()):
+        _mark_registered(registry_dir, payload.session_id, "attention", detail=message or kind)
+    elif kind in ("", "idle_prompt"):
+        _mark_registered(registry_dir, payload.session_id, "waiting", detail=message, keep_since=True)
+    return ""  # other kinds (auth_success, elicitation_complete...) change nothing
+
+
+# Notification types (Claude Code's `notification_type`) where the session is blocked on an answer.
+ASKING_TYPES = ("permission_prompt", "elicitation_dialog")
 
 
 HANDLERS = {
     "session-start": on_session_start,
     "prompt": on_prompt,
     "session-end": on_session_end,
-    "stop": on_activity,
-    "notification": on_activity,
+    "stop": on_stop,
+    "notification": on_notification,
 }
+FOLDER_HANDLERS = (on_prompt, on_stop, on_notification)  # they take the registry folder, not a Registry
+
+
+def _mark(registry_dir: str, session_id: str, state: str, detail: str = "", prompt=None,
+          keep_since: bool = False) -> None:
+    """Record the session's activity; a failure is logged and never stops the hook's real work."""
+    try:
+        from tray.core.activity import read_activity_file, write_activity
+
+        now = None
+        if keep_since:
+            previous = read_activity_file(os.path.join(registry_dir, ".activity", session_id))
+            if previous is not None and previous.state == state:
+                now = previous.since
+        write_activity(registry_dir, session_id, state, detail, prompt, now=now)
+    except OSError:
+        from tray.core.log import log_exception
+
+        log_exception(f"could not record activity {state} of {session_id}")
+
+
+def _mark_registered(registry_dir: str, session_id: str, state: str, detail: str = "",
+                     keep_since: bool = False) -> None:
+    """Activity for a session that is registered: nothing is written for one that is not."""
+    if os.path.isfile(os.path.join(registry_dir, session_id + ".json")):
+        _mark(registry_dir, session_id, state, detail, keep_since=keep_since)
 
 
 def _peek(path: str) -> Optional[str]:

@@ -1,0 +1,133 @@
+"""What each session is doing: working, waiting for the user, or needing an answer (a permission prompt).
+
+Kept beside the registry, in `<registry>/.activity/<session id>`, not in the entry itself, because it changes
+twice per turn (prompt, answer): rewriting the shared entry that often would race with other tools that
+read-modify-write entries without our lock, and would cost the prompt hook a JSON encoder. The file is a few
+lines of plain text, replaced atomically, written only by the session's own hooks; a torn or foreign file is
+ignored (activity is a hint, never a reason to change the registry).
+
+Format: `orchestray-activity 1`, state, since (epoch seconds), detail, first line of the last prompt.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the prompt hook imports this module)
+if TYPE_CHECKING:
+    from typing import Dict, Optional
+
+ACTIVITY_DIR = ".activity"
+MAGIC = "orchestray-activity 1"
+WORKING = "working"
+WAITING = "waiting"  # the answer is done; the session waits for the user's next prompt
+ATTENTION = "attention"  # the session asked for something (a permission) and is blocked on the user
+STATES = (WORKING, WAITING, ATTENTION)
+PROMPT_LIMIT = 80
+MAX_FILE_BYTES = 4096
+
+
+class Activity(tuple):
+    """(state, since, detail, prompt) as a plain tuple subclass: no `typing`/`collections` import needed."""
+
+    __slots__ = ()
+
+    def __new__(cls, state: str, since: float, detail: str = "", prompt: str = "") -> Activity:
+        return tuple.__new__(cls, (state, since, detail, prompt))
+
+    state = property(lambda self: self[0])
+    since = property(lambda self: self[1])
+    detail = property(lambda self: self[2])
+    prompt = property(lambda self: self[3])
+
+    def to_json(self) -> Dict[str, object]:
+        since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.since))
+        return {"activity": self.state, "activityAt": since, "activityDetail": self.detail, "lastPrompt": self.prompt}
+
+
+def one_line(text: str, limit: int = PROMPT_LIMIT) -> str:
+    """The first non-empty line, control characters removed, capped with an ellipsis."""
+    for line in text.splitlines():
+        line = "".join(ch if ch.isprintable() else " " for ch in line).strip()
+        if line:
+            return line if len(line) <= limit else line[: limit - 1] + "…"
+    return ""
+
+
+def activity_dir(registry_dir: str) -> str:
+    return os.path.join(registry_dir, ACTIVITY_DIR)
+
+
+def write_activity(
+    registry_dir: str, session_id: str, state: str, detail: str = "", prompt: Optional[str] = None,
+    now: Optional[float] = None,
+) -> None:
+    """Record the session's activity; `prompt=None` keeps the last prompt line already recorded.
+
+    `session_id` must already be validated: it names the file.
+    """
+    folder = activity_dir(registry_dir)
+    path = os.path.join(folder, session_id)
+    if prompt is None:
+        previous = read_activity_file(path)
+        prompt = previous.prompt if previous is not None else ""
+    text = "\n".join((MAGIC, state, repr(time.time() if now is None else now), one_line(detail),
+                      one_line(prompt))) + "\n"
+    temp = f"{path}.{os.getpid()}.{time.monotonic_ns()}.tmp"
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileNotFoundError:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, text.encode("utf-8"))
+    finally:
+        os.close(fd)
+    try:
+        os.replace(temp, path)
+    except OSError:
+        os.unlink(temp)
+        raise
+
+
+def read_activity_file(path: str) -> Optional[Activity]:
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES)
+    except OSError:
+        return None
+    lines = raw.decode("utf-8", "replace").split("\n")
+    if len(lines) < 5 or lines[0] != MAGIC or lines[1] not in STATES:
+        return None
+    try:
+        since = float(lines[2])
+    except ValueError:
+        return None
+    if since != since or since in (float("inf"), float("-inf")):  # NaN or infinite
+        return None
+    return Activity(lines[1], since, lines[3], lines[4])
+
+
+def read_all(registry_dir: str) -> Dict[str, Activity]:
+    """Every session's recorded activity, by session id; unreadable files are skipped."""
+    folder = activity_dir(registry_dir)
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return {}
+    found = {}
+    for name in names:
+        if name.endswith(".tmp"):
+            continue
+        activity = read_activity_file(os.path.join(folder, name))
+        if activity is not None:
+            found[name] = activity
+    return found
+
+
+def remove_activity(registry_dir: str, session_id: str) -> None:
+    try:
+        os.unlink(os.path.join(activity_dir(registry_dir), session_id))
+    except OSError:
+        pass

@@ -1,0 +1,503 @@
+"""`orchestray self-test [--report FILE] [--notify]`: prove that this install (above all a frozen build) works.
+
+Why: a PyInstaller build can succeed and still miss a module that is only imported at run time (plyer's
+platform backends, pystray's tray backends, GTK typelibs); the app then fails on the user's desktop, not in CI.
+The self-test imports and resolves what the tray and the hooks will use, on the machine and in the program it
+runs in, and writes one JSON report (stdout, or FILE). It changes nothing: no notification is sent unless
+``--notify`` is given, no login item or hook is written, no log file is created.
+
+Exit status: 0 when every *required* check passed, 1 otherwise. A check that cannot run here (no display)
+is reported with ``"skipped"`` and is then not required, so a headless build machine still gets a verdict on
+everything else (the bundled tray backends are checked without a display too, in ``tray_backends_bundled``).
+
+The report (``REPORT_FORMAT`` 1)::
+
+    {"format": 1, "passed": bool, "failed": [names of failed required checks],
+     "orchestray": version, "python": ..., "platform": ..., "frozen": bool, "executable": ..., "bundle_dir": ...,
+     "versions": {package: version or "missing: ..."},
+     "checks": {name: {"ok": bool, "required": bool, "detail": {...}, "error": "...", "skipped": "..."}}}
+
+It also knows the layout of the frozen builds (``packaging/``), which the CLI needs: on Windows the build
+holds a console ``orchestray.exe`` (the CLI and the hooks) and a windowed ``OrchestrayTray.exe`` (the tray, what
+autostart launches). The two cannot be called ``orchestray.exe`` and ``Orchestray.exe``: Windows file names are
+case-insensitive.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import Any, Callable, Dict, List, Optional
+
+from tray import __version__
+
+REPORT_FORMAT = 1
+#: Windows frozen build: the windowed tray program and the console CLI program, side by side in one folder.
+WINDOWS_TRAY_EXE = "OrchestrayTray.exe"
+WINDOWS_CLI_EXE = "orchestray.exe"
+
+#: Orchestray's own modules the tray, the CLI and the hooks import at run time (checked with find_spec, which
+#: does not run them: importing tray.app.controller would set up the log file).
+OWN_MODULES = (
+    "tray.cli",
+    "tray.summary",
+    "tray.app.main",
+    "tray.app.controller",
+    "tray.app.pystray_view",
+    "tray.app.menu",
+    "tray.app.icon",
+    "tray.app.config",
+    "tray.app.single_instance",
+    "tray.core.snapshot",
+    "tray.core.actions",
+    "tray.core.registry",
+    "tray.core.liveness",
+    "tray.core.ancestry",
+    "tray.core.projects",
+    "tray.core.events",
+    "tray.hooks.handlers",
+    "tray.hooks.settings",
+    "tray.hooks.commands",
+    "tray.platform.notify",
+    "tray.platform.opener",
+    "tray.platform.autostart",
+)
+
+#: Third-party distributions whose versions the report lists: (distribution, module, version attribute).
+#: The distribution's metadata is read first: importing pystray without a display raises.
+_VERSIONED = (
+    ("pystray", "pystray._info", "__version__"),
+    ("Pillow", "PIL", "__version__"),
+    ("psutil", "psutil", "__version__"),
+    ("platformdirs", "platformdirs", "__version__"),
+    ("plyer", "plyer", "__version__"),
+)
+
+
+# --- the frozen layout -----------------------------------------------------------------------------------
+
+
+def is_frozen() -> bool:
+    return bool(getattr(sys, "frozen", False))
+
+
+def _sibling(name: str, executable: Optional[str] = None) -> Optional[str]:
+    folder = os.path.dirname(os.path.abspath(executable or sys.executable))
+    path = os.path.join(folder, name)
+    return path if os.path.isfile(path) else None
+
+
+def _program_name(path: str) -> str:
+    name = os.path.basename(path).lower()
+    return name[:-4] if name.endswith(".exe") else name
+
+
+def tray_executable(
+    frozen: Optional[bool] = None, platform: Optional[str] = None, executable: Optional[str] = None
+) -> Optional[str]:
+    """The program autostart should launch, or None for ``sys.executable`` (``autostart.launch_command``'s own
+    choice).
+
+    Only the frozen Windows build differs: run from the console ``orchestray.exe`` (the CLI), the login item must
+    still start the windowed ``OrchestrayTray.exe`` beside it, or a console window would open at every login.
+    """
+    frozen = is_frozen() if frozen is None else frozen
+    if frozen and (platform or sys.platform) == "win32":
+        return _sibling(WINDOWS_TRAY_EXE, executable)
+    return None
+
+
+def cli_executable(
+    frozen: Optional[bool] = None, platform: Optional[str] = None, executable: Optional[str] = None
+) -> Optional[str]:
+    """The frozen console program that runs the CLI and the hooks (Windows: ``orchestray.exe`` beside the windowed
+    tray program; elsewhere the executable itself), or None when not frozen."""
+    frozen = is_frozen() if frozen is None else frozen
+    if not frozen:
+        return None
+    exe = os.path.abspath(executable or sys.executable)
+    if (platform or sys.platform) == "win32" and _program_name(exe) != "orchestray":
+        return _sibling(WINDOWS_CLI_EXE, exe)
+    return exe
+
+
+# --- checks ----------------------------------------------------------------------------------------------
+
+
+def _describe(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+class Check:
+    """The outcome of one check; ``run`` fills it from a function that returns details or raises."""
+
+    def __init__(self, name: str, required: bool = True) -> None:
+        self.name = name
+        self.required = required
+        self.ok = False
+        self.detail: Dict[str, Any] = {}
+        self.error = ""
+        self.skipped = ""
+
+    def fail(self, message: str) -> None:
+        self.ok = False
+        self.error = message
+
+    def as_json(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {"ok": self.ok, "required": self.required, "detail": self.detail}
+        if self.error:
+            data["error"] = self.error
+        if self.skipped:
+            data["skipped"] = self.skipped
+        return data
+
+
+def _run(check: Check, body: Callable[[Check], None]) -> Check:
+    """Run ``body``; it sets ``ok`` and details. Any exception is the check's error, never the self-test's end."""
+    try:
+        check.ok = True
+        body(check)
+    except Exception as error:  # noqa: BLE001 - a self-test reports every failure, it does not stop at one
+        check.fail(_describe(error))
+    return check
+
+
+def _versions() -> Dict[str, str]:
+    import importlib
+    import importlib.metadata
+
+    found: Dict[str, str] = {"orchestray": __version__}
+    for label, module, attribute in _VERSIONED:
+        try:
+            found[label] = importlib.metadata.version(label)
+            continue
+        except Exception:  # noqa: BLE001 - no metadata (a frozen build without it): ask the module
+            pass
+        if module.split(".")[0] == "pystray" and "pystray" not in sys.modules:
+            found[label] = "unknown (pystray not importable here)"
+            continue
+        try:
+            value = getattr(importlib.import_module(module), attribute, "unknown")
+        except Exception as error:  # noqa: BLE001
+            found[label] = f"missing: {_describe(error)}"
+            continue
+        found[label] = ".".join(str(part) for part in value) if isinstance(value, tuple) else str(value)
+    return found
+
+
+def check_modules(check: Check) -> None:
+    import importlib
+    import importlib.util
+
+    missing: List[str] = []
+    for name in OWN_MODULES:
+        try:
+            if importlib.util.find_spec(name) is None:
+                missing.append(name)
+        except Exception as error:  # noqa: BLE001
+            missing.append(f"{name} ({_describe(error)})")
+    for name in ("psutil", "platformdirs", "PIL.Image", "plyer"):
+        try:
+            importlib.import_module(name)
+        except Exception as error:  # noqa: BLE001
+            missing.append(f"{name} ({_describe(error)})")
+    check.detail["checked"] = len(OWN_MODULES) + 4
+    if missing:
+        check.detail["missing"] = missing
+        check.fail(f"missing modules: {', '.join(missing)}")
+
+
+def _expected_backends(platform: str) -> List[str]:
+    if platform == "win32":
+        return ["_win32"]
+    if platform == "darwin":
+        return ["_darwin"]
+    return ["_appindicator", "_gtk", "_xorg"]
+
+
+def check_tray_backends_bundled(check: Check, platform: str = sys.platform) -> None:
+    """pystray's backend modules for this OS (and on Linux the GTK typelib) are there; needs no display."""
+    import importlib.util
+    import pkgutil
+
+    spec = importlib.util.find_spec("pystray")
+    if spec is None or not spec.submodule_search_locations:
+        check.fail("pystray is not installed")
+        return
+    present = sorted(info.name for info in pkgutil.iter_modules(list(spec.submodule_search_locations)))
+    check.detail["pystray_modules"] = present
+    expected = _expected_backends(platform)
+    absent = [name for name in expected if name not in present]
+    if absent:
+        check.fail(f"pystray backends missing: {', '.join(absent)}")
+        return
+    if platform.startswith("linux"):
+        import gi
+
+        gi.require_version("Gtk", "3.0")  # the typelib, found without a display
+        check.detail["gtk_typelib"] = "3.0"
+        indicators = []
+        for name, version in (("AyatanaAppIndicator3", "0.1"), ("AppIndicator3", "0.1")):
+            try:
+                gi.require_version(name, version)
+                indicators.append(name)
+            except (ValueError, ImportError):
+                pass
+        check.detail["appindicator_typelibs"] = indicators
+
+
+def check_tray_backend(check: Check, env: Optional[Dict[str, str]] = None) -> Any:
+    """Import pystray the way the tray does; returns its Icon class (or None). Without a display: skipped."""
+    from tray.app.main import display_problem
+
+    problem = display_problem(env=env)
+    check.detail["PYSTRAY_BACKEND"] = os.environ.get("PYSTRAY_BACKEND", "")
+    try:
+        import pystray
+    except Exception as error:  # noqa: BLE001 - DisplayNameError, ValueError from gi, ImportError...
+        check.fail(f"cannot import pystray: {_describe(error)}")
+        if problem:
+            check.required = False
+            check.skipped = problem
+        return None
+    icon_class = pystray.Icon
+    check.detail.update(
+        backend=icon_class.__module__.rsplit(".", 1)[-1].lstrip("_"),
+        module=icon_class.__module__,
+        has_menu=bool(getattr(icon_class, "HAS_MENU", False)),
+        has_notification=bool(getattr(icon_class, "HAS_NOTIFICATION", False)),
+        has_default_action=bool(getattr(icon_class, "HAS_DEFAULT_ACTION", False)),
+    )
+    if problem:
+        check.detail["display_problem"] = problem
+    if not check.detail["has_menu"]:
+        check.fail(f"the tray backend '{check.detail['backend']}' cannot show menus")
+    return icon_class
+
+
+class _IconStandIn:
+    """What ``build_chain`` asks of an icon (``HAS_NOTIFICATION``), without creating a real tray icon."""
+
+    def __init__(self, has_notification: bool) -> None:
+        self.HAS_NOTIFICATION = has_notification
+
+
+def check_notifications(check: Check, icon_class: Any, send: bool, platform: str = sys.platform) -> None:
+    from tray.platform.notify import ChainNotifier, build_chain
+
+    icon = _IconStandIn(bool(getattr(icon_class, "HAS_NOTIFICATION", False))) if icon_class is not None else None
+    chain = build_chain(platform=platform, icon=icon)
+    check.detail["chain"] = [notifier.name for notifier in chain]
+    if not chain:
+        check.fail("no notification backend on this system")
+        return
+    if "plyer" in check.detail["chain"]:
+        _plyer_backend(check)
+    if send:
+        # Sent without the tray's icon: pystray's own notify needs a running icon (Windows: a balloon on it).
+        sender = ChainNotifier(build_chain(platform=platform, icon=None))
+        delivered = sender.notify("Orchestray self-test", "If you can read this, notifications work.")
+        check.detail["sent"] = {"delivered": delivered, "by": sender.working, "tried": sender.names}
+        if not delivered:
+            check.fail("the test notification was not delivered by any backend (details in the log)")
+
+
+def _plyer_backend(check: Check) -> None:
+    """plyer's notification module for this OS: the module PyInstaller misses without hidden imports."""
+    import importlib
+
+    from plyer.utils import platform as plyer_platform
+
+    name = f"plyer.platforms.{plyer_platform}.notification"
+    try:
+        module = importlib.import_module(name)
+        implementation = module.instance()
+    except Exception as error:  # noqa: BLE001
+        check.detail["plyer"] = {"module": name, "error": _describe(error)}
+        check.fail(f"plyer cannot load {name}: {_describe(error)}")
+        return
+    check.detail["plyer"] = {"module": name, "implementation": type(implementation).__name__}
+
+
+def check_dbus(check: Check) -> None:
+    """dbus-python with its GLib main loop (plyer's preferred Linux backend); plyer falls back without it."""
+    import dbus
+    import dbus.mainloop.glib  # noqa: F401
+
+    check.detail["dbus_python"] = getattr(dbus, "__version__", "unknown")
+
+
+def check_platformdirs(check: Check) -> None:
+    import platformdirs
+
+    from tray.app.config import config_dir, state_dir
+    from tray.core.log import log_dir
+
+    dirs = {"config": config_dir(), "state": state_dir(), "log": log_dir()}
+    check.detail["dirs"] = {
+        key: {"path": path, "exists": os.path.isdir(path), "writable": os.access(path, os.W_OK)}
+        for key, path in dirs.items()
+    }
+    check.detail["platformdirs_config"] = platformdirs.user_config_dir("orchestray", appauthor=False)
+    bad = [key for key, path in dirs.items() if not path or not os.path.isabs(path)]
+    if bad:
+        check.fail(f"not absolute: {', '.join(bad)}")
+
+
+def check_psutil(check: Check) -> None:
+    import psutil
+
+    me = psutil.Process(os.getpid())
+    created = me.create_time()
+    age = time.time() - created
+    check.detail.update(pid=me.pid, create_time=created, age_seconds=round(age, 3), name=me.name())
+    parent = me.parent()
+    if parent is not None:
+        check.detail["parent"] = {"pid": parent.pid, "name": parent.name()}
+    # This process started moments ago: a wildly wrong age means liveness checks would misjudge PID reuse.
+    if not -5.0 <= age <= 3600.0:
+        check.fail(f"create_time is {age:.1f} s in the past, expected moments ago")
+
+
+def check_registry(check: Check, override: Optional[str]) -> None:
+    from tray.core.paths import registry_dir
+
+    folder = registry_dir(override)
+    check.detail["path"] = folder
+    check.detail["exists"] = os.path.exists(folder)
+    if not check.detail["exists"]:
+        check.detail["note"] = "created by the first registration"
+        return
+    if not os.path.isdir(folder):
+        check.fail(f"{folder} exists and is not a folder")
+        return
+    entries = [name for name in os.listdir(folder) if name.endswith(".json")]
+    check.detail["entries"] = len(entries)
+    check.detail["writable"] = os.access(folder, os.W_OK)
+
+
+def check_hooks(check: Check) -> None:
+    """The command ``hooks install`` would write here is one Orchestray recognises, and its program exists."""
+    from tray.hooks.settings import default_command_prefix, hook_commands, program_exists
+
+    prefix = default_command_prefix()
+    if is_frozen() and _program_name(prefix[0]) != "orchestray":
+        # The windowed Windows tray program: the hooks are installed (and run) by its console sibling.
+        check.detail["this_program"] = prefix[0]
+        cli = cli_executable()
+        if cli is None:
+            check.fail(f"no console {WINDOWS_CLI_EXE} beside {prefix[0]} to run the hooks")
+            return
+        prefix = [cli]
+    check.detail["command_prefix"] = prefix
+    commands = hook_commands(prefix)
+    check.detail["prompt_command"] = commands.get("UserPromptSubmit", "")
+    check.detail["program_exists"] = program_exists(prefix[0])
+    if not check.detail["program_exists"]:
+        check.fail(f"{prefix[0]} is not an executable file")
+        return
+    if not is_frozen():
+        script = prefix[-1]
+        check.detail["script_exists"] = os.path.isfile(script)
+        if not check.detail["script_exists"]:
+            check.fail(f"hook script {script} is missing")
+
+
+def check_autostart(check: Check) -> None:
+    from tray.platform import autostart
+
+    backend = autostart.for_platform()
+    check.detail.update(
+        backend=type(backend).__name__,
+        location=backend.describe(),
+        enabled=backend.is_enabled(),
+        command=autostart.launch_command(executable=tray_executable()),
+    )
+
+
+def check_assets(check: Check) -> None:
+    from PIL import Image
+
+    from tray.app.icon import render_icon
+    from tray.platform.autostart import default_icon_path
+
+    path = default_icon_path()
+    check.detail["app_icon"] = path
+    if path is None:
+        check.fail("tray/assets/orchestray.png is missing")
+        return
+    with Image.open(path) as image:
+        check.detail["app_icon_size"] = list(image.size)
+    rendered = render_icon("ok", 3, size=64)
+    check.detail["rendered"] = [rendered.width, rendered.height]
+
+
+# --- the report ------------------------------------------------------------------------------------------
+
+
+def build_report(registry_dir: Optional[str] = None, notify: bool = False, platform: str = sys.platform) -> dict:
+    """Run every check and return the report (see the module's docstring)."""
+    checks: List[Check] = [_run(Check("modules"), check_modules)]
+    checks.append(_run(Check("tray_backends_bundled"), lambda c: check_tray_backends_bundled(c, platform)))
+    icon_holder: Dict[str, Any] = {}
+    checks.append(_run(Check("tray_backend"), lambda c: icon_holder.update(icon=check_tray_backend(c))))
+    checks.append(
+        _run(
+            Check("notifications"),
+            lambda c: check_notifications(c, icon_holder.get("icon"), notify, platform),
+        )
+    )
+    if platform.startswith("linux"):
+        checks.append(_run(Check("dbus", required=False), check_dbus))
+    checks.append(_run(Check("platformdirs"), check_platformdirs))
+    checks.append(_run(Check("psutil"), check_psutil))
+    checks.append(_run(Check("registry"), lambda c: check_registry(c, registry_dir)))
+    checks.append(_run(Check("hooks"), check_hooks))
+    checks.append(_run(Check("autostart"), check_autostart))
+    checks.append(_run(Check("assets"), check_assets))
+    failed = [check.name for check in checks if check.required and not check.ok]
+    import platform as platform_module
+
+    return {
+        "format": REPORT_FORMAT,
+        "passed": not failed,
+        "failed": failed,
+        "orchestray": __version__,
+        "python": sys.version.split()[0],
+        "platform": sys.platform,
+        "machine": platform_module.machine(),
+        "os": platform_module.platform(),
+        "frozen": is_frozen(),
+        "executable": os.path.abspath(sys.executable) if sys.executable else "",
+        "bundle_dir": getattr(sys, "_MEIPASS", None),
+        "versions": _versions(),
+        "checks": {check.name: check.as_json() for check in checks},
+    }
+
+
+def write_report(report: dict, path: Optional[str]) -> None:
+    """The report as JSON to ``path`` (written whole, through a temp file), or to stdout when ``path`` is None."""
+    text = json.dumps(report, indent=2, ensure_ascii=True, default=str) + "\n"
+    if path is None:
+        if sys.stdout is not None:  # a windowed Windows program has no stdout: use --report there
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        return
+    path = os.path.abspath(path)
+    temp = f"{path}.tmp-{os.getpid()}"
+    with open(temp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(temp, path)
+
+
+def run(report_path: Optional[str] = None, registry_dir: Optional[str] = None, notify: bool = False) -> int:
+    """``orchestray self-test``: 0 when every required check passed, else 1 (the report says which failed)."""
+    report = build_report(registry_dir=registry_dir, notify=notify)
+    write_report(report, report_path)
+    if report_path is not None and sys.stderr is not None:
+        verdict = "passed" if report["passed"] else f"FAILED ({', '.join(report['failed'])})"
+        sys.stderr.write(f"orchestray: self-test {verdict}; report in {os.path.abspath(report_path)}\n")
+    return 0 if report["passed"] else 1
