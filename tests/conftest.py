@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from helpers import Sleepers
 
 try:  # tests/ is put on sys.path by pytest (rootdir-relative "prepend" import mode)
     from desktop import DEBIAN_PACKAGES, Desktop, missing_tools, start_desktop
@@ -61,6 +62,16 @@ def sleeper() -> Iterator[subprocess.Popen]:
     finally:
         process.kill()
         process.wait(timeout=10)
+
+
+@pytest.fixture
+def procs() -> Iterator[Sleepers]:
+    """A pool of real sleeping child processes (``procs.spawn()``); every one is killed and reaped after."""
+    pool = Sleepers()
+    try:
+        yield pool
+    finally:
+        pool.close()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

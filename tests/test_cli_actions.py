@@ -83,15 +83,6 @@ class World:
 
 
 @pytest.fixture
-def procs():
-    pool = Sleepers()
-    try:
-        yield pool
-    finally:
-        pool.close()
-
-
-@pytest.fixture
 def world(tmp_path, procs) -> World:
     return World(tmp_path, procs)
 

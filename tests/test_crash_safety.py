@@ -14,8 +14,7 @@ import signal
 import time
 from typing import Dict, Tuple
 
-import pytest
-from helpers import Sleepers, by_session, cli_json, create_time, iso, read_bytes, run_cli, temp_files
+from helpers import by_session, cli_json, create_time, iso, read_bytes, run_cli, temp_files
 
 from tray.core import actions
 from tray.core.entry import Entry, new_entry
@@ -25,15 +24,6 @@ SESSIONS = ("c0", "c1", "c2")
 KILLS = 40
 ROLES = ("worker", "orchestrator", "vacating")
 FORK = multiprocessing.get_context("fork")
-
-
-@pytest.fixture
-def procs():
-    pool = Sleepers()
-    try:
-        yield pool
-    finally:
-        pool.close()
 
 
 def version(session_id: str, n: int, pid: int, started_at: str, cwd: str) -> Entry:

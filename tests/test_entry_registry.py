@@ -8,7 +8,6 @@ from datetime import datetime, timezone
 
 import pytest
 from helpers import (
-    Sleepers,
     by_session,
     cli_json,
     entry_files,
@@ -24,15 +23,6 @@ from tray.core.entry import Entry, InvalidSessionId, Unreadable, check_session_i
 from tray.core.registry import Registry
 
 CWD = "/home/user/project"
-
-
-@pytest.fixture
-def procs():
-    pool = Sleepers()
-    try:
-        yield pool
-    finally:
-        pool.close()
 
 
 def write_raw(directory, name, data) -> str:

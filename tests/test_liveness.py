@@ -8,21 +8,12 @@ import sys
 
 import psutil
 import pytest
-from helpers import Sleepers, cli_json, create_time, iso, unused_pid, write_entry, zombie
+from helpers import cli_json, create_time, iso, unused_pid, write_entry, zombie
 
 from tray.core import liveness
 from tray.core.liveness import REUSE_TOLERANCE_SECONDS, LivenessProbe, is_alive, process_create_time
 from tray.core.registry import Registry
 from tray.core.snapshot import build_snapshot
-
-
-@pytest.fixture
-def procs():
-    pool = Sleepers()
-    try:
-        yield pool
-    finally:
-        pool.close()
 
 
 def test_a_running_child_is_alive(procs):

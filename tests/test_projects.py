@@ -9,7 +9,7 @@ import subprocess
 from typing import Dict, Optional
 
 import pytest
-from helpers import Sleepers, by_session, cli_json, run_cli
+from helpers import by_session, cli_json, run_cli
 
 from tray.core.projects import ProjectResolver, find_project_root, normalise
 
@@ -18,15 +18,6 @@ GIT_ENV = {
     "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid",
     "GIT_CONFIG_NOSYSTEM": "1",
 }
-
-
-@pytest.fixture
-def procs():
-    pool = Sleepers()
-    try:
-        yield pool
-    finally:
-        pool.close()
 
 
 def git(*args: str, cwd: str) -> None:

@@ -16,7 +16,7 @@ import time
 from typing import List, Sequence, Tuple
 
 import pytest
-from helpers import Sleepers, cli_env, entry_files, read_bytes, reap, seed_entry, temp_files, write_entry
+from helpers import cli_env, entry_files, read_bytes, reap, seed_entry, temp_files, write_entry
 
 from tray.core.entry import Entry
 from tray.core.registry import Registry
@@ -63,15 +63,6 @@ for pid in children:
 with open(os.path.join(work, "codes.json"), "w") as handle:
     json.dump(codes, handle)
 """
-
-
-@pytest.fixture
-def procs():
-    pool = Sleepers()
-    try:
-        yield pool
-    finally:
-        pool.close()
 
 
 def race(commands: Sequence[Sequence[object]], registry: str, work: str) -> List[Tuple[int, str, str]]:

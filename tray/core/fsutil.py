@@ -29,10 +29,10 @@ def atomic_write_json(path: str, data: Any, mode: int = 0o644) -> None:
         except OSError:
             pass
         raise
-    _fsync_directory(directory)
+    fsync_directory(directory)
 
 
-def _fsync_directory(directory: str) -> None:
+def fsync_directory(directory: str) -> None:
     """Make the rename itself durable (POSIX only; Windows has no directory handles for this)."""
     if os.name != "posix":
         return

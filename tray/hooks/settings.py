@@ -52,6 +52,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
+from tray.core.fsutil import fsync_directory
+
 # The one table to extend: Claude Code hook event -> `orchestray hook <subcommand>`.
 # `Stop` fires after every answer of the model (not at the end of a session) and `Notification` when Claude
 # Code waits for the user: both only mark session activity and must never deregister. Only `SessionEnd` does.
@@ -638,21 +640,6 @@ def _unlink_quietly(path: str) -> None:
         pass
 
 
-def _fsync_directory(directory: str) -> None:
-    if os.name != "posix":
-        return
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _replace(source: str, target: str) -> None:
     """``os.replace``, retried briefly on Windows where a reader holding the file makes it fail."""
     for attempt in range(20):
@@ -689,7 +676,7 @@ def _atomic_write(loaded: _Loaded, raw: bytes) -> None:
         if isinstance(exc, OSError):
             raise SettingsError(f"{loaded.path}: cannot write: {exc.strerror or exc}", loaded.path) from None
         raise
-    _fsync_directory(directory)
+    fsync_directory(directory)
 
 
 def _keep_owner(target: str, temp: str) -> None:
