@@ -10,6 +10,7 @@ registry files, dunst's notification history, the process list.
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -26,6 +27,15 @@ pytestmark = pytest.mark.desktop
 
 REPO = Path(__file__).resolve().parent.parent
 SCREENSHOT = REPO / "tests" / "artifacts" / "tray-menu.png"
+#: The `orchestray` command under test, as a shell-quoted string: a frozen build runs these same tests with
+#: ORCHESTRAY_TRAY_CMD=dist/orchestray/orchestray (see tests/test_packaging.py). Default: this Python's `-m tray`.
+TRAY_CMD_ENV = "ORCHESTRAY_TRAY_CMD"
+
+
+def tray_command() -> List[str]:
+    """The argv prefix that runs `orchestray` (read at call time, so a test can point it at a frozen build)."""
+    configured = os.environ.get(TRAY_CMD_ENV, "").strip()
+    return shlex.split(configured) if configured else [sys.executable, "-m", "tray"]
 
 
 def _find_file(root: str, name: str):
@@ -62,8 +72,7 @@ def current_menu(registry_dir: str) -> Tuple[m.MenuItem, ...]:
 
 
 def cli(env: Dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tray", *args], env=env, capture_output=True, text=True,
-                          timeout=30)
+    return subprocess.run([*tray_command(), *args], env=env, capture_output=True, text=True, timeout=30)
 
 
 @pytest.fixture
@@ -110,8 +119,7 @@ def test_tray_menu_promote_notify_clean_quit(desktop, tmp_path: Path, sessions) 
     procs["b-gone"].kill()
     procs["b-gone"].wait(timeout=10)
 
-    tray = desktop.popen([sys.executable, "-m", "tray", "tray", "--poll-interval", "0.5"], env=env,
-                         log="tray.log")
+    tray = desktop.popen([*tray_command(), "tray", "--poll-interval", "0.5"], env=env, log="tray.log")
     window = desktop.find_window("^Orchestray", timeout=20)
     x, y = desktop.geometry(window).center
 
@@ -184,7 +192,7 @@ def test_tray_without_display_says_so_in_one_line(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     env.update({"PYTHONPATH": str(REPO), "ORCHESTRAY_STATE_DIR": str(tmp_path / "state"),
                 "ORCHESTRAY_LOG_DIR": str(tmp_path / "log")})
-    done = subprocess.run([sys.executable, "-m", "tray"], env=env, capture_output=True, text=True, timeout=30)
+    done = subprocess.run(tray_command(), env=env, capture_output=True, text=True, timeout=30)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         "orchestray: no display: the tray needs a graphical session (DISPLAY is not set)"
@@ -198,9 +206,9 @@ def test_second_tray_is_refused_while_the_first_runs(desktop, tmp_path: Path) ->
                 "ORCHESTRAY_REGISTRY_DIR": str(tmp_path / "registry"),
                 "ORCHESTRAY_LOG_DIR": str(tmp_path / "log"), "ORCHESTRAY_CONFIG_DIR": str(tmp_path / "config"),
                 "ORCHESTRAY_STATE_DIR": str(tmp_path / "state")})
-    first = desktop.popen([sys.executable, "-m", "tray"], env=env, log="first.log")
+    first = desktop.popen(tray_command(), env=env, log="first.log")
     desktop.find_window("^Orchestray", timeout=20)
-    second = subprocess.run([sys.executable, "-m", "tray"], env=env, capture_output=True, text=True, timeout=30)
+    second = subprocess.run(tray_command(), env=env, capture_output=True, text=True, timeout=30)
     assert second.returncode == 1
     assert second.stderr.strip() == f"orchestray: Orchestray is already running (pid {first.pid})"
     first.terminate()
@@ -212,7 +220,7 @@ def test_tray_without_a_menu_capable_backend_names_what_to_install(desktop, tmp_
     env.update(desktop.env)
     env.update({"PYTHONPATH": str(REPO), "PYSTRAY_BACKEND": "xorg",
                 "ORCHESTRAY_LOG_DIR": str(tmp_path / "log"), "ORCHESTRAY_STATE_DIR": str(tmp_path / "state")})
-    done = subprocess.run([sys.executable, "-m", "tray"], env=env, capture_output=True, text=True, timeout=30)
+    done = subprocess.run(tray_command(), env=env, capture_output=True, text=True, timeout=30)
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "cannot show menus" in lines[0] and "PyGObject" in lines[0]

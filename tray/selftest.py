@@ -488,9 +488,16 @@ def write_report(report: dict, path: Optional[str]) -> None:
         return
     path = os.path.abspath(path)
     temp = f"{path}.tmp-{os.getpid()}"
-    with open(temp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(temp, path)
+    try:
+        with open(temp, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temp, path)
+    except OSError as error:  # name the file asked for, not our temp file
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+        raise OSError(error.errno, f"cannot write the report: {error.strerror or error}", path) from None
 
 
 def run(report_path: Optional[str] = None, registry_dir: Optional[str] = None, notify: bool = False) -> int:

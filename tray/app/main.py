@@ -82,12 +82,13 @@ def _run(args: argparse.Namespace, pystray: Any, registry: Any, log: Any, log_fi
     from tray.app.pystray_view import PystrayView
     from tray.platform import autostart
     from tray.platform.notify import ChainNotifier, build_chain
+    from tray.selftest import tray_executable
 
     controller = TrayController(
         registry,
         config_store=store,
         autostart=autostart.for_platform(),
-        launch_command=autostart.launch_command(),
+        launch_command=autostart.launch_command(executable=tray_executable()),
         log_path=log_file if os.path.isabs(log_file) else "",
     )
     if getattr(args, "poll_interval", None):
