@@ -14,9 +14,9 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
 import queue
 import shlex
+import shutil
 import signal
 import subprocess
 import sys

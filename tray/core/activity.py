@@ -12,6 +12,7 @@ Format: `orchestray-activity 1`, state, since (epoch seconds), detail, first lin
 from __future__ import annotations
 
 import os
+import stat
 import time
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the prompt hook imports this module)
@@ -26,6 +27,7 @@ ATTENTION = "attention"  # the session asked for something (a permission) and is
 STATES = (WORKING, WAITING, ATTENTION)
 PROMPT_LIMIT = 80
 MAX_FILE_BYTES = 4096
+LATEST_SINCE = 253402300799.0  # 9999-12-31T23:59:59Z: a later (or negative) time cannot be formatted
 
 
 class Activity(tuple):
@@ -75,11 +77,13 @@ def write_activity(
     text = "\n".join((MAGIC, state, repr(time.time() if now is None else now), one_line(detail),
                       one_line(prompt))) + "\n"
     temp = f"{path}.{os.getpid()}.{time.monotonic_ns()}.tmp"
+    # O_BINARY: without it Windows opens the file in text mode and writes every "\n" as "\r\n".
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(temp, flags, 0o600)
     except FileNotFoundError:
         os.makedirs(folder, mode=0o700, exist_ok=True)
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(temp, flags, 0o600)
     try:
         os.write(fd, text.encode("utf-8"))
     finally:
@@ -92,11 +96,21 @@ def write_activity(
 
 
 def read_activity_file(path: str) -> Optional[Activity]:
+    # O_NONBLOCK and the regular-file check: a FIFO (or a device) put there must not block the reader forever.
+    # A file larger than ours can be is someone else's: ignored, not read in part.
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read(MAX_FILE_BYTES)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except OSError:
         return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE_BYTES:
+            return None
+        raw = os.read(fd, MAX_FILE_BYTES)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
     lines = raw.decode("utf-8", "replace").split("\n")
     if len(lines) < 5 or lines[0] != MAGIC or lines[1] not in STATES:
         return None
@@ -104,7 +118,7 @@ def read_activity_file(path: str) -> Optional[Activity]:
         since = float(lines[2])
     except ValueError:
         return None
-    if since != since or since in (float("inf"), float("-inf")):  # NaN or infinite
+    if not 0 <= since <= LATEST_SINCE:  # NaN, infinite, or out of range for time.gmtime and the ages shown
         return None
     return Activity(lines[1], since, lines[3], lines[4])
 

@@ -89,6 +89,12 @@ def _scan_string_field(raw: str, key: str, limit: int = 512):
         at = raw.find(needle, start)
         if at < 0:
             return None
+        before = at - 1
+        while before >= 0 and raw[before] in " \t\r\n":
+            before -= 1
+        if before < 0 or raw[before] not in "{,":  # inside another string (`"x\"prompt"`), not a key
+            start = at + 1
+            continue
         index = at + len(needle)
         while index < len(raw) and raw[index] in " \t\r\n":
             index += 1
