@@ -23,7 +23,7 @@ OTHER = Project(key="/p/beta", root="/p/beta", name="beta")
 
 def session(sid: str, role: str, alive: bool = True, age: float = 60, project: Project = PROJECT,
             cwd: Optional[str] = None) -> Session:
-    entry = new_entry(sid, 1000 + len(sid), cwd or project.root, role,
+    entry = new_entry(sid, 1000 + sum(map(ord, sid)) * 7 + len(sid), cwd or project.root, role,
                       started_at=_iso(NOW - age))
     return Session(entry, alive, project)
 
@@ -239,3 +239,12 @@ def test_controller_updates_view_only_on_change_and_saves_the_toggle(tmp_path, s
     assert ConfigStore(str(tmp_path / "cfg")).load().notifications is False
     notifications = next(i for i in view.shown[-1][3] if i.text == "Notifications")
     assert notifications.checked is False
+
+
+def test_two_entries_of_one_process_are_not_a_conflict():
+    """Mid-`/clear`: the new session id of the same process is written before the old one is removed."""
+    old = session("old-id", "orchestrator")
+    new = Session(old.entry.replace(session_id="new-id"), True, PROJECT)
+    snapshot = snap(old, new, session("w", "worker"))
+    assert snapshot.projects[0].state == "ok"
+    assert events.diff(snap(old, session("w", "worker")), snapshot) == []

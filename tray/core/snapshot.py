@@ -169,7 +169,9 @@ def view_project(project: Project, sessions: List[Session]) -> ProjectView:
     stale = tuple(sorted((s for s in sessions if not s.alive), key=seniority))
     return ProjectView(
         project=project,
-        state=project_state(len(orchestrators), len(vacating), len(workers)),
+        # Counted by process: during a `/clear` the old and the new session id of one process are both on disk
+        # for a moment (the new entry is written before the old one is removed); that is not a conflict.
+        state=project_state(len({s.entry.pid for s in orchestrators}), len(vacating), len(workers)),
         orchestrators=orchestrators,
         workers=workers,
         vacating=vacating,
