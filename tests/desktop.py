@@ -316,6 +316,18 @@ class Desktop:
         self.run(["import", "-window", "root", str(target)], timeout=20)
         return target
 
+    def capture_open_menu(self, path: os.PathLike[str] | str, levels: int = 2) -> Path:
+        """Screenshot an open menu (after it has settled), check it is a real picture, then close it."""
+        time.sleep(0.5)
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self.screenshot(target)
+        if target.stat().st_size <= 5000:
+            raise AssertionError(f"{target} is too small to show a menu")
+        self.key(*["Escape"] * levels)
+        time.sleep(0.3)
+        return target
+
     # ----- notifications -------------------------------------------------------------------------------
 
     def notifications(self) -> list[dict[str, Any]]:

@@ -23,7 +23,7 @@ import sys
 import time
 import types
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, List, Optional
 
 import pytest
 
@@ -405,30 +405,14 @@ def test_frozen_self_test_on_a_real_desktop(frozen: Path, desktop, tmp_path: Pat
     assert len(received) == 1
 
 
-@pytest.fixture
-def sessions() -> Iterator:
-    """Stand-ins for Claude Code sessions (sleeping processes), killed and reaped after the test."""
-    started: List[subprocess.Popen] = []
-
-    def start() -> subprocess.Popen:
-        process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        process.kill()
-        process.wait(timeout=10)
-
-
 @pytest.mark.slow
-def test_frozen_tray_menu_on_a_real_desktop(frozen: Path, desktop, tmp_path: Path, sessions, monkeypatch) -> None:
+def test_frozen_tray_menu_on_a_real_desktop(frozen: Path, desktop, tmp_path: Path, procs, monkeypatch) -> None:
     """tests/test_tray_desktop.py's whole menu scenario (promote, notify, clean, quit), run by the frozen binary."""
     import test_tray_desktop
 
     monkeypatch.setenv(test_tray_desktop.TRAY_CMD_ENV, shlex.quote(str(frozen)))
     assert test_tray_desktop.tray_command() == [str(frozen)]
-    test_tray_desktop.test_tray_menu_promote_notify_clean_quit(desktop, tmp_path, sessions)
+    test_tray_desktop.test_tray_menu_promote_notify_clean_quit(desktop, tmp_path, procs)
 
 
 @pytest.mark.slow

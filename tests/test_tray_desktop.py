@@ -75,28 +75,13 @@ def cli(env: Dict[str, str], *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([*tray_command(), *args], env=env, capture_output=True, text=True, timeout=30)
 
 
-@pytest.fixture
-def sessions():
-    started: List[subprocess.Popen] = []
-
-    def start() -> subprocess.Popen:
-        process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        process.kill()
-        process.wait(timeout=10)
-
-
 def make_repo(path: Path) -> Path:
     path.mkdir(parents=True)
     subprocess.run(["git", "init", "-q", str(path)], check=True, timeout=30)
     return path
 
 
-def test_tray_menu_promote_notify_clean_quit(desktop, tmp_path: Path, sessions) -> None:
+def test_tray_menu_promote_notify_clean_quit(desktop, tmp_path: Path, procs) -> None:
     registry_dir = str(tmp_path / "registry")
     env = dict(os.environ)
     env.update(desktop.env)
@@ -111,13 +96,13 @@ def test_tray_menu_promote_notify_clean_quit(desktop, tmp_path: Path, sessions) 
     alpha = make_repo(tmp_path / "alpha-service")
     (alpha / "HANDOVER.md").write_text("# Handover\n")
     beta = make_repo(tmp_path / "beta-web")
-    procs = {name: sessions() for name in ("a-orch", "a-work", "b-orch", "b-work", "b-gone")}
+    sessions = {name: procs.spawn() for name in ("a-orch", "a-work", "b-orch", "b-work", "b-gone")}
     for name, cwd in (("a-orch", alpha), ("a-work", alpha), ("b-orch", beta), ("b-work", beta),
                       ("b-gone", beta)):
-        done = cli(env, "register", "--session-id", name, "--pid", str(procs[name].pid), "--cwd", str(cwd))
+        done = cli(env, "register", "--session-id", name, "--pid", str(sessions[name].pid), "--cwd", str(cwd))
         assert done.returncode == 0, done.stderr
-    procs["b-gone"].kill()
-    procs["b-gone"].wait(timeout=10)
+    sessions["b-gone"].kill()
+    sessions["b-gone"].wait(timeout=10)
 
     tray = desktop.popen([*tray_command(), "tray", "--poll-interval", "0.5"], env=env, log="tray.log")
     window = desktop.find_window("^Orchestray", timeout=20)
@@ -131,8 +116,8 @@ def test_tray_menu_promote_notify_clean_quit(desktop, tmp_path: Path, sessions) 
     ]
 
     # 2. An orchestrator dies: dunst receives "orchestrator died" naming the project and the successor.
-    procs["b-orch"].kill()
-    procs["b-orch"].wait(timeout=10)
+    sessions["b-orch"].kill()
+    sessions["b-orch"].wait(timeout=10)
 
     def died_notice():
         return [n for n in desktop.notifications() if "beta-web" in n["summary"] and "died" in n["summary"]]
@@ -153,12 +138,7 @@ def test_tray_menu_promote_notify_clean_quit(desktop, tmp_path: Path, sessions) 
     # The menu as a person sees it now: the orphaned project comes first; keep a screenshot for the README.
     desktop.click_popup(x, y, button=3)
     desktop.key("Down", "Right")
-    time.sleep(0.5)
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    desktop.screenshot(SCREENSHOT)
-    assert SCREENSHOT.stat().st_size > 5000
-    desktop.key("Escape", "Escape")
-    time.sleep(0.3)
+    desktop.capture_open_menu(SCREENSHOT)
     desktop.click_popup(x, y, button=3)
     desktop.key(*keys_for(menu, [project_label, "b-work", "Promote to orchestrator"]))
 

@@ -13,12 +13,17 @@ TEMP_SUFFIX = ".tmp"
 
 def atomic_write_json(path: str, data: Any, mode: int = 0o644) -> None:
     """Write JSON so that readers see either the old file or the new one, whole, even across a crash."""
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    atomic_write_bytes(path, text.encode("utf-8"), mode)
+
+
+def atomic_write_bytes(path: str, data: bytes, mode: int = 0o644) -> None:
+    """Write a file through a temp file in the same folder, fsync and `os.replace`: old or new, never torn."""
     directory = os.path.dirname(path) or "."
     fd, temp_path = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=TEMP_SUFFIX, dir=directory)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, ensure_ascii=False)
-            handle.write("\n")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temp_path, mode)

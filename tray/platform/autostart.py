@@ -30,9 +30,10 @@ import plistlib
 import re
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, List, Optional, Protocol, Sequence
+
+from tray.core.fsutil import atomic_write_bytes
 
 __all__ = [
     "APP_NAME",
@@ -126,20 +127,7 @@ def _check_command(command: Sequence[str]) -> List[str]:
 def _atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
     """Write ``data`` to ``path`` through a temp file in the same folder and ``os.replace``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=str(path.parent), prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic_write_bytes(str(path), data, mode)
 
 
 # --- Windows -----------------------------------------------------------------------------------------------
