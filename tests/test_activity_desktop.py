@@ -10,7 +10,6 @@ them. The menu is opened with a real click and walked with the keyboard; a scree
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ from typing import Any, Dict, Iterator, List
 
 import pytest
 from test_hooks_e2e import Sandbox, assert_silent, git, role_context
-from test_tray_desktop import current_menu, keys_for
+from test_tray_desktop import current_menu, keys_for, tray_env
 
 from tray.app import menu as m
 from tray.core.registry import Registry
@@ -70,16 +69,7 @@ def test_tray_notifies_needs_you_and_waiting_once_and_counts_them(desktop, tmp_p
     config = tmp_path / "tray-config"
     config.mkdir()
     (config / "config.json").write_text(json.dumps({"waiting_notify_after": DELAY}), encoding="utf-8")
-    env = dict(os.environ)
-    env.update(desktop.env)
-    env.update({
-        "PYTHONPATH": str(REPO),
-        "PYSTRAY_BACKEND": "gtk",
-        "ORCHESTRAY_REGISTRY_DIR": registry,
-        "ORCHESTRAY_LOG_DIR": str(tmp_path / "tray-log"),
-        "ORCHESTRAY_CONFIG_DIR": str(config),
-        "ORCHESTRAY_STATE_DIR": str(tmp_path / "tray-state"),
-    })
+    env = tray_env(desktop, tmp_path / "tray", registry, config_dir=config)
     env.pop("CLAUDE_CODE_SESSION_ID", None)
     tray = desktop.popen([sys.executable, "-m", "tray", "tray", "--poll-interval", "0.5"], env=env,
                          log="tray.log")
@@ -136,6 +126,6 @@ def test_tray_notifies_needs_you_and_waiting_once_and_counts_them(desktop, tmp_p
         assert tray.wait(timeout=15) == 0
     except subprocess.TimeoutExpired:
         pytest.fail("the tray did not quit from its menu")
-    log = (tmp_path / "tray-log" / "orchestray.log").read_text(encoding="utf-8")
+    log = (tmp_path / "tray" / "log" / "orchestray.log").read_text(encoding="utf-8")
     assert "Traceback" not in log
     assert box.log_text() == ""  # the hooks logged no error

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import pytest
 
@@ -81,18 +81,24 @@ def make_repo(path: Path) -> Path:
     return path
 
 
-def test_tray_menu_promote_notify_clean_quit(desktop, tmp_path: Path, procs) -> None:
-    registry_dir = str(tmp_path / "registry")
+def tray_env(desktop, root: Path, registry_dir: str, config_dir: Optional[Path] = None) -> Dict[str, str]:
+    """The environment of a tray under test: this desktop, the GTK backend, private Orchestray folders."""
     env = dict(os.environ)
     env.update(desktop.env)
     env.update({
         "PYTHONPATH": str(REPO),
         "PYSTRAY_BACKEND": "gtk",
         "ORCHESTRAY_REGISTRY_DIR": registry_dir,
-        "ORCHESTRAY_LOG_DIR": str(tmp_path / "log"),
-        "ORCHESTRAY_CONFIG_DIR": str(tmp_path / "config"),
-        "ORCHESTRAY_STATE_DIR": str(tmp_path / "state"),
+        "ORCHESTRAY_LOG_DIR": str(root / "log"),
+        "ORCHESTRAY_CONFIG_DIR": str(config_dir or root / "config"),
+        "ORCHESTRAY_STATE_DIR": str(root / "state"),
     })
+    return env
+
+
+def test_tray_menu_promote_notify_clean_quit(desktop, tmp_path: Path, procs) -> None:
+    registry_dir = str(tmp_path / "registry")
+    env = tray_env(desktop, tmp_path, registry_dir)
     alpha = make_repo(tmp_path / "alpha-service")
     (alpha / "HANDOVER.md").write_text("# Handover\n")
     beta = make_repo(tmp_path / "beta-web")
@@ -180,12 +186,7 @@ def test_tray_without_display_says_so_in_one_line(tmp_path: Path) -> None:
 
 
 def test_second_tray_is_refused_while_the_first_runs(desktop, tmp_path: Path) -> None:
-    env = dict(os.environ)
-    env.update(desktop.env)
-    env.update({"PYTHONPATH": str(REPO), "PYSTRAY_BACKEND": "gtk",
-                "ORCHESTRAY_REGISTRY_DIR": str(tmp_path / "registry"),
-                "ORCHESTRAY_LOG_DIR": str(tmp_path / "log"), "ORCHESTRAY_CONFIG_DIR": str(tmp_path / "config"),
-                "ORCHESTRAY_STATE_DIR": str(tmp_path / "state")})
+    env = tray_env(desktop, tmp_path, str(tmp_path / "registry"))
     first = desktop.popen(tray_command(), env=env, log="first.log")
     desktop.find_window("^Orchestray", timeout=20)
     second = subprocess.run(tray_command(), env=env, capture_output=True, text=True, timeout=30)
