@@ -15,11 +15,11 @@ import uuid
 from typing import Any, Callable, NoReturn, Optional, Sequence
 
 from tray import __version__
+from tray.core.paths import SESSION_ENV
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
 EXIT_BAD_INPUT = 2
-SESSION_ENV = "CLAUDE_CODE_SESSION_ID"
 
 
 class UsageError(Exception):

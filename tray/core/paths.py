@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # typing costs milliseconds the hook does not have
 
 REGISTRY_ENV = "ORCHESTRAY_REGISTRY_DIR"
 CLAUDE_CONFIG_ENV = "CLAUDE_CONFIG_DIR"
+SESSION_ENV = "CLAUDE_CODE_SESSION_ID"  # set by Claude Code for its hooks and the commands it runs
 
 
 def claude_config_dir(env: Optional[Mapping[str, str]] = None) -> str:

@@ -12,12 +12,12 @@ import os
 import sys
 
 from tray.core.fields import PROMOTION_PENDING
+from tray.core.paths import SESSION_ENV
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: the prompt hook counts milliseconds
 if TYPE_CHECKING:
     from typing import IO, Any, Dict, List, Optional
 
-SESSION_ENV = "CLAUDE_CODE_SESSION_ID"
 HOOK_LOCK_TIMEOUT = 3.0
 MAX_STDIN_BYTES = 1024 * 1024
 STDIN_DEADLINE_SECONDS = 2.0
