@@ -22,10 +22,11 @@ def main() -> int:
     if sys.platform == "darwin":
         # Finder/LaunchServices may add a process serial number argument to an .app it starts.
         argv = [arg for arg in argv if not arg.startswith("-psn_")]
-    if len(argv) >= 2 and argv[0] == "hook":
-        from tray.hooks.handlers import run_hook_argv
+    from tray.hooks.handlers import hook_call
 
-        return run_hook_argv(argv[1:])
+    done = hook_call(argv)  # the hot path first, without the command line's imports
+    if done is not None:
+        return done
     from tray.cli import main as cli_main
 
     return cli_main(argv)

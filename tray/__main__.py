@@ -3,11 +3,12 @@
 import sys
 
 if __name__ == "__main__":
-    if len(sys.argv) > 2 and sys.argv[1] == "hook":
-        # The hot path (every Claude Code prompt): skip the command line's imports altogether.
-        from tray.hooks.handlers import run_hook_argv
+    # The hot path (every Claude Code prompt) first: it skips the command line's imports altogether.
+    from tray.hooks.handlers import hook_call
 
-        sys.exit(run_hook_argv(sys.argv[2:]))
+    done = hook_call(sys.argv[1:])
+    if done is not None:
+        sys.exit(done)
     from tray.cli import main
 
     sys.exit(main())

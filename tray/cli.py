@@ -303,11 +303,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--self-test"]:  # alias: `orchestray --self-test [--report FILE]`
         argv = ["self-test", *argv[1:]]
-    if argv[:1] == ["hook"] and len(argv) >= 2:
-        # The hot path: Claude Code runs this on every prompt. Skip argparse and never fail.
-        from tray.hooks.handlers import run_hook_argv
+    from tray.hooks.handlers import hook_call
 
-        return run_hook_argv(argv[1:])
+    done = hook_call(argv)  # the hot path: Claude Code runs it on every prompt; no argparse, never fails
+    if done is not None:
+        return done
     for stream in (sys.stdout, sys.stderr):
         try:  # a file name that is not valid text must not kill the human output (`check`, `clean`)
             stream.reconfigure(errors="backslashreplace")

@@ -25,6 +25,16 @@ EVENTS = ("session-start", "prompt", "session-end", "stop", "notification")
 HOOK_EVENT_NAMES = {"session-start": "SessionStart", "prompt": "UserPromptSubmit"}
 
 
+def hook_call(argv: List[str]) -> Optional[int]:
+    """Run `hook EVENT ...` without the command line's imports (the hot path); None for anything else.
+
+    Only a known event takes this path, so `orchestray hook --help` and typos still get argparse's answer.
+    """
+    if len(argv) >= 2 and argv[0] == "hook" and argv[1] in EVENTS:
+        return run_hook_argv(argv[1:])
+    return None
+
+
 def run_hook_argv(argv: List[str]) -> int:
     """Entry from `orchestray hook EVENT [--registry-dir DIR]`, parsed by hand to stay fast."""
     event = argv[0] if argv else ""
