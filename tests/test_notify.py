@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -104,8 +105,27 @@ def test_build_chain_per_platform(platform: str, icon: Any, found: str | None, e
     assert ChainNotifier(chain).names == expected
 
 
-def test_build_chain_defaults_to_this_system() -> None:
-    assert names(build_chain(icon=None))[-1] == "plyer"
+def test_build_chain_defaults_to_this_platform_and_looks_up_notify_send_on_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without arguments: this platform's chain, with the notify-send that PATH finds at call time."""
+    found = shutil.which("notify-send")
+    explicit = build_chain(sys.platform, icon=None, which=lambda name: found if name == "notify-send" else None)
+    default = build_chain(icon=None)
+    assert names(default) == names(explicit)
+    if sys.platform.startswith("linux"):
+        assert names(default) == (["notify-send", "plyer"] if found else ["plyer"])
+        if found:
+            assert default[0].executable == found
+        fake = tmp_path / "bin" / "notify-send"
+        fake.parent.mkdir()
+        fake.write_text("#!/bin/sh\nexit 0\n")
+        fake.chmod(0o755)
+        monkeypatch.setenv("PATH", str(fake.parent))
+        chain = build_chain(icon=None)
+        assert names(chain) == ["notify-send", "plyer"] and chain[0].executable == str(fake)
+        monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+        assert names(build_chain(icon=None)) == ["plyer"]
 
 
 # ----- osascript (built, never executed here) ----------------------------------------------------------------
@@ -333,6 +353,34 @@ def deliver(env: dict, notifier: str, title: str, body: str) -> tuple[dict, str]
     return json.loads(done.stdout), done.stderr
 
 
+#: After the expected notifications arrived, the count must stay the same this long before it is believed: a
+#: late duplicate (a retry, a second backend of the chain also delivering) has that long to show up.
+SETTLE_SECONDS = 1.5
+
+
+def settled_notifications(desktop: Any, at_least: int, timeout: float = 20.0) -> List[dict]:
+    """Every notification dunst got, counted only once things settled.
+
+    Waits for ``at_least`` notifications; then sends a marker of its own through ``notify-send`` (a barrier:
+    dunst handles what reached it first before it) and waits until the marker has arrived and the count then
+    stayed the same for ``SETTLE_SECONDS``. The marker is left out of the answer.
+    """
+    deadline = time.monotonic() + timeout
+    desktop.wait_for(lambda: len(desktop.notifications()) >= at_least, timeout=timeout)
+    marker = f"settle-marker-{time.monotonic_ns()}"
+    desktop.run(["notify-send", "--app-name=test-settle", marker, "barrier"])
+    seen = desktop.wait_for(lambda: [n for n in desktop.notifications() if n["summary"] == marker] and
+                            desktop.notifications(), timeout=max(1.0, deadline - time.monotonic()))
+    quiet_since = time.monotonic()
+    while time.monotonic() - quiet_since < SETTLE_SECONDS:
+        assert time.monotonic() < deadline, f"notifications never settled: {seen}"
+        time.sleep(0.2)
+        now = desktop.notifications()
+        if now != seen:
+            seen, quiet_since = now, time.monotonic()
+    return [n for n in seen if n["summary"] != marker]
+
+
 @pytest.mark.desktop
 @pytest.mark.parametrize("notifier", ["notify-send", "plyer"])
 def test_real_delivery_reaches_dunst(desktop, notifier: str) -> None:
@@ -340,7 +388,7 @@ def test_real_delivery_reaches_dunst(desktop, notifier: str) -> None:
     body = "Session s-1 in C:\\work\\101 stopped running. Suggested successor: w1."
     result, log = deliver(desktop.env, notifier, title, body)
     assert result["delivered"] is True, log
-    got = desktop.wait_for(desktop.notifications, timeout=5)
+    got = settled_notifications(desktop, at_least=1)
     assert [(n["summary"], n["body"], n["appname"]) for n in got] == [(title, body, "Orchestray")]
 
 
@@ -349,7 +397,7 @@ def test_hostile_title_arrives_capped_and_intact(desktop) -> None:
     result, log = deliver(desktop.env, "chain", HOSTILE_TITLE, HOSTILE_BODY)
     assert result == {"delivered": True, "names": ["notify-send", "plyer"]}, log
     assert "notifications are delivered by notify-send" in log
-    (got,) = desktop.wait_for(desktop.notifications, timeout=5)
+    (got,) = settled_notifications(desktop, at_least=1)  # one backend delivered; the next one did not also
     assert got["summary"] == safe_text(HOSTILE_TITLE, TITLE_LIMIT)
     assert got["summary"] == "-u \"hi\" \\ 'q' $(id) `id`; <b>&amp;</b> next[31mé🙂" + "x" * 12 + "…"
     assert len(got["summary"].encode("utf-16-le")) // 2 == TITLE_LIMIT  # the emoji counts twice on Windows
@@ -387,24 +435,25 @@ def test_pystray_notifier_on_a_real_gtk_icon(desktop, tmp_path: Path) -> None:
         [sys.executable, str(script)], env={"PYSTRAY_BACKEND": "gtk", "PYTHONPATH": str(REPO)}, timeout=20
     )
     assert json.loads(done.stdout.splitlines()[0]) == {"delivered": [True, True], "error": ""}, done.stderr
-    got = desktop.wait_for(lambda: len(desktop.notifications()) >= 2 and desktop.notifications(), timeout=5)
+    got = settled_notifications(desktop, at_least=2)
     assert [(n["summary"], n["body"], n["appname"]) for n in got] == [
         ("orchestrator died", "first", "Orchestray"),
         ("no orchestrator", "second", "Orchestray"),
     ]
 
 
-def test_dead_dbus_fails_soft_fast_and_logs(tmp_path: Path) -> None:
-    """No session bus at all: every Linux backend fails, nothing raises, the log says which and why."""
+def test_dead_dbus_fails_soft_and_logs(tmp_path: Path) -> None:
+    """No session bus at all: every Linux backend fails, nothing raises, the log says which and why.
+
+    How fast it gives up is measured in bench/ ("Notifications with no D-Bus"), not asserted here.
+    """
     env = {
         key: value
         for key, value in __import__("os").environ.items()
         if key not in ("DISPLAY", "WAYLAND_DISPLAY", "DBUS_SESSION_BUS_ADDRESS")
     }
     env["DBUS_SESSION_BUS_ADDRESS"] = f"unix:path={tmp_path}/no-such-dir/bus"
-    started = time.monotonic()
     result, log = deliver(env, "chain+pystray", "title", "body")
-    assert time.monotonic() - started < 15
     assert result["delivered"] is False
     expected = ["pystray", "notify-send", "plyer"] if notify.shutil.which("notify-send") else ["pystray", "plyer"]
     assert result["names"] == expected
