@@ -11,7 +11,7 @@
 # 4. runs the frozen `orchestray hook prompt` and `orchestray-hook hook prompt` (the small program the installed
 #    hooks run) with garbage on stdin: each must exit 0 and print nothing;
 # 5. prints the build time, the size and the start time of `orchestray --version`, then the line
-#    ORCHESTRAY_FROZEN=<absolute path of the binary>   (export it for tests/test_packaging.py).
+#    ORCHESTRAY_FROZEN=<absolute path of the binary>   (export it for tests/e2e/test_frozen.py).
 #    `python bench/frozen_hook.py` then compares orchestray-hook's start with a minimal PyInstaller program.
 #
 # Environment: PYTHON (default: python3 on PATH, i.e. the active virtualenv's), PYINSTALLER_VERSION,
@@ -57,7 +57,7 @@ elif command -v xvfb-run >/dev/null; then
   say "self-test under xvfb-run"
   display_runner=(xvfb-run -a)
 else
-  say "self-test without a display (the tray backend import is then skipped; tests/test_packaging.py runs it)"
+  say "self-test without a display (the tray backend import is then skipped; tests/e2e/test_frozen.py runs it)"
 fi
 rm -f "$report"
 status=0

@@ -24,7 +24,7 @@ from tray.core import ancestry
 from tray.core import log as tray_log
 from tray.platform import autostart
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 TRANSLOCATED = (
     "/private/var/folders/x1/abcd1234/T/AppTranslocation/6F3A1C2E-0000-4B5B-9C1D-2A4B6C8D0E1F/d/"
     "Orchestray.app/Contents/MacOS/Orchestray"

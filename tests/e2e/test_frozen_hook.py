@@ -21,7 +21,7 @@ import pytest
 
 from tray.core.log import HOOK_LOG_NAME
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]
 REPO = TESTS.parent
 FROZEN_ENV = "ORCHESTRAY_FROZEN"
 HOOK_NAME = "orchestray-hook"
@@ -72,7 +72,7 @@ def test_a_whole_session_through_the_hook_program(hook_program: Path, tmp_path: 
     link.symlink_to(sys.executable)
     project = tmp_path / "project"
     project.mkdir()
-    claude = subprocess.Popen([str(link), str(TESTS / "fake_claude.py"), "--settings", str(settings)],
+    claude = subprocess.Popen([str(link), str(TESTS / "support" / "fake_claude.py"), "--settings", str(settings)],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=str(project))
     try:
         assert claude.stdin is not None and claude.stdout is not None
