@@ -17,9 +17,9 @@ import pytest
 from helpers import Sleepers
 
 try:  # tests/ is put on sys.path by pytest (rootdir-relative "prepend" import mode)
-    from desktop import DEBIAN_PACKAGES, Desktop, missing_tools, start_desktop
+    from desktop import Desktop, require_desktop, start_desktop
 except ImportError:  # if tests/ ever becomes a package
-    from tests.desktop import DEBIAN_PACKAGES, Desktop, missing_tools, start_desktop
+    from tests.desktop import Desktop, require_desktop, start_desktop
 
 _SANDBOX = tempfile.mkdtemp(prefix="orchestray-tests-")
 for _name, _sub in (
@@ -32,9 +32,6 @@ for _name, _sub in (
     os.environ[_name] = os.path.join(_SANDBOX, _sub)
 os.environ.pop("CLAUDE_CODE_SESSION_ID", None)
 
-#: CI sets this: a real-desktop test that cannot find its tools fails instead of skipping.
-REQUIRE_DESKTOP = os.environ.get("ORCHESTRAY_REQUIRE_DESKTOP") == "1"
-
 
 @pytest.fixture
 def desktop(tmp_path: Path) -> Iterator[Desktop]:
@@ -43,13 +40,16 @@ def desktop(tmp_path: Path) -> Iterator[Desktop]:
     Skips only when a needed tool is missing (and fails even then under ORCHESTRAY_REQUIRE_DESKTOP=1, as in
     CI); any other start-up failure is an error, not a skip. Logs of the daemons stay in ``tmp_path/desktop``.
     """
-    missing = missing_tools()
-    if missing:
-        message = f"real desktop needs {', '.join(missing)} (Debian: apt-get install {DEBIAN_PACKAGES})"
-        if REQUIRE_DESKTOP:
-            pytest.fail(message)
-        pytest.skip(message)
+    require_desktop("trayer")
     with start_desktop(tmp_path / "desktop") as running:
+        yield running
+
+
+@pytest.fixture
+def sni_desktop(tmp_path: Path) -> Iterator[Desktop]:
+    """Like ``desktop``, with a StatusNotifierItem host (as KDE, GNOME and Ubuntu have) instead of trayer."""
+    require_desktop("sni")
+    with start_desktop(tmp_path / "desktop", host="sni") as running:
         yield running
 
 
@@ -77,5 +77,5 @@ def procs() -> Iterator[Sleepers]:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that uses ``desktop`` with ``desktop``, so ``-m "not desktop"`` deselects it."""
     for item in items:
-        if "desktop" in getattr(item, "fixturenames", ()):
+        if {"desktop", "sni_desktop"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.desktop)
