@@ -310,6 +310,7 @@ class Desktop:
         self._procs: list[subprocess.Popen[Any]] = []
         self._logs: list[IO[bytes]] = []
         self._connection: Any = None
+        self._windows_before_popup: set[str] = set()
 
     @property
     def pids(self) -> list[int]:
@@ -396,11 +397,13 @@ class Desktop:
         return set(out.stdout.split())
 
     def click_popup(self, x: int, y: int, button: int = 1, timeout: float = 5.0) -> Geometry:
-        """Click at (x, y) and wait for a popup (a menu) to be mapped; return the largest new window.
+        """Click at (x, y) and wait for a popup (a menu) to be mapped and drawn; return the largest new window.
 
-        Why: keys sent before the menu has grabbed the keyboard go to nowhere, so wait for it first.
+        Why wait for it to be drawn: keys sent before the menu has grabbed the keyboard go to nowhere. GTK
+        grabs when it maps the menu and draws it after, so visible items on screen mean the grab is in place.
         """
         before = self.visible_windows()
+        self._windows_before_popup = before
         self.click(x, y, button)
 
         def popup() -> Geometry | None:
@@ -409,8 +412,20 @@ class Desktop:
             return max(new, key=lambda g: g.width * g.height) if new else None
 
         found = self.wait_for(popup, timeout)
-        time.sleep(0.2)  # the menu grabs pointer and keyboard right after it is mapped
+        self.wait_for(lambda: self._drawn(found), timeout)
         return found
+
+    def _drawn(self, box: Geometry) -> bool:
+        """True once ``box`` on screen shows content (text is dark on light, or light on dark), not a blank fill."""
+        region = self.screen_image().convert("L").crop((box.x, box.y, box.x + box.width, box.y + box.height))
+        darkest, brightest = region.getextrema()
+        return brightest - darkest > 100
+
+    def close_popups(self, levels: int = 1, timeout: float = 5.0) -> None:
+        """Press Escape ``levels`` times and wait until every window the last :meth:`click_popup` opened is gone."""
+        self.key(*["Escape"] * levels)
+        before = self._windows_before_popup
+        self.wait_for(lambda: not (self.visible_windows() - before), timeout)
 
     def click(self, x: int, y: int, button: int = 1) -> None:
         """Move the pointer to (x, y) and click ``button`` (1 left, 2 middle, 3 right).
@@ -431,16 +446,19 @@ class Desktop:
         self.run(["import", "-window", "root", str(target)], timeout=20)
         return target
 
-    def capture_open_menu(self, path: os.PathLike[str] | str, levels: int = 2) -> Path:
-        """Screenshot an open menu (after it has settled), check it is a real picture, then close it."""
-        time.sleep(0.5)
+    def capture_open_menu(self, path: os.PathLike[str] | str, levels: int = 2, timeout: float = 5.0) -> Path:
+        """Screenshot an open menu once the screen has stopped changing, check it is a real picture, close it."""
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
+
+        def frame() -> bytes:
+            return self.screen_image().tobytes()
+
+        self.settled(frame, quiet=0.3, timeout=timeout, interval=0.1)
         self.screenshot(target)
         if target.stat().st_size <= 5000:
             raise AssertionError(f"{target} is too small to show a menu")
-        self.key(*["Escape"] * levels)
-        time.sleep(0.3)
+        self.close_popups(levels, timeout)
         return target
 
     def screen_image(self) -> Any:
@@ -555,11 +573,31 @@ class Desktop:
 
         The item's ``Menu`` property names the menu object; nothing about pystray or Orchestray is assumed.
         """
+        return self._sni_layout(item_id)[1]
+
+    def _sni_layout(self, item_id: str) -> tuple[int, list[MenuNode]]:
         name, path = self.sni_item(item_id)
         menu_path = self.dbus_property(name, path, "org.kde.StatusNotifierItem", "Menu")
-        _revision, layout = self.dbus_call(name, menu_path, "com.canonical.dbusmenu", "GetLayout", "iias",
-                                           (0, -1, []))
-        return MenuNode.from_layout(layout).children
+        revision, layout = self.dbus_call(name, menu_path, "com.canonical.dbusmenu", "GetLayout", "iias",
+                                          (0, -1, []))
+        return revision, MenuNode.from_layout(layout).children
+
+    def sni_menu_between_updates(self, item_id: str, interval: float) -> list[MenuNode]:
+        """The exported menu right after the item replaces it (its layout revision changes), or once it has not
+        changed for ``interval`` (the app's poll interval) plus a margin.
+
+        Why: the host rebuilds an open menu whenever the item exports a new layout, which drops the keyboard
+        selection and closes open submenus. Right after an update, a whole poll interval is free for a click
+        and the key presses.
+        """
+        first, menu = self._sni_layout(item_id)
+        deadline = time.monotonic() + interval + 1.0
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+            revision, menu = self._sni_layout(item_id)
+            if revision != first:
+                return menu
+        return menu
 
     # ----- waiting -------------------------------------------------------------------------------------
 

@@ -27,6 +27,10 @@ from tray.app.pystray_view import ICON_NAME
 
 pytestmark = pytest.mark.desktop
 
+#: The tray's poll interval here. Each poll that changes a label (a session's age ticks every second) makes the
+#: item export a new menu, and the host then rebuilds an open menu; clicks are timed right after an update.
+POLL = 2.0
+
 
 def project(menu: List[MenuNode], name: str) -> Optional[MenuNode]:
     """The exported submenu of project ``name`` (a top-level item with children whose label names it)."""
@@ -51,7 +55,7 @@ def test_sni_desktop_menu_as_exported_promote_and_quit(sni_desktop: Desktop, tmp
         done = cli(env, "register", "--session-id", name, "--pid", str(sessions[name].pid), "--cwd", str(cwd))
         assert done.returncode == 0, done.stderr
 
-    tray = d.popen([*tray_command(), "tray", "--poll-interval", "0.5"], env=env, log="tray.log")
+    tray = d.popen([*tray_command(), "tray", "--poll-interval", str(POLL)], env=env, log="tray.log")
 
     # The tray found the SNI host by itself (no PYSTRAY_BACKEND) and registered its item with the watcher.
     d.wait_for(lambda: d.sni_item(ICON_NAME), timeout=20)
@@ -97,8 +101,10 @@ def test_sni_desktop_menu_as_exported_promote_and_quit(sni_desktop: Desktop, tmp
     before = Path(registry_dir, "b-work.json").read_text()
     icon = d.icons_in_bar(d.host_bar())
     assert icon is not None
+    menu = d.sni_menu_between_updates(ICON_NAME, POLL)
+    keys = menu_keys(menu, ["beta-web", "b-work", "Promote"])
     d.click_popup(*icon.center, button=3)
-    d.key(*menu_keys(menu, [beta_node.label, worker.label, "Promote"]))
+    d.key(*keys)
     d.wait_for(lambda: '"role": "orchestrator"' in Path(registry_dir, "b-work.json").read_text(), timeout=10)
     assert Path(registry_dir, "b-work.json").read_text() != before
     assert not Path(registry_dir, "b-orch.json").exists()  # the dead orchestrator's entry went with it
@@ -113,6 +119,7 @@ def test_sni_desktop_menu_as_exported_promote_and_quit(sni_desktop: Desktop, tmp
 
     # 4. The orchestrator-died notice reached dunst exactly once (counted after the tray has exited below).
     # 5. Quit from the host's menu (Up wraps to the last item): the process exits, the item is unregistered.
+    d.sni_menu_between_updates(ICON_NAME, POLL)
     d.click_popup(*icon.center, button=3)
     d.key("Up", "Return")
     try:
