@@ -1,5 +1,6 @@
 """Session activity on a real desktop (issue #7): Xvfb + a StatusNotifierItem host + dunst, Orchestray's real tray
-process, and two fake Claude Codes (tests/fake_claude.py) running the hooks that `orchestray hooks install` wrote.
+process, and two fake Claude Codes (tests/support/fake_claude.py) running the hooks that `orchestray hooks install`
+wrote.
 
 One session asks for a permission: dunst receives "a session needs you" at once, and once. The other finishes
 its answer: after the configured delay (`waiting_notify_after`, 2 s here) dunst receives one "waiting for
@@ -16,19 +17,15 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List
 
 import pytest
+from desktop import Desktop, menu_keys
 from test_hooks_e2e import Sandbox, assert_silent, git, role_context
 from test_tray_desktop import tray_command, tray_env
-
-try:
-    from desktop import Desktop, menu_keys
-except ImportError:
-    from tests.desktop import Desktop, menu_keys
 
 from tray.app.pystray_view import ICON_NAME
 
 pytestmark = pytest.mark.desktop
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SCREENSHOT = REPO / "tests" / "artifacts" / "tray-activity.png"
 DELAY = 2  # seconds: `waiting_notify_after` in the tray's config.json
 PERMISSION = "Claude needs your permission to use Bash"

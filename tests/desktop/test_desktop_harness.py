@@ -1,8 +1,8 @@
-"""End-to-end proof that tests/desktop.py gives a desktop a person could use: a plain pystray icon appears in
+"""End-to-end proof that tests/support/desktop.py gives a desktop a person could use: a plain pystray icon appears in
 trayer, a click opens its menu, the keyboard picks items, a notification reaches dunst, Quit ends the process.
 
 Both menu-capable pystray backends are exercised with the mouse button that opens their menu:
-``gtk`` (the one tests should force, see tests/desktop.py) with button 3, ``appindicator`` with button 1.
+``gtk`` (the one tests should force, see tests/support/desktop.py) with button 3, ``appindicator`` with button 1.
 """
 
 from __future__ import annotations
@@ -98,10 +98,7 @@ def test_plain_pystray_icon_menu_notification_and_quit(desktop, tmp_path: Path, 
 
 def test_teardown_ends_every_process(tmp_path: Path) -> None:
     """Everything the desktop started is gone afterwards, and leaves no X socket behind."""
-    try:
-        from desktop import require_desktop, start_desktop
-    except ImportError:
-        from tests.desktop import require_desktop, start_desktop
+    from desktop import require_desktop, start_desktop
     require_desktop("trayer")  # a skip, or under ORCHESTRAY_REQUIRE_DESKTOP=1 (CI) a failure
     with start_desktop(tmp_path / "desktop") as d:
         d.popen(["sleep", "60"])

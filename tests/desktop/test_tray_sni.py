@@ -15,12 +15,8 @@ from pathlib import Path
 from typing import List, Optional
 
 import pytest
+from desktop import Desktop, MenuNode, colour_share, menu_keys
 from test_tray_desktop import cli, make_repo, tray_command, tray_env
-
-try:
-    from desktop import Desktop, MenuNode, colour_share, menu_keys
-except ImportError:
-    from tests.desktop import Desktop, MenuNode, colour_share, menu_keys
 
 from tray.app.icon import STATE_COLORS
 from tray.app.pystray_view import ICON_NAME
