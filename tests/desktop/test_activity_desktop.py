@@ -78,7 +78,7 @@ def test_tray_notifies_needs_you_and_waiting_once_and_counts_them(sni_desktop: D
     tray = desktop.popen([*tray_command(), "tray", "--poll-interval", str(POLL)], env=env, log="tray.log")
     desktop.wait_for(lambda: title(desktop).startswith("Orchestray: 1 project"), timeout=20)
     # Working sessions: nothing to say, however long one watches (counted once the history holds still).
-    assert desktop.settled(lambda: desktop.notifications(), quiet=2 * POLL) == []
+    assert desktop.settled(lambda: desktop.notifications(), quiet=1.5 * POLL) == []
 
     # 1. A permission prompt: "needs you" at once.
     assert_silent(send_payload(one, "Notification", "sess-one", repo, message=PERMISSION,
@@ -96,7 +96,7 @@ def test_tray_notifies_needs_you_and_waiting_once_and_counts_them(sni_desktop: D
     assert "sess-two" in waiting["body"] and "Write the release notes" in waiting["body"]
 
     # 3. Counted only once the history has held still through several polls: nothing said twice.
-    said = desktop.settled(lambda: [n["summary"] for n in desktop.notifications()], quiet=2 * POLL)
+    said = desktop.settled(lambda: [n["summary"] for n in desktop.notifications()], quiet=1.5 * POLL)
     assert said == ["webshop: a session needs you", "webshop: a session is waiting for you"]
 
     # 4. The icon counts both: its title, as the tray exports it to the StatusNotifierItem host.

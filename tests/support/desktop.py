@@ -412,10 +412,10 @@ class Desktop:
             return max(new, key=lambda g: g.width * g.height) if new else None
 
         found = self.wait_for(popup, timeout)
-        self.wait_for(lambda: self._drawn(found), timeout)
+        self.wait_for(lambda: self.drawn(found), timeout)
         return found
 
-    def _drawn(self, box: Geometry) -> bool:
+    def drawn(self, box: Geometry) -> bool:
         """True once ``box`` on screen shows content (text is dark on light, or light on dark), not a blank fill."""
         region = self.screen_image().convert("L").crop((box.x, box.y, box.x + box.width, box.y + box.height))
         darkest, brightest = region.getextrema()
