@@ -85,11 +85,11 @@ def _import_pystray_as_is() -> Any:
 def run_tray(args: argparse.Namespace) -> int:
     from tray.app.config import ConfigStore, state_dir
     from tray.app.single_instance import AlreadyRunning, SingleInstance
-    from tray.core.log import get_logger, setup_logging
+    from tray.core.log import TRAY, get_logger, setup_logging
     from tray.core.paths import registry_dir
     from tray.core.registry import Registry
 
-    log_file = setup_logging(verbose=getattr(args, "verbose", False))
+    log_file = setup_logging(verbose=getattr(args, "verbose", False), role=TRAY)
     log = get_logger("tray")
     problem = display_problem()
     if problem:
@@ -143,13 +143,9 @@ def _run(args: argparse.Namespace, pystray: Any, registry: Any, log: Any, log_fi
     log.info("tray starting: backend %s, registry %s, poll every %.1fs", view.backend, registry.directory,
              controller.config.poll_interval)
 
-    def setup(icon: Any) -> None:
-        icon.visible = True
-        controller.start()
-
     _install_signal_handlers(controller)
     try:
-        view.icon.run(setup=setup)
+        view.run(on_ready=controller.start)
     except Exception as error:  # noqa: BLE001
         log.exception("tray stopped on an error")
         _say(f"the tray stopped: {error} (details in {log_file})")
