@@ -137,6 +137,18 @@ def test_frozen_tray_menu_on_a_real_desktop(frozen: Path, desktop, tmp_path: Pat
 
 
 @pytest.mark.slow
+def test_frozen_tray_on_a_status_notifier_desktop(frozen: Path, sni_desktop, tmp_path: Path, procs,
+                                                  monkeypatch) -> None:
+    """tests/desktop/test_tray_sni.py's scenario, run frozen: the bundle asks the bus (Gio), loads the appindicator
+    backend, and the SNI host draws its icon and the menu it exports (promote, quit)."""
+    import test_tray_desktop
+    import test_tray_sni
+
+    monkeypatch.setenv(test_tray_desktop.TRAY_CMD_ENV, shlex.quote(str(frozen)))
+    test_tray_sni.test_sni_desktop_menu_as_exported_promote_and_quit(sni_desktop, tmp_path, procs)
+
+
+@pytest.mark.slow
 def test_frozen_hook_prompt_with_garbage_is_silent(frozen: Path, tmp_path: Path) -> None:
     env = sandbox_env(tmp_path)
     for garbage in ("not json {{{", "", "\x00\xff" * 100, '{"session_id": "../../etc/passwd"}'):
