@@ -264,7 +264,9 @@ def test_args(root: str, spec: str) -> List[str]:
 
 
 def run_tests(root: str, specs: Sequence[str], timeout: float) -> Tuple[str, float, str]:
-    """('passed' | 'failed' | 'timeout', seconds, last lines of output); stops at the first spec that fails."""
+    """('passed' | 'failed' | 'error' | 'timeout', seconds, the failing test or the output's end); stops at the
+    first spec that fails. 'failed' is pytest's exit code 1 (a test failed); anything else (a collection or
+    import error, say) is 'error', which does not count as killing a mutant."""
     env = dict(os.environ, PYTHONPATH=root, PYTHONDONTWRITEBYTECODE="1")
     started = time.monotonic()
     output = ""
@@ -281,7 +283,10 @@ def run_tests(root: str, specs: Sequence[str], timeout: float) -> Tuple[str, flo
             output, _ = process.communicate()
             return "timeout", time.monotonic() - started, f"{spec}: {output[-600:]}"
         if process.returncode != 0:
-            return "failed", time.monotonic() - started, f"{spec}: {output[-600:]}"
+            failed = [line for line in output.splitlines() if line.startswith("FAILED ")]
+            outcome = "failed" if process.returncode == 1 and failed else "error"
+            detail = failed[0][len("FAILED "):] if failed else f"{spec}: {output[-600:]}"
+            return outcome, time.monotonic() - started, detail
     return "passed", time.monotonic() - started, output[-600:]
 
 
@@ -298,11 +303,13 @@ def check(mutants: Sequence[Tuple[str, Tuple[Mutant, ...]]], timeout: float, kee
         finally:
             if not keep:
                 shutil.rmtree(root, ignore_errors=True)
-        verdict = {"failed": "killed", "timeout": "killed (timeout)", "passed": "SURVIVED"}[outcome]
+        verdict = {"failed": "killed", "timeout": "killed (timeout)", "passed": "SURVIVED", "error": "ERROR"}[outcome]
         rows.append((name, verdict, seconds))
         print(f"{verdict:17} {seconds:6.1f} s  {name}", flush=True)
-        if outcome == "passed":
-            print("    " + tail.strip().splitlines()[-1] if tail.strip() else "", flush=True)
+        if outcome == "failed":
+            print(f"{'':27}by {tail[:160]}", flush=True)
+        elif tail.strip():
+            print("    " + "\n    ".join(tail.strip().splitlines()[-8:]), flush=True)
     killed = sum(1 for _, verdict, _ in rows if verdict.startswith("killed"))
     print(f"\nmutation score: {killed}/{len(rows)} killed")
     return 0 if killed == len(rows) else 1
