@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from typing import Optional
-
 
 def format_age(seconds: float) -> str:
     """`42s`, `5m`, `3h 12m`, `2d 4h`: short enough for a menu line."""
@@ -19,10 +16,6 @@ def format_age(seconds: float) -> str:
         return f"{hours}h {minutes}m" if minutes else f"{hours}h"
     days, hours = divmod(hours, 24)
     return f"{days}d {hours}h" if hours else f"{days}d"
-
-
-def age_since(started_ts: float, now: Optional[float] = None) -> str:
-    return format_age((time.time() if now is None else now) - started_ts)
 
 
 def shorten_middle(text: str, limit: int) -> str:
