@@ -6,7 +6,7 @@ import json
 import os
 import stat
 import tempfile
-from typing import Any
+from typing import Any, Callable, Optional
 
 TEMP_SUFFIX = ".tmp"
 
@@ -17,8 +17,14 @@ def atomic_write_json(path: str, data: Any, mode: int = 0o644) -> None:
     atomic_write_bytes(path, text.encode("utf-8"), mode)
 
 
-def atomic_write_bytes(path: str, data: bytes, mode: int = 0o644) -> None:
-    """Write a file through a temp file in the same folder, fsync and `os.replace`: old or new, never torn."""
+def atomic_write_bytes(
+    path: str, data: bytes, mode: int = 0o644, before_replace: Optional[Callable[[str], None]] = None
+) -> None:
+    """Write a file through a temp file in the same folder, fsync and `os.replace`: old or new, never torn.
+
+    `before_replace` gets the complete temp file's path just before the replace: a caller can re-check the
+    target there (compare-and-swap) or fix the owner, and raise to abort (the temp file is removed either way).
+    """
     directory = os.path.dirname(path) or "."
     fd, temp_path = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=TEMP_SUFFIX, dir=directory)
     try:
@@ -27,6 +33,8 @@ def atomic_write_bytes(path: str, data: bytes, mode: int = 0o644) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temp_path, mode)
+        if before_replace is not None:
+            before_replace(temp_path)
         os.replace(temp_path, path)
     except BaseException:
         try:
