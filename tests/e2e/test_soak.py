@@ -224,7 +224,7 @@ class PollLoop(threading.Thread):
 
 
 def parse_entry(raw: bytes, stem: str) -> Tuple[int, float]:
-    """An independent check of a registry file: the seed's fields, whole and valid; (pid, startedAt)."""
+    """An independent check of a registry file: the protocol's fields, whole and valid; (pid, startedAt)."""
     data = json.loads(raw.decode("utf-8"))
     assert isinstance(data, dict), "not an object"
     assert data["sessionId"] == stem, "sessionId does not match the file name"

@@ -4,7 +4,7 @@ Why: the tray is only proven when a person could use it, i.e. an icon appears in
 opens a real menu, an item does its job, and a notification reaches a real notification daemon. Mocks prove
 none of that. This module builds such a desktop for one test and tears every process of it down by PID.
 
-Start order matters (see shared/notes/linux-desktop.md): X server first, then the session bus *after*
+Start order matters: X server first, then the session bus *after*
 ``DISPLAY`` is set (a bus started without it breaks the notification daemon), then dunst, then trayer.
 
 Findings on this machine (Debian 12, pystray 0.19.5, PyGObject 3.50.2, trayer 1.1.8, dunst 1.9.0); both
