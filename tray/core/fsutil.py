@@ -26,7 +26,9 @@ def atomic_write_bytes(
     target there (compare-and-swap) or fix the owner, and raise to abort (the temp file is removed either way).
     """
     directory = os.path.dirname(path) or "."
-    fd, temp_path = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=TEMP_SUFFIX, dir=directory)
+    # `.<name>.<pid>-<random>.tmp`: the writer's PID tells a later run whether a leftover is stale.
+    prefix = f".{os.path.basename(path)}.{os.getpid()}-"
+    fd, temp_path = tempfile.mkstemp(prefix=prefix, suffix=TEMP_SUFFIX, dir=directory)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

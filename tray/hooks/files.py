@@ -119,7 +119,7 @@ def _writer_gone(pid: int) -> bool:
 def remove_stale_temps(target: str, now: Optional[float] = None) -> int:
     """Remove temp files a killed writer left beside ``target``; returns how many were removed.
 
-    fsutil's temp files are named ``.<name>.<pid>-<hex>.tmp`` (the writer's PID: gone means stale); earlier
+    fsutil's temp files are named ``.<name>.<pid>-<random>.tmp`` (the writer's PID: gone means stale); earlier
     writers used ``.<name>.<8 random>.tmp`` and ``.<name>.<8 random>.orchestray-tmp`` (stale once
     STALE_TEMP_SECONDS old: a write takes milliseconds).
     """
@@ -127,7 +127,7 @@ def remove_stale_temps(target: str, now: Optional[float] = None) -> int:
 
     directory, name = os.path.split(target)
     stem = re.escape("." + name[:200] + ".")
-    with_pid = re.compile(stem + r"(\d+)-[0-9a-f]{8}" + re.escape(fsutil.TEMP_SUFFIX) + "$")
+    with_pid = re.compile(stem + r"(\d+)-[a-z0-9_]{8}" + re.escape(fsutil.TEMP_SUFFIX) + "$")
     suffixes = "|".join(re.escape(suffix) for suffix in (fsutil.TEMP_SUFFIX, _OLD_TEMP_SUFFIX))
     random_name = re.compile(stem + r"[a-z0-9_]{8}(?:" + suffixes + ")$")
     now = time.time() if now is None else now

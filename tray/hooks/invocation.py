@@ -199,11 +199,15 @@ def hook_words(hook: Mapping[str, Any], windows: Optional[bool] = None) -> List[
 
 
 def describe(hook: Mapping[str, Any]) -> str:
-    """One line for a hook entry: the shell command line, or the exec form's argv quoted for reading."""
+    """One line for a hook entry: its words quoted for reading, our bootstrap shown as ``<bootstrap>``."""
     words = entry_words(hook)
     if words is None:
-        return str(hook.get("command", ""))
-    return "exec: " + " ".join(shlex.quote(word) for word in words)
+        command = str(hook.get("command", ""))
+        if HOOK_BOOTSTRAP_MARK not in command:
+            return command
+        words = split_command(command)
+    shown = ["<bootstrap>" if HOOK_BOOTSTRAP_MARK in word else shlex.quote(word) for word in words]
+    return ("exec: " if "args" in hook else "") + " ".join(shown)
 
 
 # --------------------------------------------------------------------------------------------------------
