@@ -10,7 +10,7 @@ set -euo pipefail
 runtime=(python3 python3-venv ca-certificates
          gir1.2-gtk-3.0 gir1.2-ayatanaappindicator3-0.1 libgirepository1.0-dev libcairo2-dev pkg-config
          libdbus-1-dev libnotify-bin dbus python3-dev gcc)
-testing=(xvfb xdotool imagemagick x11-utils trayer dunst dbus-x11 systemd git binutils
+testing=(xvfb xauth xdotool imagemagick x11-utils trayer dunst dbus-x11 systemd git binutils
          haskell-status-notifier-item-utils haskell-gtk-sni-tray-utils libharfbuzz-gobject0)
 packages=("${runtime[@]}")
 if [ "${1:-}" = "--test" ]; then packages+=("${testing[@]}"); fi
