@@ -4,7 +4,8 @@
 #  - to show a tray icon WITH a menu (GTK + AppIndicator typelibs) and to build PyGObject / dbus-python;
 #  - with --test, also what the real-desktop tests drive: an X server (Xvfb), two tray hosts (trayer for
 #    XEmbed; status-notifier-watcher + gtk-sni-tray-standalone for StatusNotifierItem, as KDE/GNOME/Ubuntu),
-#    a notification daemon (dunst), xdotool and ImageMagick.
+#    a notification daemon (dunst), xdotool and ImageMagick, and xauth for xvfb-run (only a recommendation of
+#    xvfb, and this script installs without recommendations).
 # Runs apt-get through sudo when not root. Safe to run again.
 set -euo pipefail
 runtime=(python3 python3-venv ca-certificates
