@@ -6,7 +6,8 @@ Everything is measured in ONE run, on this machine, against baselines measured i
 noisy, so the things compared are run interleaved (round after round, in a shuffled order) and medians are
 reported. Nothing touches the user's real registry, settings or log: every run gets private folders.
 
-1. Hook latency: `<python> <repo>/tray/hook.py hook prompt` for a registered session (stdin JSON shaped like
+1. Hook latency: the installed hook command, `<python> -c <bootstrap> <repo> hook prompt`, for a registered
+   session (stdin JSON shaped like
    Claude Code's UserPromptSubmit payload, `CLAUDE_CODE_SESSION_ID` set), against a bare `python -c pass` and
    `python -c "import json, psutil"`. The `session-start` hook (registers a new session: the slow path) is
    shown for information.
@@ -16,7 +17,7 @@ reported. Nothing touches the user's real registry, settings or log: every run g
    process, PIDs reused by a later process, and PIDs of processes that are gone, across real project folders
    (plain folders, git repositories, worktrees of them, sessions started in sub-folders).
 3. The tray at rest: `python -m tray tray` under a real private desktop (Xvfb, D-Bus, dunst, trayer; see
-   tests/desktop.py) with 50 entries, polling every 2 s; resident memory and CPU time over the window.
+   tests/support/desktop.py) with 50 entries, polling every 2 s; resident memory and CPU time over the window.
 """
 
 from __future__ import annotations
@@ -38,16 +39,19 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
-sys.path.insert(1, os.path.join(REPO, "tests"))
+sys.path.insert(1, os.path.join(REPO, "tests", "support"))
 
+import latency  # noqa: E402  (bench/latency.py: this script's folder is on sys.path)
 import psutil  # noqa: E402
 
 from tray.core.liveness import LivenessProbe  # noqa: E402
 from tray.core.projects import ProjectResolver  # noqa: E402
 from tray.core.registry import Registry  # noqa: E402
 from tray.core.snapshot import build_snapshot  # noqa: E402
+from tray.platform.launch import HOOK_BOOTSTRAP  # noqa: E402
 
-HOOK = os.path.join(REPO, "tray", "hook.py")
+# The words `hooks install` writes before `hook EVENT` (tray/platform/launch.py), for this checkout.
+HOOK = ["-c", HOOK_BOOTSTRAP, REPO]
 PY = sys.executable
 HOOK_TARGET = 1.5  # prompt hook / bare interpreter
 POLL_TARGET = 1.3  # snapshot / floor, at 1,000 entries
@@ -192,7 +196,7 @@ def gone_pids(count: int, rng: random.Random) -> List[int]:
 
 
 def write_entry(directory: str, data: Dict[str, Any]) -> None:
-    """As Claude Code's protocol (the seed's registry.py) writes an entry: indented JSON."""
+    """As Claude Code's protocol (its registry.py) writes an entry: indented JSON."""
     with open(os.path.join(directory, data["sessionId"] + ".json"), "w", encoding="utf-8") as handle:
         json.dump(data, handle, indent=2)
 
@@ -263,7 +267,7 @@ def bench_hooks(rounds: int, workdir: str, sleepers: Sleepers) -> Dict[str, Any]
              "source": "startup"}
         ).encode()
         outputs["session-start"].append(
-            run([PY, HOOK, "hook", "session-start"], dict(base_env, CLAUDE_CODE_SESSION_ID=new), payload)
+            run([PY, *HOOK, "hook", "session-start"], dict(base_env, CLAUDE_CODE_SESSION_ID=new), payload)
         )
 
     def cleanup_started() -> None:  # outside the timed call: the next session-start finds the same registry
@@ -276,7 +280,7 @@ def bench_hooks(rounds: int, workdir: str, sleepers: Sleepers) -> Dict[str, Any]
     variants: Dict[str, Callable[[], Any]] = {
         "bare": lambda: run([PY, "-c", "pass"], base_env),
         "import json, psutil": lambda: run([PY, "-c", "import json, psutil"], base_env),
-        "prompt hook": lambda: outputs["prompt"].append(run([PY, HOOK, "hook", "prompt"], prompt_env, prompt_payload)),
+        "prompt hook": lambda: outputs["prompt"].append(run([PY, *HOOK, "hook", "prompt"], prompt_env, prompt_payload)),
         "session-start hook": session_start,
     }
     # Interleave by hand so the clean-up of session-start's entry stays out of every timed call.
@@ -489,7 +493,7 @@ def bench_tray(seconds: float, workdir: str, sleepers: Sleepers) -> Dict[str, An
     try:
         from desktop import missing_tools, start_desktop
     except ImportError as error:
-        return {"status": f"not measured: cannot import tests/desktop.py ({error})"}
+        return {"status": f"not measured: cannot import tests/support/desktop.py ({error})"}
     missing = missing_tools()
     if missing:
         return {"status": f"not measured: missing {', '.join(missing)}"}
@@ -611,8 +615,8 @@ def markdown(results: Dict[str, Any]) -> str:
         labels = {
             "bare": "`python -c pass`",
             "import json, psutil": '`python -c "import json, psutil"`',
-            "prompt hook": "`python tray/hook.py hook prompt` (registered session)",
-            "session-start hook": "`python tray/hook.py hook session-start` (registers; for information)",
+            "prompt hook": "`python -c <bootstrap> <repo> hook prompt` (registered session)",
+            "session-start hook": "`python -c <bootstrap> <repo> hook session-start` (registers; for information)",
         }
         for name, row in hook["variants"].items():
             out.append(f"| {labels[name]} | {row['median_ms']:.1f} | {row['p10_ms']:.1f} | {row['p90_ms']:.1f} | "
@@ -667,6 +671,8 @@ def markdown(results: Dict[str, Any]) -> str:
                 out += [f"Note: {tray['note']}.", ""]
         else:
             out += [f"**The tray at rest**: {tray['status']}", ""]
+    if results.get("latency"):
+        out += latency.markdown(results["latency"])
     return "\n".join(out)
 
 
@@ -675,9 +681,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer rounds, a 15 s tray window")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
     parser.add_argument("--no-tray", action="store_true", help="skip the tray measurement (no desktop)")
-    parser.add_argument("--only", choices=("hook", "poll", "tray"), action="append", help="run only these parts")
+    parser.add_argument("--only", choices=("hook", "poll", "tray", "latency"), action="append",
+                        help="run only these parts")
     args = parser.parse_args(argv)
-    parts = set(args.only or ("hook", "poll", "tray"))
+    parts = set(args.only or ("hook", "poll", "tray", "latency"))
     if args.no_tray:
         parts.discard("tray")
 
@@ -695,6 +702,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 rounds = quick_rounds if args.quick else {10: 101, 100: 61, 1000: 41, 10000: 9}
                 results["poll"] = bench_poll(sorted(rounds), rounds.__getitem__, os.path.join(workdir, "poll"),
                                              sleepers)
+            if "latency" in parts:
+                print("frozen start, notifications without D-Bus...", file=sys.stderr, flush=True)
+                results["latency"] = latency.bench_latency(10 if args.quick else 20, interleaved)
             if "tray" in parts:
                 print("tray at rest...", file=sys.stderr, flush=True)
                 try:

@@ -14,12 +14,20 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from helpers import Sleepers
 
-try:  # tests/ is put on sys.path by pytest (rootdir-relative "prepend" import mode)
-    from desktop import DEBIAN_PACKAGES, Desktop, missing_tools, start_desktop
-except ImportError:  # if tests/ ever becomes a package
-    from tests.desktop import DEBIAN_PACKAGES, Desktop, missing_tools, start_desktop
+# The layout: tests/unit (fast: no desktop, no real client), tests/e2e (real processes through the CLI and the
+# hooks, the fake and the real Claude Code), tests/desktop (a real X desktop), tests/support (shared helpers and
+# fakes, imported by name: `from helpers import ...`). The test folders are not packages, so pytest imports each
+# test module by its file name ("prepend" import mode); every test file name must therefore be unique.
+# The test folders are on sys.path too, because a few test modules still import from one another
+# (e.g. `from test_hooks_e2e import Sandbox`); shared code belongs in tests/support.
+_TESTS = Path(__file__).resolve().parent
+for _folder in ("desktop", "e2e", "unit", "support"):  # support ends up first
+    if str(_TESTS / _folder) not in sys.path:
+        sys.path.insert(0, str(_TESTS / _folder))
+
+from desktop import Desktop, require_desktop, start_desktop  # noqa: E402 - needs sys.path above
+from helpers import Sleepers  # noqa: E402 - needs sys.path above
 
 _SANDBOX = tempfile.mkdtemp(prefix="orchestray-tests-")
 for _name, _sub in (
@@ -32,9 +40,6 @@ for _name, _sub in (
     os.environ[_name] = os.path.join(_SANDBOX, _sub)
 os.environ.pop("CLAUDE_CODE_SESSION_ID", None)
 
-#: CI sets this: a real-desktop test that cannot find its tools fails instead of skipping.
-REQUIRE_DESKTOP = os.environ.get("ORCHESTRAY_REQUIRE_DESKTOP") == "1"
-
 
 @pytest.fixture
 def desktop(tmp_path: Path) -> Iterator[Desktop]:
@@ -43,13 +48,16 @@ def desktop(tmp_path: Path) -> Iterator[Desktop]:
     Skips only when a needed tool is missing (and fails even then under ORCHESTRAY_REQUIRE_DESKTOP=1, as in
     CI); any other start-up failure is an error, not a skip. Logs of the daemons stay in ``tmp_path/desktop``.
     """
-    missing = missing_tools()
-    if missing:
-        message = f"real desktop needs {', '.join(missing)} (Debian: apt-get install {DEBIAN_PACKAGES})"
-        if REQUIRE_DESKTOP:
-            pytest.fail(message)
-        pytest.skip(message)
+    require_desktop("trayer")
     with start_desktop(tmp_path / "desktop") as running:
+        yield running
+
+
+@pytest.fixture
+def sni_desktop(tmp_path: Path) -> Iterator[Desktop]:
+    """Like ``desktop``, with a StatusNotifierItem host (as KDE, GNOME and Ubuntu have) instead of trayer."""
+    require_desktop("sni")
+    with start_desktop(tmp_path / "desktop", host="sni") as running:
         yield running
 
 
@@ -77,5 +85,26 @@ def procs() -> Iterator[Sleepers]:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that uses ``desktop`` with ``desktop``, so ``-m "not desktop"`` deselects it."""
     for item in items:
-        if "desktop" in getattr(item, "fixturenames", ()):
+        if {"desktop", "sni_desktop"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.desktop)
+
+
+#: CI sets this too: a run in which any test was skipped fails, naming the skipped tests. (A test that cannot run
+#: here must get what it needs from `.ci/run` and `scripts/install-linux-deps.sh`, not quietly drop out.)
+NO_SKIP = os.environ.get("ORCHESTRAY_NO_SKIP") == "1"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if not NO_SKIP:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = list(reporter.stats.get("skipped", [])) if reporter is not None else []
+    if not skipped:
+        return
+    if reporter is not None:
+        reporter.write_sep("=", f"ORCHESTRAY_NO_SKIP=1 but {len(skipped)} test(s) skipped", red=True)
+        for report in skipped:
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+            reporter.write_line(f"{report.nodeid}: {reason}")
+    if session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
