@@ -251,7 +251,7 @@ class StandInAPI:
                 self.close_connection = True
                 try:
                     for event, data in api._events(body, answer):
-                        self.wfile.write(f"event: {event}\ndata: {json.dumps(data)}\n\n".encode("utf-8"))
+                        self.wfile.write(f"event: {event}\ndata: {json.dumps(data)}\n\n".encode())
                         self.wfile.flush()
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client went away (Esc interrupts a slow answer)

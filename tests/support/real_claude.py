@@ -2,7 +2,7 @@
 
 Each :class:`RealClaude` runs the native ``claude`` binary in a private HOME and CLAUDE_CONFIG_DIR (onboarding,
 API-key approval and folder trust already written, so no dialog comes before the prompt box), with
-``ANTHROPIC_BASE_URL`` pointing at a :class:`~support.claude_api.StandInAPI`. The test types prompts, presses
+``ANTHROPIC_BASE_URL`` pointing at a :class:`~claude_api.StandInAPI`. The test types prompts, presses
 Esc, answers permission dialogs, runs ``/clear`` and ``/exit``, and reads what the terminal shows (escape
 sequences removed).
 
@@ -24,7 +24,10 @@ import termios
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
+
+import pytest
+from claude_api import StandInAPI
 
 REPO = Path(__file__).resolve().parents[2]
 PINNED_VERSION = "2.1.332"
@@ -34,6 +37,10 @@ CI_BINARY = CI_PREFIX / "node_modules" / "@anthropic-ai" / "claude-code-linux-x6
 #: Written by `.ci/run` when the npm registry could not be reached: the only reason a real-client test skips.
 UNREACHABLE_MARKER = CI_PREFIX / "UNREACHABLE"
 BIN_ENV = "ORCHESTRAY_CLAUDE_BIN"
+#: `.ci/run` sets this (as does ORCHESTRAY_REQUIRE_DESKTOP=1): a missing client fails instead of skipping.
+REQUIRE_ENV = "ORCHESTRAY_REQUIRE_CLAUDE"
+#: The reason of the only skip CI forgives (conftest's ORCHESTRAY_NO_SKIP check looks for it).
+UNREACHABLE_SKIP = "real Claude Code not installed: the npm registry was unreachable"
 API_KEY = "sk-ant-dummy"
 
 # Generous: the client starts slowly on a loaded 2-core machine.
@@ -79,6 +86,23 @@ def claude_binary() -> str:
         f"the real Claude Code client is not installed: set ${BIN_ENV}, or run "
         f"`npm install --prefix {CI_PREFIX} @anthropic-ai/claude-code@{PINNED_VERSION}` (.ci/run does)"
     )
+
+
+def require_claude() -> str:
+    """The binary, else skip (no client here) or fail (CI, where `.ci/run` must have installed it).
+
+    The only skip under CI is the one `.ci/run` wrote down: the npm registry could not be reached.
+    """
+    try:
+        return claude_binary()
+    except ClaudeUnavailable as missing:
+        unreachable = registry_unreachable()
+        if unreachable is not None:
+            pytest.skip(f"{UNREACHABLE_SKIP}: {unreachable}")
+        required = os.environ.get(REQUIRE_ENV) == "1" or os.environ.get("ORCHESTRAY_REQUIRE_DESKTOP") == "1"
+        if required:
+            pytest.fail(str(missing))
+        pytest.skip(str(missing))
 
 
 def registry_unreachable() -> Optional[str]:
@@ -291,3 +315,108 @@ def wait_until(predicate: Callable[[], object], timeout: float, what: str, inter
         if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(interval)
+
+
+class ClaudeWorld:
+    """A private Claude Code set-up: HOME and CLAUDE_CONFIG_DIR with Orchestray's hooks installed by the real
+    installer, a registry and log folder of its own, and a running stand-in API. Clients started here are
+    ended by PID when the world closes."""
+
+    def __init__(self, root: Path, binary: str) -> None:
+        from tray.hooks import settings as hook_settings
+
+        self.root = root
+        self.binary = binary
+        self.home = root / "home"
+        self.config = root / "claude-config"
+        self.registry = root / "registry"
+        self.logs = root / "logs"
+        for folder in (self.home, self.config, self.logs):
+            folder.mkdir(parents=True, exist_ok=True)
+        self.settings = self.config / "settings.json"
+        # Manual permission mode: a tool call that changes something asks the user (see write_client_config).
+        self.settings.write_text(json.dumps({"permissions": {"defaultMode": "default"}}, indent=2) + "\n")
+        hook_settings.install(str(self.settings), check_import=False)
+        self.projects: List[Path] = []
+        self.clients: List[RealClaude] = []
+        self.api = StandInAPI().start()
+
+    @property
+    def env(self) -> Dict[str, str]:
+        return client_env(self.home, self.config, self.api.url, {
+            "ORCHESTRAY_REGISTRY_DIR": str(self.registry), "ORCHESTRAY_LOG_DIR": str(self.logs),
+        })
+
+    def start(self, cwd: Path, args: Optional[List[str]] = None) -> RealClaude:
+        """Start `claude` in `cwd` (trusted) and wait for its prompt box."""
+        if cwd not in self.projects:
+            self.projects.append(cwd)
+        write_client_config(self.home, self.config, self.projects)
+        client = RealClaude(self.binary, cwd, self.env, self.root / f"claude-{len(self.clients)}.pty.log", args)
+        self.clients.append(client)
+        client.wait_ready()
+        return client
+
+    def close(self) -> None:
+        for client in self.clients:
+            client.close()
+        self.api.stop()
+
+    # ---- what Orchestray shows -------------------------------------------------------------------------
+
+    def entries(self) -> List[Dict[str, Any]]:
+        found = []
+        if self.registry.is_dir():
+            for path in sorted(self.registry.glob("*.json")):
+                try:
+                    found.append(json.loads(path.read_text(encoding="utf-8")))
+                except (OSError, ValueError):
+                    continue
+        return found
+
+    def entry_of(self, client: RealClaude) -> Optional[Dict[str, Any]]:
+        """The registry entry of this client's process (its session id changes with /clear)."""
+        mine = [e for e in self.entries() if e.get("pid") == client.pid]
+        return mine[0] if len(mine) == 1 else None
+
+    def wait_entry(self, client: RealClaude, what: str = "its registry entry",
+                   check: Callable[[Dict[str, Any]], bool] = lambda e: True,
+                   timeout: float = STEP_TIMEOUT) -> Dict[str, Any]:
+        return wait_until(lambda: (lambda e: e if e is not None and check(e) else None)(self.entry_of(client)),
+                          timeout, f"claude pid {client.pid}: {what}")
+
+    def status(self) -> Dict[str, Any]:
+        """`orchestray status --json`, the real command line, as a user would run it."""
+        import subprocess as sp
+        import sys
+
+        completed = sp.run([sys.executable, "-m", "tray", "--registry-dir", str(self.registry), "status", "--json"],
+                           env=dict(os.environ, ORCHESTRAY_LOG_DIR=str(self.logs)), capture_output=True, text=True,
+                           timeout=60, stdin=sp.DEVNULL)
+        assert completed.returncode == 0, completed.stderr
+        return json.loads(completed.stdout)
+
+    def session_view(self, session_id: str) -> Optional[Dict[str, Any]]:
+        """The session as `status --json` shows it (with its activity), or None."""
+        for project in self.status()["projects"]:
+            for key in ("orchestrators", "workers", "vacating", "stale"):
+                for session in project.get(key) or []:
+                    if session.get("sessionId") == session_id:
+                        return session
+        return None
+
+    def activity(self, session_id: str) -> Optional[str]:
+        view = self.session_view(session_id)
+        return None if view is None else view.get("activity")
+
+    def wait_activity(self, session_id: str, state: str, timeout: float = STEP_TIMEOUT) -> None:
+        seen: List[Optional[str]] = []
+
+        def reached() -> bool:
+            seen.append(self.activity(session_id))
+            return seen[-1] == state
+
+        try:
+            wait_until(reached, timeout, f"session {session_id} to show activity {state!r}", interval=0.3)
+        except AssertionError as error:
+            raise AssertionError(f"{error}; it showed {sorted(set(map(str, seen)))}") from None
