@@ -2,12 +2,13 @@
 # Debian/Ubuntu packages Orchestray needs on Linux:
 #  - to show a tray icon WITH a menu (GTK + AppIndicator typelibs) and to build PyGObject / dbus-python;
 #  - with --test, also what the real-desktop tests drive: an X server (Xvfb), a tray host (trayer), a
-#    notification daemon (dunst), xdotool and ImageMagick.
+#    notification daemon (dunst), xdotool and ImageMagick, and for "Focus terminal" a window manager that
+#    honours EWMH (openbox), a terminal (xterm) and tmux.
 # Runs apt-get through sudo when not root. Safe to run again.
 set -euo pipefail
 runtime=(gir1.2-gtk-3.0 gir1.2-ayatanaappindicator3-0.1 libgirepository1.0-dev libcairo2-dev pkg-config
          libdbus-1-dev libnotify-bin dbus python3-dev gcc)
-testing=(xvfb xdotool imagemagick x11-utils trayer dunst dbus-x11 systemd git binutils)
+testing=(xvfb xdotool imagemagick x11-utils trayer dunst dbus-x11 systemd git binutils openbox xterm tmux)
 packages=("${runtime[@]}")
 if [ "${1:-}" = "--test" ]; then packages+=("${testing[@]}"); fi
 sudo=""
