@@ -118,7 +118,7 @@ def test_tray_menu_promote_notify_clean_quit(desktop, tmp_path: Path, procs) -> 
     menu = current_menu(registry_dir)
     assert [item.text for item in menu if item.children] == [
         "● alpha-service — ok (2 sessions)",
-        "● beta-web — ok (2 sessions)",
+        "● beta-web — ok (2 sessions, 1 stale)",  # b-gone died before the tray started
     ]
 
     # 2. An orchestrator dies: dunst receives "orchestrator died" naming the project and the successor.

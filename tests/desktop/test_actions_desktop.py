@@ -17,15 +17,11 @@ from pathlib import Path
 from typing import List
 
 import pytest
+from desktop import Desktop, missing_tools, start_desktop
 from test_tray_desktop import current_menu, keys_for, tray_command, tray_env
 
 from tray.core import actions
 from tray.core.registry import Registry
-
-try:
-    from desktop import Desktop, missing_tools, start_desktop
-except ImportError:  # pragma: no cover - if tests/ becomes a package
-    from tests.desktop import Desktop, missing_tools, start_desktop
 
 pytestmark = pytest.mark.desktop
 
