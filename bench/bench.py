@@ -192,7 +192,7 @@ def gone_pids(count: int, rng: random.Random) -> List[int]:
 
 
 def write_entry(directory: str, data: Dict[str, Any]) -> None:
-    """As Claude Code's protocol (the seed's registry.py) writes an entry: indented JSON."""
+    """As Claude Code's protocol (its registry.py) writes an entry: indented JSON."""
     with open(os.path.join(directory, data["sessionId"] + ".json"), "w", encoding="utf-8") as handle:
         json.dump(data, handle, indent=2)
 

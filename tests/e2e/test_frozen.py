@@ -141,6 +141,18 @@ def test_frozen_tray_menu_on_a_real_desktop(frozen: Path, desktop, tmp_path: Pat
 
 
 @pytest.mark.slow
+def test_frozen_tray_on_a_status_notifier_desktop(frozen: Path, sni_desktop, tmp_path: Path, procs,
+                                                  monkeypatch) -> None:
+    """tests/desktop/test_tray_sni.py's scenario, run frozen: the bundle asks the bus (Gio), loads the appindicator
+    backend, and the SNI host draws its icon and the menu it exports (promote, quit)."""
+    import test_tray_desktop
+    import test_tray_sni
+
+    monkeypatch.setenv(test_tray_desktop.TRAY_CMD_ENV, shlex.quote(str(frozen)))
+    test_tray_sni.test_sni_desktop_menu_as_exported_promote_and_quit(sni_desktop, tmp_path, procs)
+
+
+@pytest.mark.slow
 @pytest.mark.desktop
 def test_frozen_notification_buttons_and_focus(frozen: Path, tmp_path: Path, procs, monkeypatch) -> None:
     """desktop-notifier and "Focus terminal" in the frozen app (their modules are picked at run time, so a

@@ -45,6 +45,7 @@ from helpers import REPO, cli_env, run_cli
 
 from tray.core import actions, events
 from tray.core.liveness import LivenessProbe
+from tray.core.log import HOOK_LOG_NAME
 from tray.core.registry import Registry
 from tray.core.snapshot import build_snapshot
 
@@ -224,7 +225,7 @@ class PollLoop(threading.Thread):
 
 
 def parse_entry(raw: bytes, stem: str) -> Tuple[int, float]:
-    """An independent check of a registry file: the seed's fields, whole and valid; (pid, startedAt)."""
+    """An independent check of a registry file: the protocol's fields, whole and valid; (pid, startedAt)."""
     data = json.loads(raw.decode("utf-8"))
     assert isinstance(data, dict), "not an object"
     assert data["sessionId"] == stem, "sessionId does not match the file name"
@@ -652,7 +653,7 @@ def test_soak(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
             soak.check_hook(result, f"own prompt of {result['session']}")
             if "PROMOTED" in result["context"]:
                 told[result["session"]] += 1
-    hook_log = Path(soak.log_dir) / "orchestray.log"
+    hook_log = Path(soak.log_dir) / HOOK_LOG_NAME
     hook_failures = [
         line for line in (hook_log.read_text(errors="replace").splitlines() if hook_log.exists() else [])
         if re.search(r"hook \S+ failed| ERROR ", line)

@@ -1,4 +1,11 @@
-"""The log file: where details go when the user is shown one line.
+"""The log files: where details go when the user is shown one line.
+
+Two files, because of who writes them. The tray is one long-lived process: `orchestray.log`, rotated by size
+(1 MB x 3), and the tray is its only writer. Hooks and one-shot commands are many short processes that may
+overlap each other and the tray: they append to `hooks.log` and never roll it over while it is open, because on
+Windows a rollover (a rename) fails while another process holds the file, and a shared rotating file would be
+renamed under the tray's feet. `hooks.log` is trimmed when a process opens it: above 1 MB it is renamed to
+`hooks.log.1` if nobody holds it, else it is simply appended to (the next opener retries).
 
 Set up lazily: the hook path only pays for `logging` when something goes wrong.
 """
@@ -10,8 +17,14 @@ import sys
 from typing import Optional
 
 LOG_ENV = "ORCHESTRAY_LOG_DIR"
-LOG_NAME = "orchestray.log"
+LOG_NAME = "orchestray.log"  # the tray's
+HOOK_LOG_NAME = "hooks.log"  # hooks and one-shot commands
+TRAY = "tray"
+HOOKS = "hooks"
+MAX_BYTES = 1_000_000
+BACKUPS = 3
 _configured: Optional[str] = None
+_role = HOOKS
 
 
 def log_dir() -> str:
@@ -23,27 +36,55 @@ def log_dir() -> str:
     return platformdirs.user_log_dir("orchestray", appauthor=False)
 
 
-def log_path() -> str:
-    return os.path.join(log_dir(), LOG_NAME)
+def log_path(role: Optional[str] = None) -> str:
+    """The file this process logs to (``role``: ``TRAY`` or ``HOOKS``; default: this process's role)."""
+    return os.path.join(log_dir(), LOG_NAME if (role or _role) == TRAY else HOOK_LOG_NAME)
 
 
-def setup_logging(verbose: bool = False, console: bool = False) -> str:
-    """Route the `orchestray` loggers to a rotating file (and stderr if asked); returns the file's path."""
-    global _configured
+def _trim(path: str) -> None:
+    """Move a too-big shared log aside, if no other process holds it (on Windows the rename fails then)."""
+    try:
+        if os.path.getsize(path) > MAX_BYTES:
+            os.replace(path, path + ".1")
+    except OSError:
+        pass
+
+
+def _file_handler(path: str, role: str):  # -> logging.Handler
     import logging
     import logging.handlers
 
-    path = log_path()
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if role == TRAY:
+        return logging.handlers.RotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
+    _trim(path)
+    return logging.FileHandler(path, encoding="utf-8")  # appends; never renames a file others hold
+
+
+def setup_logging(verbose: bool = False, console: bool = False, role: Optional[str] = None) -> str:
+    """Route the `orchestray` loggers to this process's file (and stderr if asked); returns the file's path.
+
+    The tray passes ``role=TRAY``; every other process (hooks, commands) logs as ``HOOKS``. A role given after
+    logging was set up for another one moves the handler to the right file.
+    """
+    global _configured, _role
+    import logging
+
     logger = logging.getLogger("orchestray")
+    if role is not None and role != _role:
+        _role = role
+        if _configured is not None:
+            for old in list(logger.handlers):
+                logger.removeHandler(old)
+                old.close()
+            _configured = None
+    path = log_path()
     if _configured is None:
         logger.setLevel(logging.DEBUG if verbose else logging.INFO)
         logger.propagate = False
         formatter = logging.Formatter("%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
         try:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            handler: logging.Handler = logging.handlers.RotatingFileHandler(
-                path, maxBytes=1_000_000, backupCount=3, encoding="utf-8"
-            )
+            handler: logging.Handler = _file_handler(path, _role)
         except OSError:
             handler = logging.StreamHandler(sys.stderr)
             path = "<stderr>"

@@ -9,7 +9,8 @@ action in words). The tray backend's own way is best where it works (Windows:
 ``icon.notify``, a balloon/toast on our own icon; Linux gtk/appindicator: the D-Bus call pystray makes, made
 synchronously here so failures are seen), ``notify-send`` covers Linux desktops where pystray runs without
 GTK, plyer is the last resort, and macOS gets ``osascript`` (plyer's macOS backend
-needs pyobjus and an app bundle, and pystray's crashes on a missing title). See the packaging notes, section 2.
+needs pyobjus and an app bundle, and pystray's crashes on a missing title).
+See docs/decisions.md, "Notifications go through a chain".
 
 Every notifier here never raises and returns True only when it handed the text to something that shows it.
 Texts pass through :func:`safe_text` first: they carry session ids and folder names that anyone can choose,
@@ -555,7 +556,7 @@ def build_chain(
     which: Callable[[str], Optional[str]] = shutil.which,
     interactive: bool = False,
 ) -> List[Notifier]:
-    """The notifiers for ``platform``, best first.
+    """The notifiers for ``platform``, best first (docs/decisions.md, "Notifications go through a chain").
 
     ``interactive``: put :class:`DesktopNotifierNotifier` (buttons, clicks) first. The tray asks for it; a
     one-shot caller (the self-test, a script) does not, as nobody would be left to receive a click.
