@@ -25,6 +25,7 @@ from tray.core.log import get_logger
 from tray.core.projects import ProjectResolver
 from tray.core.registry import Registry
 from tray.core.snapshot import Session, Snapshot, build_snapshot
+from tray.platform.focus_base import FocusResult
 from tray.platform.notify import Button
 
 log = get_logger("tray")
@@ -38,11 +39,6 @@ class View(Protocol):
     ) -> bool: ...
 
     def stop(self) -> None: ...
-
-
-class FocusResult(Protocol):
-    ok: bool
-    message: str
 
 
 class Autostart(Protocol):

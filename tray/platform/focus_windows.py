@@ -35,7 +35,9 @@ class Win32:  # pragma: no cover - needs Windows; the logic above it is tested w
 
     def top_windows(self) -> List[int]:
         found: List[int] = []
-        proc = self.ctypes.WINFUNCTYPE(self.wintypes.BOOL, self.wintypes.HWND, self.wintypes.LPARAM)
+        # WINFUNCTYPE exists only on Windows.
+        proc = self.ctypes.WINFUNCTYPE(  # type: ignore[attr-defined]
+            self.wintypes.BOOL, self.wintypes.HWND, self.wintypes.LPARAM)
 
         def collect(hwnd: int, _lparam: int) -> bool:
             found.append(int(hwnd or 0))

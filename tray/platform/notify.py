@@ -327,6 +327,11 @@ def _run_detached(what: str, callback: Callable[[], None]) -> None:
     threading.Thread(target=guarded, name="orchestray-notice-action", daemon=True).start()
 
 
+def _detached(what: str, callback: Callable[[], None]) -> Callable[[], None]:
+    """What the library calls on its loop thread: hand the real work to a thread of its own."""
+    return lambda: _run_detached(what, callback)
+
+
 class _LastWarning(logging.Handler):
     """Keeps desktop-notifier's own failure reports (it logs them instead of raising) for our one-line reason."""
 
@@ -443,11 +448,10 @@ class DesktopNotifierNotifier(_Base):
 
         dispatched = threading.Event()
         library_buttons = [
-            LibraryButton(title=safe_text(button.label, TITLE_LIMIT),
-                          on_pressed=(lambda b=button: _run_detached(b.label, b.run)))
+            LibraryButton(title=safe_text(button.label, TITLE_LIMIT), on_pressed=_detached(button.label, button.run))
             for button in buttons
         ]
-        clicked = (lambda: _run_detached("click", on_click)) if on_click is not None else None
+        clicked = _detached("click", on_click) if on_click is not None else None
         self._warnings.message = ""
 
         async def send() -> None:
