@@ -14,7 +14,6 @@ import os
 import shlex
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any, Dict, Optional
 
@@ -73,13 +72,10 @@ def run_frozen(frozen: Path, env: Dict[str, str], *args: str, stdin: str = "", t
 
 
 @pytest.mark.slow
-def test_frozen_version_and_start_time(frozen: Path, tmp_path: Path) -> None:
-    env = sandbox_env(tmp_path)
-    started = time.perf_counter()
-    done = run_frozen(frozen, env, "--version")
-    elapsed = time.perf_counter() - started
-    assert (done.returncode, done.stdout.strip()) == (0, f"orchestray {__version__}")
-    assert elapsed < 10.0  # measured about 0.1 s for the onedir (packaging/README.md); generous for slow CI
+def test_frozen_version(frozen: Path, tmp_path: Path) -> None:
+    """The frozen app answers --version (how fast: bench/bench.py, "Frozen app start")."""
+    done = run_frozen(frozen, sandbox_env(tmp_path), "--version")
+    assert (done.returncode, done.stdout.strip(), done.stderr) == (0, f"orchestray {__version__}", "")
 
 
 @pytest.mark.slow

@@ -1,22 +1,33 @@
 """User settings of the tray, kept as JSON under the platform's config folder.
 
 A config file we cannot parse is never overwritten: it is moved aside (`config.json.broken-<time>`) the
-first time we need to save, and defaults are used meanwhile.
+first time we need to save, and defaults are used meanwhile. A value of the wrong type or out of its range
+(a negative delay, a poll interval of 1e308 s that no timer accepts) falls back to its default; either way
+`ConfigStore.problem` holds the one line the tray logs, and loading never raises: the tray must start.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
 import time
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from tray.core.fsutil import atomic_write_json
 
 CONFIG_ENV = "ORCHESTRAY_CONFIG_DIR"
 STATE_ENV = "ORCHESTRAY_STATE_DIR"
 MIN_POLL_SECONDS = 0.5
+MAX_CONFIG_BYTES = 64 * 1024
+#: What each number may be: a positive value below the minimum is raised to it (a 0.1 s poll would only burn
+#: CPU); anything else outside the range uses the default.
+LIMITS: Dict[str, Tuple[float, float]] = {
+    "poll_interval": (MIN_POLL_SECONDS, 3600.0),
+    "waiting_notify_after": (1.0, 7 * 24 * 3600.0),
+    "notify_per_minute": (1, 60),
+}
 
 
 def config_dir() -> str:
@@ -56,11 +67,10 @@ class ConfigStore:
     def load(self) -> Config:
         config = Config()
         try:
-            with open(self.path, encoding="utf-8") as handle:
-                raw = json.load(handle)
+            raw = json.loads(_read_config(self.path))
         except FileNotFoundError:
             return config
-        except (OSError, ValueError) as error:
+        except (OSError, ValueError, RecursionError) as error:
             self._broken = True
             self.problem = f"settings file {self.path} is unreadable ({error}); using defaults"
             return config
@@ -69,15 +79,28 @@ class ConfigStore:
             self.problem = f"settings file {self.path} is not a JSON object; using defaults"
             return config
         self._raw = raw
+        ignored: List[str] = []
         for field in fields(Config):
-            value = raw.get(field.name)
+            if field.name not in raw:
+                continue
+            value = raw[field.name]
             default = getattr(config, field.name)
             if isinstance(default, bool):
                 if isinstance(value, bool):
                     setattr(config, field.name, value)
-            elif isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-                setattr(config, field.name, type(default)(value))
-        config.poll_interval = max(MIN_POLL_SECONDS, config.poll_interval)
+                else:
+                    ignored.append(field.name)
+                continue
+            low, high = LIMITS[field.name]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= high:
+                ignored.append(field.name)  # also NaN and infinity: no comparison holds for NaN
+                continue
+            setattr(config, field.name, type(default)(max(low, value)))
+        if ignored:
+            self.problem = (
+                f"settings file {self.path}: ignored {', '.join(ignored)} (wrong type or out of range); "
+                "using the defaults for them"
+            )
         return config
 
     def save(self, config: Config) -> None:
@@ -90,3 +113,18 @@ class ConfigStore:
         data.update(asdict(config))
         atomic_write_json(self.path, data)
         self._raw = data
+
+
+def _read_config(path: str) -> str:
+    """The file's text; never blocks on a FIFO and never reads more than `MAX_CONFIG_BYTES` (links are followed:
+    dotfile managers link their config files)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError("not a regular file")
+        data = os.read(fd, MAX_CONFIG_BYTES + 1)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise OSError(f"larger than {MAX_CONFIG_BYTES} bytes")
+    return data.decode("utf-8")

@@ -150,8 +150,8 @@ class TrayController:
         self.view.show(*shown)
 
     def announce(self, found: List[Any]) -> None:
-        if not found:
-            return
+        """Notify about `found`, at most `notify_per_minute` a minute; called after every poll, even one that
+        found nothing, so that what was held back is summed up as soon as the minute allows."""
         for event in found:
             log.info("event %s: %s", event.kind, event.title)  # not the body: it may quote the user's prompt
         if not self.config.notifications or self.view is None:
