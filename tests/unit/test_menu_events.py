@@ -231,14 +231,14 @@ def test_rate_limiter_allows_a_burst_then_waits_a_minute():
 
 
 def test_a_burst_of_events_gives_six_notifications_and_one_summary(tmp_path, procs):
-    """Five orchestrators die at once: ten events (five deaths, five orphaned projects). The user gets six
-    notifications (the default limit of six a minute), then, once the minute is over, one summary of the other
-    four; and nothing more while nothing new happens."""
+    """Ten orchestrators die at once: ten events (one per death; the orphaned project it leaves is part of it).
+    The user gets six notifications (the default limit of six a minute), then, once the minute is over, one
+    summary of the other four; and nothing more while nothing new happens."""
     from tray.core.actions import register
 
     registry = Registry(str(tmp_path / "reg"))
     bosses = []
-    for index in range(5):
+    for index in range(10):
         folder = tmp_path / f"project-{index}"
         folder.mkdir()
         boss, worker = procs.many(2)
@@ -280,7 +280,7 @@ def test_the_limit_comes_from_config_and_the_rest_is_summed_up(tmp_path, procs):
     (tmp_path / "cfg" / "config.json").write_text('{"notify_per_minute": 2}')
     registry = Registry(str(tmp_path / "reg"))
     bosses = []
-    for index in range(3):  # 3 deaths + 3 orphaned = 6 events, limit 2: 2 said, 4 summed up
+    for index in range(6):  # 6 deaths = 6 events (one each), limit 2: 2 said, 4 summed up
         folder = tmp_path / f"project-{index}"
         folder.mkdir()
         boss, worker = procs.many(2)
