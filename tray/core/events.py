@@ -11,7 +11,7 @@ a notifier without buttons still tells the user what to do. Each notice also car
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import List, Optional, Set, Tuple
 
 from tray.core.entry import ROLE_ORCHESTRATOR
 from tray.core.snapshot import STATE_CONFLICT, STATE_ORPHANED, STATE_VACATING, ProjectView, Snapshot
@@ -200,7 +200,7 @@ class ActivityWatcher:
 
     def __init__(self, delay: float) -> None:
         self.delay = delay
-        self._said: set = set()
+        self._said: Set[Tuple[str, str, float]] = set()
 
     def check(self, snapshot: Snapshot, now: float) -> List[SessionEvent]:
         found: List[SessionEvent] = []
