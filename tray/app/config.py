@@ -12,11 +12,12 @@ import time
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Dict, Optional
 
-from tray.core.fsutil import atomic_write_json
+from tray.core.fsutil import ReadRefused, atomic_write_json, read_regular_file, replace
 
 CONFIG_ENV = "ORCHESTRAY_CONFIG_DIR"
 STATE_ENV = "ORCHESTRAY_STATE_DIR"
 MIN_POLL_SECONDS = 0.5
+MAX_CONFIG_BYTES = 256 * 1024
 
 
 def config_dir() -> str:
@@ -55,12 +56,11 @@ class ConfigStore:
 
     def load(self) -> Config:
         config = Config()
-        try:
-            with open(self.path, encoding="utf-8") as handle:
-                raw = json.load(handle)
+        try:  # non-blocking and capped: a FIFO or a huge file here must not hang the tray's start
+            raw = json.loads(read_regular_file(self.path, MAX_CONFIG_BYTES, follow=True).decode("utf-8"))
         except FileNotFoundError:
             return config
-        except (OSError, ValueError) as error:
+        except (OSError, ReadRefused, ValueError, RecursionError) as error:
             self._broken = True
             self.problem = f"settings file {self.path} is unreadable ({error}); using defaults"
             return config
@@ -84,7 +84,7 @@ class ConfigStore:
         os.makedirs(self.directory, exist_ok=True)
         if self._broken and os.path.exists(self.path):
             stamp = time.strftime("%Y%m%dT%H%M%S")
-            os.replace(self.path, f"{self.path}.broken-{stamp}")
+            replace(self.path, f"{self.path}.broken-{stamp}")
             self._broken = False
         data = dict(self._raw)  # keep keys written by a newer version
         data.update(asdict(config))

@@ -139,7 +139,8 @@ class TrayController:
         if not found:
             return
         for event in found:
-            log.info("event %s: %s — %s", event.kind, event.title, event.body)
+            # Never the body: a session's event quotes the user's last prompt, and no prompt goes into a log.
+            log.info("event %s: %s (session %s)", event.kind, event.title, event.session_id)
         if not self.config.notifications or self.view is None:
             return
         for event in found:

@@ -40,10 +40,7 @@ def setup_logging(verbose: bool = False, console: bool = False) -> str:
         logger.propagate = False
         formatter = logging.Formatter("%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
         try:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            handler: logging.Handler = logging.handlers.RotatingFileHandler(
-                path, maxBytes=1_000_000, backupCount=3, encoding="utf-8"
-            )
+            handler: logging.Handler = _private_file_handler(path)
         except OSError:
             handler = logging.StreamHandler(sys.stderr)
             path = "<stderr>"
@@ -56,6 +53,31 @@ def setup_logging(verbose: bool = False, console: bool = False) -> str:
             logger.addHandler(stream)
         _configured = path
     return _configured
+
+
+def _private_file_handler(path: str):  # -> logging.Handler
+    """A rotating handler whose files are user-only (0600) in a folder created 0700.
+
+    The log names projects, sessions and folders: it is nobody else's business. Every file the handler opens,
+    the first and each one after a rollover, is created 0600; a file left 0644 by an older version is fixed.
+    """
+    import logging.handlers
+
+    from tray.core.fsutil import PRIVATE_FILE, ensure_private_dir
+
+    class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+        def _open(self):  # type: ignore[no-untyped-def]
+            flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+            fd = os.open(self.baseFilename, flags, PRIVATE_FILE)
+            return open(fd, self.mode, encoding=self.encoding, errors=self.errors)
+
+    ensure_private_dir(os.path.dirname(path))
+    handler = PrivateRotatingFileHandler(path, maxBytes=1_000_000, backupCount=3, encoding="utf-8")
+    try:
+        os.chmod(path, PRIVATE_FILE)
+    except OSError:
+        pass
+    return handler
 
 
 def get_logger(name: str = ""):  # -> logging.Logger, typed loosely to keep `logging` out of the import path
