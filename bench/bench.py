@@ -16,7 +16,7 @@ reported. Nothing touches the user's real registry, settings or log: every run g
    process, PIDs reused by a later process, and PIDs of processes that are gone, across real project folders
    (plain folders, git repositories, worktrees of them, sessions started in sub-folders).
 3. The tray at rest: `python -m tray tray` under a real private desktop (Xvfb, D-Bus, dunst, trayer; see
-   tests/desktop.py) with 50 entries, polling every 2 s; resident memory and CPU time over the window.
+   tests/support/desktop.py) with 50 entries, polling every 2 s; resident memory and CPU time over the window.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
-sys.path.insert(1, os.path.join(REPO, "tests"))
+sys.path.insert(1, os.path.join(REPO, "tests", "support"))
 
 import psutil  # noqa: E402
 
@@ -489,7 +489,7 @@ def bench_tray(seconds: float, workdir: str, sleepers: Sleepers) -> Dict[str, An
     try:
         from desktop import missing_tools, start_desktop
     except ImportError as error:
-        return {"status": f"not measured: cannot import tests/desktop.py ({error})"}
+        return {"status": f"not measured: cannot import tests/support/desktop.py ({error})"}
     missing = missing_tools()
     if missing:
         return {"status": f"not measured: missing {', '.join(missing)}"}

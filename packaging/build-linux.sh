@@ -10,7 +10,7 @@
 #    imported (when a display was available), plyer's Linux backend and dbus were bundled;
 # 4. runs the frozen `orchestray hook prompt` with garbage on stdin: must exit 0 and print nothing;
 # 5. prints the build time, the size and the start time of `orchestray --version`, then the line
-#    ORCHESTRAY_FROZEN=<absolute path of the binary>   (export it for tests/test_packaging.py).
+#    ORCHESTRAY_FROZEN=<absolute path of the binary>   (export it for tests/e2e/test_frozen.py).
 #
 # Environment: PYTHON (default: python3 on PATH, i.e. the active virtualenv's), PYINSTALLER_VERSION,
 # HOOKS_CONTRIB_VERSION (pins), ORCHESTRAY_NO_PIP=1 to use the PyInstaller already installed.
@@ -53,7 +53,7 @@ elif command -v xvfb-run >/dev/null; then
   say "self-test under xvfb-run"
   display_runner=(xvfb-run -a)
 else
-  say "self-test without a display (the tray backend import is then skipped; tests/test_packaging.py runs it)"
+  say "self-test without a display (the tray backend import is then skipped; tests/e2e/test_frozen.py runs it)"
 fi
 rm -f "$report"
 status=0

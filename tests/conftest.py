@@ -14,12 +14,20 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from helpers import Sleepers
 
-try:  # tests/ is put on sys.path by pytest (rootdir-relative "prepend" import mode)
-    from desktop import DEBIAN_PACKAGES, Desktop, missing_tools, start_desktop
-except ImportError:  # if tests/ ever becomes a package
-    from tests.desktop import DEBIAN_PACKAGES, Desktop, missing_tools, start_desktop
+# The layout: tests/unit (fast: no desktop, no real client), tests/e2e (real processes through the CLI and the
+# hooks, the fake and the real Claude Code), tests/desktop (a real X desktop), tests/support (shared helpers and
+# fakes, imported by name: `from helpers import ...`). The test folders are not packages, so pytest imports each
+# test module by its file name ("prepend" import mode); every test file name must therefore be unique.
+# The test folders are on sys.path too, because a few test modules still import from one another
+# (e.g. `from test_hooks_e2e import Sandbox`); shared code belongs in tests/support.
+_TESTS = Path(__file__).resolve().parent
+for _folder in ("desktop", "e2e", "unit", "support"):  # support ends up first
+    if str(_TESTS / _folder) not in sys.path:
+        sys.path.insert(0, str(_TESTS / _folder))
+
+from desktop import DEBIAN_PACKAGES, Desktop, missing_tools, start_desktop  # noqa: E402 - needs sys.path above
+from helpers import Sleepers  # noqa: E402 - needs sys.path above
 
 _SANDBOX = tempfile.mkdtemp(prefix="orchestray-tests-")
 for _name, _sub in (

@@ -1,8 +1,8 @@
-"""End-to-end proof that tests/desktop.py gives a desktop a person could use: a plain pystray icon appears in
+"""End-to-end proof that tests/support/desktop.py gives a desktop a person could use: a plain pystray icon appears in
 trayer, a click opens its menu, the keyboard picks items, a notification reaches dunst, Quit ends the process.
 
 Both menu-capable pystray backends are exercised with the mouse button that opens their menu:
-``gtk`` (the one tests should force, see tests/desktop.py) with button 3, ``appindicator`` with button 1.
+``gtk`` (the one tests should force, see tests/support/desktop.py) with button 3, ``appindicator`` with button 1.
 """
 
 from __future__ import annotations

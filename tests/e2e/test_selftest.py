@@ -2,8 +2,8 @@
 
 The self-test runs for real: in this process for the report's shape and its failure handling, and as the real
 command in a subprocess without a display (``env -u DISPLAY``: the tray backend is reported as skipped, every
-other check must pass) and on a real private desktop (the backend must import and have a menu; ``--notify``
-must reach the notification daemon). The frozen build runs the same self-test in tests/test_packaging.py.
+other check must pass). On a real private desktop it runs in tests/desktop/test_selftest_desktop.py; the frozen
+build runs the same self-test in tests/e2e/test_frozen.py.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import pytest
 from tray import __version__, selftest
 from tray.platform import autostart
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 LINUX = sys.platform.startswith("linux")
 EXPECTED_CHECKS = {
     "modules",
@@ -190,38 +190,6 @@ def test_self_test_report_to_an_unwritable_place_is_one_line(tmp_path: Path) -> 
     assert len(lines) == 1
     assert lines[0].startswith("orchestray: cannot write the report: ")
     assert lines[0].endswith(str(tmp_path / "missing" / "r.json"))
-
-
-@pytest.mark.skipif(not LINUX, reason="the real desktop is Xvfb + trayer + dunst")
-def test_self_test_on_a_real_desktop_imports_the_backend_and_notifies(desktop, tmp_path: Path) -> None:
-    env = headless_env(tmp_path)
-    env.update(desktop.env)
-    env["PYTHONPATH"] = str(REPO)
-    done = orchestray(env, "self-test", "--notify")
-    assert done.returncode == 0, done.stdout + done.stderr
-    report = json.loads(done.stdout)
-    backend = report["checks"]["tray_backend"]
-    assert backend["ok"] and backend["required"] and "skipped" not in backend
-    assert backend["detail"]["backend"] in ("appindicator", "gtk") and backend["detail"]["has_menu"] is True
-    notifications = report["checks"]["notifications"]["detail"]
-    assert notifications["chain"][0] == "pystray"  # the icon's own D-Bus notify comes first on GTK
-    assert notifications["sent"]["delivered"] is True
-    received = desktop.wait_for(
-        lambda: [n for n in desktop.notifications() if n["summary"] == "Orchestray self-test"], timeout=10
-    )
-    assert len(received) == 1 and "notifications work" in received[0]["body"]
-
-
-@pytest.mark.skipif(not LINUX, reason="the real desktop is Xvfb + trayer + dunst")
-def test_self_test_fails_when_the_backend_has_no_menu(desktop, tmp_path: Path) -> None:
-    env = headless_env(tmp_path, PYSTRAY_BACKEND="xorg")
-    env.update(desktop.env)
-    env.update(PYTHONPATH=str(REPO), PYSTRAY_BACKEND="xorg")
-    done = orchestray(env, "self-test")
-    assert done.returncode == 1
-    report = json.loads(done.stdout)
-    assert report["failed"] == ["tray_backend"]
-    assert report["checks"]["tray_backend"]["error"] == "the tray backend 'xorg' cannot show menus"
 
 
 # --- orchestray autostart -------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """Session activity on a real desktop (issue #7): Xvfb + trayer + dunst, Orchestray's real tray process, and two
-fake Claude Codes (tests/fake_claude.py) running the hooks that `orchestray hooks install` wrote.
+fake Claude Codes (tests/support/fake_claude.py) running the hooks that `orchestray hooks install` wrote.
 
 One session asks for a permission: dunst receives "a session needs you" at once, and once. The other finishes
 its answer: after the configured delay (`waiting_notify_after`, 2 s here) dunst receives one "waiting for
@@ -26,7 +26,7 @@ from tray.core.snapshot import build_snapshot
 
 pytestmark = pytest.mark.desktop
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SCREENSHOT = REPO / "tests" / "artifacts" / "tray-activity.png"
 DELAY = 2  # seconds: `waiting_notify_after` in the tray's config.json
 PERMISSION = "Claude needs your permission to use Bash"

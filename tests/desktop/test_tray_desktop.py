@@ -25,10 +25,10 @@ from tray.core.snapshot import build_snapshot
 
 pytestmark = pytest.mark.desktop
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SCREENSHOT = REPO / "tests" / "artifacts" / "tray-menu.png"
 #: The `orchestray` command under test, as a shell-quoted string: a frozen build runs these same tests with
-#: ORCHESTRAY_TRAY_CMD=dist/orchestray/orchestray (see tests/test_packaging.py). Default: this Python's `-m tray`.
+#: ORCHESTRAY_TRAY_CMD=dist/orchestray/orchestray (see tests/e2e/test_frozen.py). Default: this Python's `-m tray`.
 TRAY_CMD_ENV = "ORCHESTRAY_TRAY_CMD"
 
 

@@ -1,8 +1,8 @@
 """End to end: Claude Code's hooks, as installed in settings.json, driven by a fake Claude Code (issue #3).
 
 Nothing under test is mocked: ``tray.hooks.settings.install`` (or the real CLI) writes the commands into a
-settings.json; ``tests/fake_claude.py`` runs as a real long-lived process named ``claude`` and runs those commands
-through ``/bin/sh -c`` as its own children, with the hook JSON on stdin and Claude Code's environment, exactly
+settings.json; ``tests/support/fake_claude.py`` runs as a real long-lived process named ``claude`` and runs those
+commands through ``/bin/sh -c`` as its own children, with the hook JSON on stdin and Claude Code's environment, exactly
 as Claude Code does; the hooks find that process among their ancestors and write the real registry; the test
 reads the registry files and runs the real ``orchestray`` CLI in subprocesses.
 
@@ -29,9 +29,9 @@ import pytest
 
 from tray.hooks import settings as hook_settings
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]
 REPO = TESTS.parent
-FAKE_CLAUDE = TESTS / "fake_claude.py"
+FAKE_CLAUDE = TESTS / "support" / "fake_claude.py"
 REPLY_TIMEOUT = 30.0  # one command of the fake: every hook of an event (each hook itself is bounded by 10 s)
 EVENTS = ("SessionStart", "UserPromptSubmit", "SessionEnd", "Stop", "Notification")
 # Variables that would leak a surrounding Claude Code session (or another registry) into the sandbox.
@@ -52,7 +52,7 @@ SCRUBBED = (
 
 
 class FakeClaude:
-    """One running ``tests/fake_claude.py``, talked to line by line."""
+    """One running ``tests/support/fake_claude.py``, talked to line by line."""
 
     def __init__(self, link: Path, settings: Path, env: Dict[str, str], cwd: Path, log: Path) -> None:
         self.log = log

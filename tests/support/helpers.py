@@ -19,7 +19,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
 import psutil
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _LOG_DIR = tempfile.mkdtemp(prefix="orchestray-test-log-")
 atexit.register(shutil.rmtree, _LOG_DIR, True)
 SLEEP_CODE = "import time; time.sleep(600)"

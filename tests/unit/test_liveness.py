@@ -8,7 +8,7 @@ import sys
 
 import psutil
 import pytest
-from helpers import cli_json, create_time, iso, unused_pid, write_entry, zombie
+from helpers import REPO, cli_json, create_time, iso, unused_pid, write_entry, zombie
 
 from tray.core import liveness
 from tray.core.liveness import REUSE_TOLERANCE_SECONDS, LivenessProbe, is_alive, process_create_time
@@ -104,7 +104,7 @@ def test_a_process_of_another_user_is_alive(procs):
         "os.setgid(65534); os.setuid(65534);"
         f"sys.exit(0 if is_alive({child.pid}, {started!r}) else 3)"
     )
-    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, PYTHONPATH=REPO)
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
 

@@ -12,7 +12,7 @@ from PIL import Image, ImageChops
 
 from tray.app.icon import STATE_COLORS, STATES, badge_text, icon_sizes, render_icon
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ALL_SIZES = sorted(set(icon_sizes("win32")) | set(icon_sizes("darwin")) | set(icon_sizes("linux")))
 
 

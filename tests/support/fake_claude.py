@@ -1,8 +1,8 @@
 """A stand-in for Claude Code that runs the hooks of a ``settings.json`` the way Claude Code runs them.
 
-Start it as a long-lived process whose executable is named ``claude`` (``tests/test_hooks_e2e.py`` does)::
+Start it as a long-lived process whose executable is named ``claude`` (``tests/e2e/test_hooks_e2e.py`` does)::
 
-    <dir>/claude tests/fake_claude.py --settings SETTINGS_JSON
+    <dir>/claude tests/support/fake_claude.py --settings SETTINGS_JSON
 
 **Why a symlink named ``claude`` is enough (checked on Linux, Python 3.11, psutil 7).** ``psutil.Process.name()``
 reads ``/proc/PID/comm``, which the kernel sets from the last component of the *path given to execve*, not from

@@ -1,0 +1,78 @@
+"""Real notifications delivered to dunst on a private desktop, through each backend of the chain.
+
+Each delivery runs in a fresh interpreter (``deliver`` from tests/unit/test_notify.py): plyer (dbus-python) caches
+its session-bus connection per process, so it must never connect from the pytest process itself.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from test_notify import HOSTILE_BODY, HOSTILE_TITLE, REPO, deliver
+
+from tray.platform.notify import BODY_LIMIT, TITLE_LIMIT, safe_text
+
+
+@pytest.mark.desktop
+@pytest.mark.parametrize("notifier", ["notify-send", "plyer"])
+def test_real_delivery_reaches_dunst(desktop, notifier: str) -> None:
+    title = f"{notifier}: alpha orchestrator died"
+    body = "Session s-1 in C:\\work\\101 stopped running. Suggested successor: w1."
+    result, log = deliver(desktop.env, notifier, title, body)
+    assert result["delivered"] is True, log
+    got = desktop.wait_for(desktop.notifications, timeout=5)
+    assert [(n["summary"], n["body"], n["appname"]) for n in got] == [(title, body, "Orchestray")]
+
+
+@pytest.mark.desktop
+def test_hostile_title_arrives_capped_and_intact(desktop) -> None:
+    result, log = deliver(desktop.env, "chain", HOSTILE_TITLE, HOSTILE_BODY)
+    assert result == {"delivered": True, "names": ["notify-send", "plyer"]}, log
+    assert "notifications are delivered by notify-send" in log
+    (got,) = desktop.wait_for(desktop.notifications, timeout=5)
+    assert got["summary"] == safe_text(HOSTILE_TITLE, TITLE_LIMIT)
+    assert got["summary"] == "-u \"hi\" \\ 'q' $(id) `id`; <b>&amp;</b> next[31mé🙂" + "x" * 12 + "…"
+    assert len(got["summary"].encode("utf-16-le")) // 2 == TITLE_LIMIT  # the emoji counts twice on Windows
+    assert got["body"] == safe_text(HOSTILE_BODY, BODY_LIMIT) and len(got["body"]) == BODY_LIMIT
+    assert got["body"].startswith('line one line two C:\\101\\n\\ ab"c\\ ab"c\\ ')
+
+
+@pytest.mark.desktop
+def test_pystray_notifier_on_a_real_gtk_icon(desktop, tmp_path: Path) -> None:
+    """On pystray's gtk backend two notifications in a row both arrive, named Orchestray.
+
+    (pystray's own ``icon.notify`` would replace the first with the second, and name no app.)
+    """
+    script = tmp_path / "icon.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import json, sys
+            import pystray
+            from PIL import Image
+            from tray.platform.notify import PystrayNotifier
+
+            def setup(icon):
+                icon.visible = True
+                notifier = PystrayNotifier(icon)
+                results = [notifier.notify("orchestrator died", "first"), notifier.notify("no orchestrator", "second")]
+                print(json.dumps({"delivered": results, "error": notifier.last_error}), flush=True)
+                icon.stop()
+
+            pystray.Icon("notify-probe", Image.new("RGBA", (32, 32), (200, 0, 0, 255)), "notify-probe").run(setup)
+            """
+        )
+    )
+    done = desktop.run(
+        [sys.executable, str(script)], env={"PYSTRAY_BACKEND": "gtk", "PYTHONPATH": str(REPO)}, timeout=20
+    )
+    assert json.loads(done.stdout.splitlines()[0]) == {"delivered": [True, True], "error": ""}, done.stderr
+    got = desktop.wait_for(lambda: len(desktop.notifications()) >= 2 and desktop.notifications(), timeout=5)
+    assert [(n["summary"], n["body"], n["appname"]) for n in got] == [
+        ("orchestrator died", "first", "Orchestray"),
+        ("no orchestrator", "second", "Orchestray"),
+    ]
