@@ -12,7 +12,7 @@ import os
 import stat
 import time
 from dataclasses import dataclass, field
-from typing import List, Optional, Tuple
+from typing import List, Optional, Set, Tuple
 
 from tray.core.entry import (
     ROLE_ORCHESTRATOR,
@@ -320,7 +320,7 @@ def _quarantine_all(
     return tuple(moved)
 
 
-def _quarantine_name(name: str, stamp: str, taken: set) -> str:
+def _quarantine_name(name: str, stamp: str, taken: Set[str]) -> str:
     """`<name>.<stamp>[.<n>]`, never an earlier quarantined file's name, within the file-name limit.
 
     A 255-byte file name plus the stamp is too long for any file system: the name is shortened to fit.

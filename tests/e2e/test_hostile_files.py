@@ -235,8 +235,8 @@ controller.poll_once()
     activity.write_activity(str(registry), "s1", activity.ATTENTION, "Claude needs your permission", secret)
     logs = tmp_path / "logs"
     env = cli_env(str(registry), {"ORCHESTRAY_LOG_DIR": str(logs)})
-    done = subprocess.run([sys.executable, "-c", script, str(registry), str(tmp_path / "config")], env=env, capture_output=True, text=True,
-                          timeout=DEADLINE)
+    done = subprocess.run([sys.executable, "-c", script, str(registry), str(tmp_path / "config")], env=env,
+                          capture_output=True, text=True, timeout=DEADLINE)
     assert done.returncode == 0, done.stderr
     [(title, body)] = [json.loads(line) for line in done.stdout.splitlines()]
     assert secret in body  # the user is told...
