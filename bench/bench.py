@@ -40,6 +40,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 sys.path.insert(1, os.path.join(REPO, "tests", "support"))
 
+import latency  # noqa: E402  (bench/latency.py: this script's folder is on sys.path)
 import psutil  # noqa: E402
 
 from tray.core.liveness import LivenessProbe  # noqa: E402
@@ -192,7 +193,7 @@ def gone_pids(count: int, rng: random.Random) -> List[int]:
 
 
 def write_entry(directory: str, data: Dict[str, Any]) -> None:
-    """As Claude Code's protocol (the seed's registry.py) writes an entry: indented JSON."""
+    """As Claude Code's protocol (its registry.py) writes an entry: indented JSON."""
     with open(os.path.join(directory, data["sessionId"] + ".json"), "w", encoding="utf-8") as handle:
         json.dump(data, handle, indent=2)
 
@@ -667,6 +668,8 @@ def markdown(results: Dict[str, Any]) -> str:
                 out += [f"Note: {tray['note']}.", ""]
         else:
             out += [f"**The tray at rest**: {tray['status']}", ""]
+    if results.get("latency"):
+        out += latency.markdown(results["latency"])
     return "\n".join(out)
 
 
@@ -675,9 +678,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer rounds, a 15 s tray window")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
     parser.add_argument("--no-tray", action="store_true", help="skip the tray measurement (no desktop)")
-    parser.add_argument("--only", choices=("hook", "poll", "tray"), action="append", help="run only these parts")
+    parser.add_argument("--only", choices=("hook", "poll", "tray", "latency"), action="append",
+                        help="run only these parts")
     args = parser.parse_args(argv)
-    parts = set(args.only or ("hook", "poll", "tray"))
+    parts = set(args.only or ("hook", "poll", "tray", "latency"))
     if args.no_tray:
         parts.discard("tray")
 
@@ -695,6 +699,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 rounds = quick_rounds if args.quick else {10: 101, 100: 61, 1000: 41, 10000: 9}
                 results["poll"] = bench_poll(sorted(rounds), rounds.__getitem__, os.path.join(workdir, "poll"),
                                              sleepers)
+            if "latency" in parts:
+                print("frozen start, notifications without D-Bus...", file=sys.stderr, flush=True)
+                results["latency"] = latency.bench_latency(10 if args.quick else 20, interleaved)
             if "tray" in parts:
                 print("tray at rest...", file=sys.stderr, flush=True)
                 try:

@@ -8,9 +8,11 @@
 # 3. runs the frozen `orchestray self-test --report dist/orchestray-selftest.json` (under a display when there
 #    is one: $DISPLAY, else xvfb-run if installed) and fails unless the report passed, the tray backend
 #    imported (when a display was available), plyer's Linux backend and dbus were bundled;
-# 4. runs the frozen `orchestray hook prompt` with garbage on stdin: must exit 0 and print nothing;
+# 4. runs the frozen `orchestray hook prompt` and `orchestray-hook hook prompt` (the small program the installed
+#    hooks run) with garbage on stdin: each must exit 0 and print nothing;
 # 5. prints the build time, the size and the start time of `orchestray --version`, then the line
 #    ORCHESTRAY_FROZEN=<absolute path of the binary>   (export it for tests/e2e/test_frozen.py).
+#    `python bench/frozen_hook.py` then compares orchestray-hook's start with a minimal PyInstaller program.
 #
 # Environment: PYTHON (default: python3 on PATH, i.e. the active virtualenv's), PYINSTALLER_VERSION,
 # HOOKS_CONTRIB_VERSION (pins), ORCHESTRAY_NO_PIP=1 to use the PyInstaller already installed.
@@ -22,6 +24,7 @@ PYTHON=${PYTHON:-python3}
 PYINSTALLER_VERSION=${PYINSTALLER_VERSION:-6.22.3}
 HOOKS_CONTRIB_VERSION=${HOOKS_CONTRIB_VERSION:-2026.9}
 binary="$root/dist/orchestray/orchestray"
+hook_binary="$root/dist/orchestray/orchestray-hook"  # the small program the installed hooks run
 report="$root/dist/orchestray-selftest.json"
 
 say() { echo "build-linux: $*"; }
@@ -45,6 +48,7 @@ start=$("$PYTHON" -c 'import time; print(time.time())')
   --distpath "$root/dist" --workpath "$root/build/pyinstaller" packaging/orchestray-linux.spec
 build_seconds=$("$PYTHON" -c "import time; print(f'{time.time() - $start:.1f}')")
 [ -x "$binary" ] || die "$binary was not built"
+[ -x "$hook_binary" ] || die "$hook_binary was not built"
 
 display_runner=()
 if [ -n "${DISPLAY:-}" ]; then
@@ -83,10 +87,13 @@ print(f"build-linux: self-test passed={report['passed']} tray backend={backend} 
 sys.exit(1 if problems else 0)
 EOF
 
-say "hook prompt with garbage on stdin"
-hook_out=$(printf 'not json {{{' | env -u CLAUDE_CODE_SESSION_ID ORCHESTRAY_REGISTRY_DIR="$root/build/pyinstaller/hook-registry" \
-  ORCHESTRAY_LOG_DIR="$root/build/pyinstaller/hook-log" "$binary" hook prompt) || die "hook prompt exited $?"
-[ -z "$hook_out" ] || die "hook prompt printed: $hook_out"
+for program in "$binary" "$hook_binary"; do
+  say "$(basename "$program") hook prompt with garbage on stdin"
+  hook_out=$(printf 'not json {{{' | env -u CLAUDE_CODE_SESSION_ID \
+    ORCHESTRAY_REGISTRY_DIR="$root/build/pyinstaller/hook-registry" \
+    ORCHESTRAY_LOG_DIR="$root/build/pyinstaller/hook-log" "$program" hook prompt) || die "hook prompt exited $?"
+  [ -z "$hook_out" ] || die "hook prompt printed: $hook_out"
+done
 
 size=$(du -sh "$root/dist/orchestray" | cut -f1)
 start_time=$("$PYTHON" - "$binary" <<'EOF'

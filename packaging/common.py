@@ -21,8 +21,11 @@ from typing import Dict, List, Optional, Tuple
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 ENTRY = os.path.join(HERE, "entry.py")
+HOOK_ENTRY = os.path.join(HERE, "hook_entry.py")
 ASSETS = os.path.join(ROOT, "assets")
 APP_NAME = "Orchestray"
+#: The long description goes into the version resource's ``Comments``. ``FileDescription`` is short: Task
+#: Manager and the "Startup apps" list show it as the program's name.
 DESCRIPTION = "Orchestray: the Claude Code orchestrator/worker registry in your tray"
 COPYRIGHT = "MIT License"
 
@@ -33,6 +36,41 @@ WINDOWS_CLI_NAME = "orchestray"  # console: the CLI and the Claude Code hooks (t
 WINDOWS_TRAY_NAME = "OrchestrayTray"  # windowed: the tray, started from the Start menu and at login
 WINDOWS_DIR_NAME = "Orchestray"
 MACOS_NAME = "Orchestray"
+#: The small frozen program Claude Code's hooks run (every OS): built from the hook handlers alone, without
+#: the GUI's start-up hooks. It sits beside the main program(s) and shares their ``_internal`` folder.
+HOOK_NAME = "orchestray-hook"
+#: ``FileDescription`` per Windows program (what Task Manager shows as its name).
+WINDOWS_DESCRIPTIONS = {
+    "OrchestrayTray.exe": "Orchestray",
+    "orchestray.exe": "Orchestray command line",
+    HOOK_NAME + ".exe": "Orchestray hook",
+}
+
+#: What the hook program must never bundle: the tray, its toolkits and everything only they use. A
+#: module listed here that the hooks did import would fail the frozen hook tests (tests/e2e/test_frozen.py).
+HOOK_EXCLUDES = [
+    "pystray",
+    "PIL",
+    "gi",
+    "dbus",
+    "Xlib",
+    "plyer",
+    "six",
+    "multiprocessing",
+    "concurrent",
+    "asyncio",
+    "xmlrpc",
+    "pydoc",
+    "unittest",
+    "doctest",
+    "tray.app",
+    "tray.cli",
+    "tray.selftest",
+    "tray.summary",
+    "tray.platform.notify",
+    "tray.platform.opener",
+    "tray.platform.autostart",
+]
 
 OS_NAMES = ("windows", "macos", "linux")
 #: plyer's name for each OS (``plyer.utils.platform``).
@@ -206,6 +244,22 @@ def hooksconfig(os_name: str) -> Dict[str, Dict]:
     }
 
 
+def hook_analysis_options(os_name: str) -> Dict:
+    """Keyword arguments for the hook program's own ``Analysis``: no data files, no GUI, no hidden imports."""
+    check_os(os_name)
+    return {
+        "pathex": [ROOT],
+        "binaries": [],
+        "datas": [],
+        "hiddenimports": [],
+        "hookspath": [],
+        "hooksconfig": {},
+        "runtime_hooks": [],
+        "excludes": sorted(set(EXCLUDES + HOOK_EXCLUDES)),
+        "noarchive": False,
+    }
+
+
 def analysis_options(os_name: str) -> Dict:
     """Keyword arguments for ``Analysis`` shared by every spec."""
     return {
@@ -228,11 +282,14 @@ def _py_string(text: str) -> str:
     return repr(str(text))
 
 
-def windows_version_text(version: str, original_filename: str, description: str = DESCRIPTION) -> str:
+def windows_version_text(version: str, original_filename: str, description: Optional[str] = None) -> str:
     """A VSVersionInfo in PyInstaller's text form (what ``pyi-grab_version`` writes and ``EXE(version=...)``
-    reads), for one program of the build."""
+    reads), for one program of the build. ``FileDescription`` is the short name from ``WINDOWS_DESCRIPTIONS``."""
     numbers = version_tuple(version)
+    if description is None:
+        description = WINDOWS_DESCRIPTIONS.get(original_filename, APP_NAME)
     strings = [
+        ("Comments", DESCRIPTION),
         ("CompanyName", APP_NAME),
         ("FileDescription", description),
         ("FileVersion", version),

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Debian/Ubuntu packages Orchestray needs on Linux:
 #  - to show a tray icon WITH a menu (GTK + AppIndicator typelibs) and to build PyGObject / dbus-python;
-#  - with --test, also what the real-desktop tests drive: an X server (Xvfb), a tray host (trayer), a
-#    notification daemon (dunst), xdotool and ImageMagick.
+#  - with --test, also what the real-desktop tests drive: an X server (Xvfb), two tray hosts (trayer for
+#    XEmbed; status-notifier-watcher + gtk-sni-tray-standalone for StatusNotifierItem, as KDE/GNOME/Ubuntu),
+#    a notification daemon (dunst), xdotool and ImageMagick.
 # Runs apt-get through sudo when not root. Safe to run again.
 set -euo pipefail
 runtime=(gir1.2-gtk-3.0 gir1.2-ayatanaappindicator3-0.1 libgirepository1.0-dev libcairo2-dev pkg-config
          libdbus-1-dev libnotify-bin dbus python3-dev gcc)
-testing=(xvfb xdotool imagemagick x11-utils trayer dunst dbus-x11 systemd git binutils)
+testing=(xvfb xdotool imagemagick x11-utils trayer dunst dbus-x11 systemd git binutils
+         haskell-status-notifier-item-utils haskell-gtk-sni-tray-utils libharfbuzz-gobject0)
 packages=("${runtime[@]}")
 if [ "${1:-}" = "--test" ]; then packages+=("${testing[@]}"); fi
 sudo=""

@@ -26,7 +26,7 @@ for _folder in ("desktop", "e2e", "unit", "support"):  # support ends up first
     if str(_TESTS / _folder) not in sys.path:
         sys.path.insert(0, str(_TESTS / _folder))
 
-from desktop import DEBIAN_PACKAGES, Desktop, missing_tools, start_desktop  # noqa: E402 - needs sys.path above
+from desktop import Desktop, require_desktop, start_desktop  # noqa: E402 - needs sys.path above
 from helpers import Sleepers  # noqa: E402 - needs sys.path above
 
 _SANDBOX = tempfile.mkdtemp(prefix="orchestray-tests-")
@@ -40,9 +40,6 @@ for _name, _sub in (
     os.environ[_name] = os.path.join(_SANDBOX, _sub)
 os.environ.pop("CLAUDE_CODE_SESSION_ID", None)
 
-#: CI sets this: a real-desktop test that cannot find its tools fails instead of skipping.
-REQUIRE_DESKTOP = os.environ.get("ORCHESTRAY_REQUIRE_DESKTOP") == "1"
-
 
 @pytest.fixture
 def desktop(tmp_path: Path) -> Iterator[Desktop]:
@@ -51,13 +48,16 @@ def desktop(tmp_path: Path) -> Iterator[Desktop]:
     Skips only when a needed tool is missing (and fails even then under ORCHESTRAY_REQUIRE_DESKTOP=1, as in
     CI); any other start-up failure is an error, not a skip. Logs of the daemons stay in ``tmp_path/desktop``.
     """
-    missing = missing_tools()
-    if missing:
-        message = f"real desktop needs {', '.join(missing)} (Debian: apt-get install {DEBIAN_PACKAGES})"
-        if REQUIRE_DESKTOP:
-            pytest.fail(message)
-        pytest.skip(message)
+    require_desktop("trayer")
     with start_desktop(tmp_path / "desktop") as running:
+        yield running
+
+
+@pytest.fixture
+def sni_desktop(tmp_path: Path) -> Iterator[Desktop]:
+    """Like ``desktop``, with a StatusNotifierItem host (as KDE, GNOME and Ubuntu have) instead of trayer."""
+    require_desktop("sni")
+    with start_desktop(tmp_path / "desktop", host="sni") as running:
         yield running
 
 
@@ -85,5 +85,5 @@ def procs() -> Iterator[Sleepers]:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that uses ``desktop`` with ``desktop``, so ``-m "not desktop"`` deselects it."""
     for item in items:
-        if "desktop" in getattr(item, "fixturenames", ()):
+        if {"desktop", "sni_desktop"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.desktop)

@@ -1,4 +1,4 @@
-"""The `orchestray` command line: a thin shell over the core (see DESIGN.md, "Command line").
+"""The `orchestray` command line: a thin shell over the core (README.md, "Command line"; docs/decisions.md).
 
 Exit codes: 0 done; 1 refused (the action would break a rule; one line on stderr says why); 2 bad usage or bad
 input. No traceback ever reaches the user: details go to the log file.

@@ -9,12 +9,41 @@ from __future__ import annotations
 import json
 import sys
 import textwrap
+import time
 from pathlib import Path
+from typing import Any, List
 
 import pytest
 from test_notify import HOSTILE_BODY, HOSTILE_TITLE, REPO, deliver
 
 from tray.platform.notify import BODY_LIMIT, TITLE_LIMIT, safe_text
+
+#: After the expected notifications arrived, the count must stay the same this long before it is believed: a
+#: late duplicate (a retry, a second backend of the chain also delivering) has that long to show up.
+SETTLE_SECONDS = 1.5
+
+
+def settled_notifications(desktop: Any, at_least: int, timeout: float = 20.0) -> List[dict]:
+    """Every notification dunst got, counted only once things settled.
+
+    Waits for ``at_least`` notifications; then sends a marker of its own through ``notify-send`` (a barrier:
+    dunst handles what reached it first before it) and waits until the marker has arrived and the count then
+    stayed the same for ``SETTLE_SECONDS``. The marker is left out of the answer.
+    """
+    deadline = time.monotonic() + timeout
+    desktop.wait_for(lambda: len(desktop.notifications()) >= at_least, timeout=timeout)
+    marker = f"settle-marker-{time.monotonic_ns()}"
+    desktop.run(["notify-send", "--app-name=test-settle", marker, "barrier"])
+    seen = desktop.wait_for(lambda: [n for n in desktop.notifications() if n["summary"] == marker] and
+                            desktop.notifications(), timeout=max(1.0, deadline - time.monotonic()))
+    quiet_since = time.monotonic()
+    while time.monotonic() - quiet_since < SETTLE_SECONDS:
+        assert time.monotonic() < deadline, f"notifications never settled: {seen}"
+        time.sleep(0.2)
+        now = desktop.notifications()
+        if now != seen:
+            seen, quiet_since = now, time.monotonic()
+    return [n for n in seen if n["summary"] != marker]
 
 
 @pytest.mark.desktop
@@ -24,7 +53,7 @@ def test_real_delivery_reaches_dunst(desktop, notifier: str) -> None:
     body = "Session s-1 in C:\\work\\101 stopped running. Suggested successor: w1."
     result, log = deliver(desktop.env, notifier, title, body)
     assert result["delivered"] is True, log
-    got = desktop.wait_for(desktop.notifications, timeout=5)
+    got = settled_notifications(desktop, at_least=1)
     assert [(n["summary"], n["body"], n["appname"]) for n in got] == [(title, body, "Orchestray")]
 
 
@@ -33,7 +62,7 @@ def test_hostile_title_arrives_capped_and_intact(desktop) -> None:
     result, log = deliver(desktop.env, "chain", HOSTILE_TITLE, HOSTILE_BODY)
     assert result == {"delivered": True, "names": ["notify-send", "plyer"]}, log
     assert "notifications are delivered by notify-send" in log
-    (got,) = desktop.wait_for(desktop.notifications, timeout=5)
+    (got,) = settled_notifications(desktop, at_least=1)  # one backend delivered; the next one did not also
     assert got["summary"] == safe_text(HOSTILE_TITLE, TITLE_LIMIT)
     assert got["summary"] == "-u \"hi\" \\ 'q' $(id) `id`; <b>&amp;</b> next[31mé🙂" + "x" * 12 + "…"
     assert len(got["summary"].encode("utf-16-le")) // 2 == TITLE_LIMIT  # the emoji counts twice on Windows
@@ -71,7 +100,7 @@ def test_pystray_notifier_on_a_real_gtk_icon(desktop, tmp_path: Path) -> None:
         [sys.executable, str(script)], env={"PYSTRAY_BACKEND": "gtk", "PYTHONPATH": str(REPO)}, timeout=20
     )
     assert json.loads(done.stdout.splitlines()[0]) == {"delivered": [True, True], "error": ""}, done.stderr
-    got = desktop.wait_for(lambda: len(desktop.notifications()) >= 2 and desktop.notifications(), timeout=5)
+    got = settled_notifications(desktop, at_least=2)
     assert [(n["summary"], n["body"], n["appname"]) for n in got] == [
         ("orchestrator died", "first", "Orchestray"),
         ("no orchestrator", "second", "Orchestray"),

@@ -491,15 +491,23 @@ def test_the_controller_notifies_once_per_episode_from_real_files(tmp_path: Path
     assert view.notified == []  # working sessions, and a dead one asking: quiet
 
     act.write_activity(str(reg), "orch", act.ATTENTION, "Claude needs your permission to use Bash")
-    act.write_activity(str(reg), "work", act.WAITING, now=time.time() - 1)
+    began = time.time()
+    act.write_activity(str(reg), "work", act.WAITING, now=began)
     controller.poll_once()
-    controller.poll_once()
+    controller.poll_once()  # two polls well inside the 2 s delay: only the permission prompt is said
     assert [title for title, _ in view.notified] == [f"{tmp_path.name}: a session needs you"]
     state, count, title, menu = view.shown[-1]
     assert count == 2 and "2 waiting for you" in title
-    time.sleep(1.2)  # the delay (2 s) has now passed since `work` began to wait
-    controller.poll_once()
-    controller.poll_once()
+
+    # Poll as the tray does until "waiting" is said (deadline 15 s): not before the delay, and only once.
+    deadline = time.monotonic() + 15
+    while len(view.notified) < 2 and time.monotonic() < deadline:
+        controller.poll_once()
+        said = time.time()
+        time.sleep(0.05)
+    assert said - began >= 2, "said before the configured delay"
+    for _ in range(3):
+        controller.poll_once()
     assert [title for title, _ in view.notified] == [f"{tmp_path.name}: a session needs you",
                                                      f"{tmp_path.name}: a session is waiting for you"]
 

@@ -224,6 +224,87 @@ def test_clean_removes_the_dead_and_never_the_living(world, procs):
     assert sorted(world.list()) == ["boss", "veteran", "w1"]
 
 
+def clear_twin(world: World, session_id: str, twin: str) -> None:
+    """The moment of Claude Code's `/clear`: the same process under a second session id, both on disk.
+
+    Written as the new session's registration writes it (same PID, same startedAt, the old role) before the
+    old entry is removed; a tool that ignores our lock may leave the pair for longer.
+    """
+    old = read_json(world.file(session_id))
+    write_entry(world.registry, twin, old["pid"], old["cwd"], old["role"], started_at=old["startedAt"])
+
+
+def test_clean_never_removes_a_live_vacating_session_or_a_clear_pair(world):
+    """Live entries of every role, each with its `/clear` twin, survive `clean`; only dead ones of any role go."""
+    assert world.register("boss") == "orchestrator"
+    assert world.register("w1") == "worker"
+    world.cli("vacate", "--session-id", "boss")
+    world.cli("promote", "w1")  # boss now hands over (vacating, alive), w1 orchestrates
+    assert world.register("w2") == "worker"
+    for sid in ("boss", "w1", "w2"):
+        clear_twin(world, sid, sid + "-cleared")
+    # Dead ones: a vacating session whose process died, and a /clear pair whose process died.
+    other = world.folder("other")
+    world.register("old-boss", cwd=other)
+    world.cli("vacate", "--session-id", "old-boss")
+    world.register("old-w", cwd=other)
+    clear_twin(world, "old-w", "old-w-cleared")
+    world.kill("old-boss")
+    world.kill("old-w")
+    live = ["boss", "boss-cleared", "w1", "w1-cleared", "w2", "w2-cleared"]
+    dead = ["old-boss", "old-w", "old-w-cleared"]
+    rows = world.list()
+    assert {sid: rows[sid]["alive"] for sid in rows} == {**{s: True for s in live}, **{s: False for s in dead}}
+    assert (rows["boss"]["role"], rows["boss-cleared"]["role"]) == ("vacating", "vacating")
+    view = project_of(world.status(), rows["boss"]["project"])
+    assert view["state"] == "ok"  # one orchestrator process, under two ids for the moment of /clear
+    before = {name: data for name, data in world.snapshot_bytes().items() if name[:-5] in live}
+
+    dry = world.cli("clean", "--dry-run").stdout
+    for sid in dead:
+        assert sid in dry
+    assert "boss-cleared" not in dry and " w1" not in dry and " w2" not in dry
+    assert sorted(entry_files(world.registry)) == sorted(f"{s}.json" for s in live + dead)
+
+    world.cli("clean")
+    assert sorted(entry_files(world.registry)) == sorted(f"{s}.json" for s in live)
+    assert world.snapshot_bytes() == before  # the survivors byte for byte
+    assert world.cli("clean").stdout.strip() == "nothing to clean"
+
+
+def test_promote_with_a_vacating_session_and_clear_pairs(world):
+    """/clear twins of the orchestrator are one orchestrator (promote is refused, --force demotes both); a
+    vacating session and its twin stay untouched while a worker takes over."""
+    world.register("boss")
+    world.register("w1")
+    world.register("w2")
+    clear_twin(world, "boss", "boss-cleared")
+    project = project_of(world.status(), world.list()["boss"]["project"])
+    assert project["state"] == "ok"  # not a conflict: one process
+    before = world.snapshot_bytes()
+    refused = world.cli("promote", "w2", expect=1)
+    assert "boss" in one_line_error(refused)
+    assert world.snapshot_bytes() == before
+
+    world.cli("promote", "w2", "--force")
+    assert (world.role("boss"), world.role("boss-cleared"), world.role("w2")) == ("worker", "worker", "orchestrator")
+    world.cli("vacate", "--session-id", "w2")
+    clear_twin(world, "w2", "w2-cleared")
+    assert (world.role("w2"), world.role("w2-cleared")) == ("vacating", "vacating")
+    view = world.status()["projects"][0]
+    assert view["state"] == "vacating" and view["suggested"] == "boss"  # the longest-running worker
+    handing = {name: data for name, data in world.snapshot_bytes().items() if name.startswith("w2")}
+
+    world.cli("promote", "w1")  # no --force needed: a vacating session is not an orchestrator
+    assert world.role("w1") == "orchestrator"
+    assert {n: d for n, d in world.snapshot_bytes().items() if n.startswith("w2")} == handing
+    view = world.status()["projects"][0]
+    assert view["state"] == "ok" and view["orchestrator"]["sessionId"] == "w1"
+    assert sorted(s["sessionId"] for s in view["vacating"]) == ["w2", "w2-cleared"]
+    world.cli("clean")
+    assert sorted(world.list()) == ["boss", "boss-cleared", "w1", "w2", "w2-cleared"]
+
+
 def test_register_is_idempotent(world):
     assert world.register("boss") == "orchestrator"
     assert world.register("w1") == "worker"

@@ -27,6 +27,7 @@ from typing import Any, Dict, Iterator, List, Optional
 import psutil
 import pytest
 
+from tray.core.log import HOOK_LOG_NAME
 from tray.hooks import settings as hook_settings
 
 TESTS = Path(__file__).resolve().parents[1]
@@ -199,7 +200,7 @@ class Sandbox:
         return sorted(p.stem for p in folder.iterdir() if p.suffix == ".json" and not p.name.startswith("."))
 
     def log_text(self) -> str:
-        path = self.logs / "orchestray.log"
+        path = self.logs / HOOK_LOG_NAME  # hooks log apart from the tray (tray.core.log)
         return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
 
     def cli(self, *args: str, timeout: float = 30.0) -> subprocess.CompletedProcess:

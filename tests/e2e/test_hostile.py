@@ -35,7 +35,7 @@ STRICT = {"PYTHONIOENCODING": "utf-8:strict"}
 def live():
     pool = Sleepers()
     try:
-        yield pool.many(3)
+        yield pool.many(4)
     finally:
         pool.close()
 
@@ -265,12 +265,15 @@ def run_scenario(base: str, live_processes, specs: List[Spec], env: Optional[Dic
     os.mkfifo(os.path.join(project, ".git"))  # git metadata that would block a reader: the project is the folder
     valid: Dict[str, Dict[str, Any]] = {}
     for index, process in enumerate(live_processes):
-        session_id = f"live-{index}"
-        data = seed_entry(session_id, process.pid, project, "orchestrator" if index == 0 else "worker",
-                          started_at=iso(create_time(process.pid)), otherTool={"keep": [index, "me"]})
-        with open(os.path.join(registry, session_id + ".json"), "w", encoding="utf-8") as handle:
-            json.dump(data, handle)
-        valid[session_id] = data
+        # The first process orchestrates, the second hands over (vacating), the rest are workers; the first two
+        # are each also on disk under a second session id, as for the moment of Claude Code's /clear.
+        role = ("orchestrator", "vacating")[index] if index < 2 else "worker"
+        for session_id in [f"live-{index}"] + ([f"live-{index}-cleared"] if index < 2 else []):
+            data = seed_entry(session_id, process.pid, project, role, started_at=iso(create_time(process.pid)),
+                              otherTool={"keep": [index, "me"]})
+            with open(os.path.join(registry, session_id + ".json"), "w", encoding="utf-8") as handle:
+                json.dump(data, handle)
+            valid[session_id] = data
     for spec in specs:
         create(registry, spec, outside)
     passwd_before = fingerprint(PASSWD)
@@ -292,12 +295,18 @@ def run_scenario(base: str, live_processes, specs: List[Spec], env: Optional[Dic
             assert {k: row[k] for k in expected} == expected
             assert row["alive"] is True and "error" not in row
 
-    # status --json: the live sessions form one healthy project; every hostile file is listed as unreadable.
+    # status --json: the live sessions form one healthy project (one orchestrator process, under two ids);
+    # every hostile file is listed as unreadable.
     status = json.loads(cli(["status", "--json"], registry, env).stdout)
     assert [p["state"] for p in status["projects"]] == ["ok"]
     [view] = status["projects"]
     assert view["orchestrator"]["sessionId"] == "live-0"
-    assert sorted(w["sessionId"] for w in view["workers"]) == sorted(set(valid) - {"live-0"})
+    assert [o["sessionId"] for o in view["orchestrators"]] == ["live-0", "live-0-cleared"]
+    assert [v["sessionId"] for v in view["vacating"]] == (["live-1", "live-1-cleared"] if len(live_processes) > 1
+                                                         else [])
+    assert sorted(w["sessionId"] for w in view["workers"]) == sorted(
+        sid for sid, data in valid.items() if data["role"] == "worker")
+    assert view["stale"] == []
     assert sorted(u["file"] for u in status["unreadable"]) == sorted(hostile_paths)
 
     # check: every file named, no crash.
@@ -353,7 +362,7 @@ def test_every_kind_of_hostile_file_with_a_strict_utf8_console(live):
 
 @pytest.mark.slow
 @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), derandomize=False)
-@given(specs=hostile_specs(), live_count=st.integers(1, 3))
+@given(specs=hostile_specs(), live_count=st.integers(1, 4))
 def test_hostile_registry_contents(live, specs, live_count):
     scenario(live[:live_count], specs)
 

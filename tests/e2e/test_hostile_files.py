@@ -49,6 +49,11 @@ def hook(event: str, payload: Dict[str, object], registry: Path, logs: Path, cwd
     return completed
 
 
+def log_text(logs: Path) -> str:
+    """Everything logged in the folder (the tray's `orchestray.log`, the hooks' and commands' `hooks.log`)."""
+    return "".join(p.read_text(encoding="utf-8", errors="replace") for p in sorted(logs.glob("*.log*")))
+
+
 def fingerprints(folder: Path) -> Dict[str, tuple]:
     """Every file under `folder` (not following links): kind, size, mtime and bytes."""
     found = {}
@@ -240,10 +245,11 @@ controller.poll_once()
     assert done.returncode == 0, done.stderr
     [(title, body)] = [json.loads(line) for line in done.stdout.splitlines()]
     assert secret in body  # the user is told...
-    log = (logs / "orchestray.log").read_text()
+    log = log_text(logs)
     assert "needs-you" in log and "s1" in log
     assert "hunter2" not in log  # ...the log is not
-    assert stat.S_IMODE((logs / "orchestray.log").stat().st_mode) == 0o600
+    files = list(logs.iterdir())
+    assert files and all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in files)
     assert stat.S_IMODE(logs.stat().st_mode) == 0o700
 
 
@@ -363,7 +369,7 @@ def test_a_planted_activity_link_gets_no_prompt_text(planted: Dict[str, Path], p
         done = hook(event, dict(payload, session_id="s1"), registry, logs, session="s1")
         assert event != "prompt" or done.stdout == b""
     assert fingerprints(outside) == before
-    log = (logs / "orchestray.log").read_text()
+    log = log_text(logs)
     assert "secret words" not in log
     assert "session activity not recorded" in log and ".activity is a symbolic link" in log
     rows = json.loads(cli(registry, "list").stdout)
@@ -385,7 +391,7 @@ def test_the_hook_registers_a_usable_cwd(tmp_path: Path, kind: str) -> None:
     [row] = json.loads(cli(registry, "list").stdout)
     assert "error" not in row and row["alive"] is True
     assert row["cwd"] == (str(work / "sub") if kind == "relative" else str(work))
-    log = (logs / "orchestray.log").read_text()
+    log = log_text(logs)
     assert {"nul": "NUL character", "too-long": "longer than 4096", "relative": "relative session folder"}[kind] in log
     result = actions.clean(Registry(str(registry)), grace=0, now=time.time() + 3600)
     assert result.quarantined == () and (registry / "s1.json").exists()

@@ -144,7 +144,7 @@ def test_simultaneous_registrations_in_two_projects(tmp_path, procs):
 
 
 def orphaned_project(tmp_path, procs, name: str, workers: int) -> Tuple[str, str, List[str]]:
-    """A project whose orchestrator died, with `workers` live workers (entries as the seed's tool writes them)."""
+    """A project whose orchestrator died, with `workers` live workers (entries as registry.py writes them)."""
     registry = str(tmp_path / f"registry-{name}")
     project = str(tmp_path / name)
     os.makedirs(project)

@@ -4,7 +4,7 @@ Why: the tray is only proven when a person could use it, i.e. an icon appears in
 opens a real menu, an item does its job, and a notification reaches a real notification daemon. Mocks prove
 none of that. This module builds such a desktop for one test and tears every process of it down by PID.
 
-Start order matters (see shared/notes/linux-desktop.md): X server first, then the session bus *after*
+Start order matters: X server first, then the session bus *after*
 ``DISPLAY`` is set (a bus started without it breaks the notification daemon), then dunst, then trayer.
 
 Findings on this machine (Debian 12, pystray 0.19.5, PyGObject 3.50.2, trayer 1.1.8, dunst 1.9.0); both
@@ -37,6 +37,7 @@ Use as the pytest fixture ``desktop`` (tests/conftest.py), or directly::
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import select
@@ -65,6 +66,11 @@ REQUIRED_TOOLS: tuple[str, ...] = (
 
 #: Debian packages that provide REQUIRED_TOOLS (for the skip message; busctl, used by dunstctl, is in systemd).
 DEBIAN_PACKAGES = "xvfb dbus dunst trayer xdotool imagemagick systemd"
+
+#: The StatusNotifierItem watcher and host, needed in addition by ``start_desktop(host="sni")``.
+SNI_TOOLS: tuple[str, ...] = ("status-notifier-watcher", "gtk-sni-tray-standalone")
+SNI_PACKAGES = "haskell-status-notifier-item-utils haskell-gtk-sni-tray-utils libharfbuzz-gobject0"
+SNI_WATCHER = "org.kde.StatusNotifierWatcher"
 
 #: Seconds any single step (start a daemon, run one xdotool command) may take.
 STEP_TIMEOUT = 10.0
@@ -137,9 +143,113 @@ class Geometry(NamedTuple):
         return self.x + self.width // 2, self.y + self.height // 2
 
 
-def missing_tools() -> list[str]:
-    """Names of REQUIRED_TOOLS not found on PATH."""
-    return [tool for tool in REQUIRED_TOOLS if shutil.which(tool) is None]
+@dataclasses.dataclass
+class MenuNode:
+    """One item of a menu exported over D-Bus (com.canonical.dbusmenu), with the defaults the spec gives."""
+
+    id: int
+    label: str
+    enabled: bool = True
+    visible: bool = True
+    separator: bool = False
+    toggle_state: int | None = None
+    children: list[MenuNode] = dataclasses.field(default_factory=list)
+
+    @classmethod
+    def from_layout(cls, layout: Any) -> MenuNode:
+        """Build the tree from a ``(ia{sv}av)`` layout as Gio unpacks it."""
+        node_id, props, children = layout
+        toggle = props.get("toggle-state") if props.get("toggle-type") else None
+        return cls(
+            id=node_id,
+            label=_dbusmenu_label(props.get("label", "")),
+            enabled=bool(props.get("enabled", True)),
+            visible=bool(props.get("visible", True)),
+            separator=props.get("type") == "separator",
+            toggle_state=toggle,
+            children=[cls.from_layout(child) for child in children],
+        )
+
+    @property
+    def selectable(self) -> bool:
+        """Whether keyboard navigation stops here (GTK skips separators, hidden and greyed-out items)."""
+        return self.visible and self.enabled and not self.separator
+
+    def find(self, part: str) -> MenuNode:
+        """The first child whose label contains ``part``."""
+        for child in self.children:
+            if part in child.label:
+                return child
+        raise LookupError(f"no item containing {part!r} in {[c.label for c in self.children]}")
+
+
+def _dbusmenu_label(text: str) -> str:
+    """A dbusmenu label as shown: ``_`` marks a mnemonic and ``__`` is a literal underscore."""
+    return text.replace("__", "\0").replace("_", "").replace("\0", "_")
+
+
+def menu_keys(menu: Sequence[MenuNode], path: Sequence[str]) -> list[str]:
+    """Key presses that activate the item reached by label parts ``path`` in a freshly opened menu.
+
+    A just-opened menu has nothing selected (Down selects the first stop); an opened submenu starts on its
+    first stop. Only items keyboard navigation stops at are counted, as a person pressing Down would.
+    """
+    keys: list[str] = []
+    items = list(menu)
+    for depth, part in enumerate(path):
+        stops = [item for item in items if item.selectable]
+        index = next((i for i, item in enumerate(stops) if part in item.label), None)
+        if index is None:
+            raise LookupError(f"no selectable item containing {part!r} in {[i.label for i in stops]}")
+        keys += ["Down"] * (index + 1 if depth == 0 else index)
+        if depth < len(path) - 1:
+            keys.append("Right")
+            items = stops[index].children
+    keys.append("Return")
+    return keys
+
+
+def colour_share(image: Any, box: Geometry, rgb: tuple[int, int, int], tolerance: int = 24) -> float:
+    """The share of pixels in ``box`` of a PIL RGB image that are within ``tolerance`` of colour ``rgb``."""
+    region = image.crop((box.x, box.y, box.x + box.width, box.y + box.height))
+    colours = region.getcolors(region.width * region.height) or []
+    close = sum(count for count, pixel in colours
+                if all(abs(channel - want) <= tolerance for channel, want in zip(pixel, rgb)))
+    return close / max(1, region.width * region.height)
+
+
+def missing_tools(host: str = "trayer") -> list[str]:
+    """Names of the tools a desktop with this tray ``host`` needs that are not found on PATH."""
+    tools = REQUIRED_TOOLS + (SNI_TOOLS if host == "sni" else ())
+    return [tool for tool in tools if shutil.which(tool) is None]
+
+
+def debian_packages(host: str = "trayer") -> str:
+    """The Debian packages that provide the tools for a desktop with this tray ``host``."""
+    return DEBIAN_PACKAGES + (f" {SNI_PACKAGES}" if host == "sni" else "")
+
+
+#: CI sets this: a real-desktop test that cannot find its tools fails instead of skipping.
+REQUIRE_DESKTOP_ENV = "ORCHESTRAY_REQUIRE_DESKTOP"
+
+
+def require_tools(tools: Sequence[str], packages: str) -> None:
+    """Skip the calling test when a tool is missing, naming the Debian packages; under
+    ``ORCHESTRAY_REQUIRE_DESKTOP=1`` (as in CI) fail instead, so a missing tool can never pass as a skip."""
+    import pytest
+
+    missing = [tool for tool in tools if shutil.which(tool) is None]
+    if not missing:
+        return
+    message = f"needs {', '.join(missing)} (Debian: apt-get install {packages})"
+    if os.environ.get(REQUIRE_DESKTOP_ENV) == "1":
+        pytest.fail(f"{message}; {REQUIRE_DESKTOP_ENV}=1 turns this skip into a failure")
+    pytest.skip(message)
+
+
+def require_desktop(host: str = "trayer") -> None:
+    """:func:`require_tools` for a whole desktop with this tray ``host``."""
+    require_tools(REQUIRED_TOOLS + (SNI_TOOLS if host == "sni" else ()), debian_packages(host))
 
 
 def _kill_pid(pid: int, grace: float = 3.0) -> None:
@@ -199,6 +309,8 @@ class Desktop:
         self.env: dict[str, str] = {}
         self._procs: list[subprocess.Popen[Any]] = []
         self._logs: list[IO[bytes]] = []
+        self._connection: Any = None
+        self._windows_before_popup: set[str] = set()
 
     @property
     def pids(self) -> list[int]:
@@ -275,17 +387,23 @@ class Desktop:
         values = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
         return Geometry(int(values["X"]), int(values["Y"]), int(values["WIDTH"]), int(values["HEIGHT"]))
 
+    def window_name(self, win: str) -> str:
+        """A window's name (the gtk backend names the icon's window after the tray's tooltip)."""
+        return self.run(["xdotool", "getwindowname", win]).stdout.rstrip("\n")
+
     def visible_windows(self) -> set[str]:
         """IDs of every mapped window (menus are unnamed override-redirect windows, so match any name)."""
         out = self.run(["xdotool", "search", "--onlyvisible", "--name", ""], check=False)
         return set(out.stdout.split())
 
     def click_popup(self, x: int, y: int, button: int = 1, timeout: float = 5.0) -> Geometry:
-        """Click at (x, y) and wait for a popup (a menu) to be mapped; return the largest new window.
+        """Click at (x, y) and wait for a popup (a menu) to be mapped and drawn; return the largest new window.
 
-        Why: keys sent before the menu has grabbed the keyboard go to nowhere, so wait for it first.
+        Why wait for it to be drawn: keys sent before the menu has grabbed the keyboard go to nowhere. GTK
+        grabs when it maps the menu and draws it after, so visible items on screen mean the grab is in place.
         """
         before = self.visible_windows()
+        self._windows_before_popup = before
         self.click(x, y, button)
 
         def popup() -> Geometry | None:
@@ -294,8 +412,20 @@ class Desktop:
             return max(new, key=lambda g: g.width * g.height) if new else None
 
         found = self.wait_for(popup, timeout)
-        time.sleep(0.2)  # the menu grabs pointer and keyboard right after it is mapped
+        self.wait_for(lambda: self.drawn(found), timeout)
         return found
+
+    def drawn(self, box: Geometry) -> bool:
+        """True once ``box`` on screen shows content (text is dark on light, or light on dark), not a blank fill."""
+        region = self.screen_image().convert("L").crop((box.x, box.y, box.x + box.width, box.y + box.height))
+        darkest, brightest = region.getextrema()
+        return brightest - darkest > 100
+
+    def close_popups(self, levels: int = 1, timeout: float = 5.0) -> None:
+        """Press Escape ``levels`` times and wait until every window the last :meth:`click_popup` opened is gone."""
+        self.key(*["Escape"] * levels)
+        before = self._windows_before_popup
+        self.wait_for(lambda: not (self.visible_windows() - before), timeout)
 
     def click(self, x: int, y: int, button: int = 1) -> None:
         """Move the pointer to (x, y) and click ``button`` (1 left, 2 middle, 3 right).
@@ -316,17 +446,49 @@ class Desktop:
         self.run(["import", "-window", "root", str(target)], timeout=20)
         return target
 
-    def capture_open_menu(self, path: os.PathLike[str] | str, levels: int = 2) -> Path:
-        """Screenshot an open menu (after it has settled), check it is a real picture, then close it."""
-        time.sleep(0.5)
+    def capture_open_menu(self, path: os.PathLike[str] | str, levels: int = 2, timeout: float = 5.0) -> Path:
+        """Screenshot an open menu once the screen has stopped changing, check it is a real picture, close it."""
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
+
+        def frame() -> bytes:
+            return self.screen_image().tobytes()
+
+        self.settled(frame, quiet=0.3, timeout=timeout, interval=0.1)
         self.screenshot(target)
         if target.stat().st_size <= 5000:
             raise AssertionError(f"{target} is too small to show a menu")
-        self.key(*["Escape"] * levels)
-        time.sleep(0.3)
+        self.close_popups(levels, timeout)
         return target
+
+    def screen_image(self) -> Any:
+        """The whole screen now, as a PIL RGB image (read from a fresh screenshot)."""
+        from PIL import Image
+
+        path = self.screenshot(self.workdir / "screen-now.png")
+        with Image.open(path) as image:
+            return image.convert("RGB")
+
+    def host_bar(self) -> Geometry:
+        """The SNI host's bar (``start_desktop(host="sni")``): the visible gtk-sni-tray-standalone window."""
+        out = self.run(["xdotool", "search", "--onlyvisible", "--class", "^gtk-sni-tray-standalone$"])
+        return max((self.geometry(w) for w in out.stdout.split()), key=lambda g: g.width * g.height)
+
+    def icons_in_bar(self, bar: Geometry, image: Any = None) -> Geometry | None:
+        """The box the host's bar draws icons in: every pixel that differs from the bar's empty background.
+
+        Found on the screen, not computed from the host's layout rules: an icon that is not drawn has no box.
+        """
+        from PIL import Image, ImageChops
+
+        strip = (image or self.screen_image()).crop((bar.x, bar.y, bar.x + bar.width, bar.y + bar.height))
+        empty = Image.new("RGB", strip.size, strip.getpixel((0, 0)))
+        mask = ImageChops.difference(strip, empty).convert("L").point(lambda v: 255 if v > 8 else 0)
+        box = mask.getbbox()
+        if box is None:
+            return None
+        left, top, right, bottom = box
+        return Geometry(bar.x + left, bar.y + top, right - left, bottom - top)
 
     # ----- notifications -------------------------------------------------------------------------------
 
@@ -340,6 +502,102 @@ class Desktop:
         entries = raw["data"][0]
         flat = [{key: value.get("data") for key, value in entry.items()} for entry in entries]
         return sorted(flat, key=lambda e: e.get("id", 0))
+
+    # ----- D-Bus: the StatusNotifierItem host and the menus items export -----------------------------------
+
+    def _bus(self) -> Any:
+        """A Gio connection of the test process to this desktop's session bus (opened once, closed at teardown)."""
+        if self._connection is None:
+            from gi.repository import Gio
+
+            flags = Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION
+            self._connection = Gio.DBusConnection.new_for_address_sync(
+                self.env["DBUS_SESSION_BUS_ADDRESS"], flags, None, None
+            )
+        return self._connection
+
+    def dbus_call(self, name: str, path: str, interface: str, method: str, signature: str = "",
+                  args: tuple[Any, ...] = (), timeout: float = STEP_TIMEOUT) -> Any:
+        """Call a D-Bus method on this desktop's session bus and return the reply's values as a tuple.
+
+        ``NO_AUTO_START``: asking about a service must never start one as a side effect.
+        """
+        from gi.repository import Gio, GLib
+
+        parameters = GLib.Variant(f"({signature})", args) if signature else None
+        reply = self._bus().call_sync(name, path, interface, method, parameters, None,
+                                      Gio.DBusCallFlags.NO_AUTO_START, int(timeout * 1000), None)
+        return reply.unpack() if reply is not None else ()
+
+    def dbus_property(self, name: str, path: str, interface: str, prop: str) -> Any:
+        """One property of a D-Bus object, unpacked into Python values."""
+        return self.dbus_call(name, path, "org.freedesktop.DBus.Properties", "Get", "ss", (interface, prop))[0]
+
+    def sni_watcher_property(self, prop: str) -> Any:
+        """A property of the watcher (``RegisteredStatusNotifierItems``, ``IsStatusNotifierHostRegistered``)."""
+        return self.dbus_property(SNI_WATCHER, "/StatusNotifierWatcher", SNI_WATCHER, prop)
+
+    def sni_items(self) -> list[str]:
+        """The items the watcher has registered, as it lists them (a bus name, or a bus name + object path)."""
+        return list(self.sni_watcher_property("RegisteredStatusNotifierItems"))
+
+    def sni_item(self, item_id: str) -> tuple[str, str]:
+        """(bus name, object path) of the registered StatusNotifierItem whose ``Id`` is ``item_id``.
+
+        The watcher lists an item as its bus name alone when the item registered with a bus name
+        (libayatana-appindicator does); the object path is then found by introspecting that name.
+        """
+        for entry in self.sni_items():
+            name, _, path = entry.partition("/")
+            paths = [f"/{path}"] if path else self._object_paths(name, "org.kde.StatusNotifierItem")
+            for candidate in paths:
+                with contextlib.suppress(Exception):
+                    if self.dbus_property(name, candidate, "org.kde.StatusNotifierItem", "Id") == item_id:
+                        return name, candidate
+        raise LookupError(f"no StatusNotifierItem with Id {item_id!r} is registered")
+
+    def _object_paths(self, name: str, interface: str, path: str = "/") -> list[str]:
+        """Object paths under ``path`` of bus name ``name`` that implement ``interface`` (by Introspect)."""
+        import xml.etree.ElementTree as ElementTree
+
+        xml = self.dbus_call(name, path, "org.freedesktop.DBus.Introspectable", "Introspect")[0]
+        root = ElementTree.fromstring(xml)
+        found = [path] if any(node.get("name") == interface for node in root.findall("interface")) else []
+        for child in root.findall("node"):
+            sub = f"{path.rstrip('/')}/{child.get('name')}"
+            found += self._object_paths(name, interface, sub)
+        return found
+
+    def sni_menu(self, item_id: str) -> list[MenuNode]:
+        """The menu a StatusNotifierItem exports right now (dbusmenu ``GetLayout``), as the host would draw it.
+
+        The item's ``Menu`` property names the menu object; nothing about pystray or Orchestray is assumed.
+        """
+        return self._sni_layout(item_id)[1]
+
+    def _sni_layout(self, item_id: str) -> tuple[int, list[MenuNode]]:
+        name, path = self.sni_item(item_id)
+        menu_path = self.dbus_property(name, path, "org.kde.StatusNotifierItem", "Menu")
+        revision, layout = self.dbus_call(name, menu_path, "com.canonical.dbusmenu", "GetLayout", "iias",
+                                          (0, -1, []))
+        return revision, MenuNode.from_layout(layout).children
+
+    def sni_menu_between_updates(self, item_id: str, interval: float) -> list[MenuNode]:
+        """The exported menu right after the item replaces it (its layout revision changes), or once it has not
+        changed for ``interval`` (the app's poll interval) plus a margin.
+
+        Why: the host rebuilds an open menu whenever the item exports a new layout, which drops the keyboard
+        selection and closes open submenus. Right after an update, a whole poll interval is free for a click
+        and the key presses.
+        """
+        first, menu = self._sni_layout(item_id)
+        deadline = time.monotonic() + interval + 1.0
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+            revision, menu = self._sni_layout(item_id)
+            if revision != first:
+                return menu
+        return menu
 
     # ----- waiting -------------------------------------------------------------------------------------
 
@@ -359,6 +617,27 @@ class Desktop:
                 raise TimeoutError(f"condition not met within {timeout} s (last error: {last_error!r})")
             time.sleep(interval)
 
+    @staticmethod
+    def settled(read: Callable[[], T], quiet: float = 1.5, timeout: float = 30.0, interval: float = 0.25) -> T:
+        """Read ``read()`` until its value has not changed for ``quiet`` seconds; return that value.
+
+        For counting things that arrive asynchronously (notifications): returning at the first sight of one
+        would let a late duplicate pass. Raises TimeoutError if the value never holds still.
+        """
+        deadline = time.monotonic() + timeout
+        value = read()
+        since = time.monotonic()
+        while True:
+            time.sleep(interval)
+            now = time.monotonic()
+            current = read()
+            if current != value:
+                value, since = current, now
+            elif now - since >= quiet:
+                return value
+            if now >= deadline:
+                raise TimeoutError(f"value still changing after {timeout} s: {value!r}")
+
     # ----- teardown ------------------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -374,6 +653,10 @@ class Desktop:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=1)
         self._procs.clear()
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                self._connection.close_sync(None)
+            self._connection = None
         for handle in self._logs:
             handle.close()
         self._logs.clear()
@@ -498,17 +781,39 @@ def _start_trayer(desktop: Desktop) -> None:
     desktop.wait_for(lambda: _trayer_visible(desktop), STEP_TIMEOUT)
 
 
+def _sni_host_registered(desktop: Desktop) -> bool:
+    return bool(desktop.sni_watcher_property("IsStatusNotifierHostRegistered"))
+
+
+def _start_sni_host(desktop: Desktop) -> None:
+    """A StatusNotifierItem desktop, as KDE, GNOME (AppIndicator extension) and Ubuntu have: a watcher that owns
+    ``org.kde.StatusNotifierWatcher`` and a host that draws the items in a 32 px bar along the top edge.
+
+    The host is ``gtk-sni-tray-standalone`` from Debian; it draws an item's menu itself from the item's
+    exported dbusmenu, as a GTK popup under the icon (button 3 opens it, button 1 only sends ``Activate``).
+    """
+    desktop.popen(["status-notifier-watcher"], log="sni-watcher.log")
+    desktop.wait_for(lambda: _name_has_owner(desktop, SNI_WATCHER), STEP_TIMEOUT)
+    desktop.popen(["gtk-sni-tray-standalone", "--top", "--end", "-s", "32"], log="sni-host.log")
+    desktop.wait_for(lambda: _sni_host_registered(desktop), STEP_TIMEOUT)
+
+
 @contextlib.contextmanager
-def start_desktop(workdir: os.PathLike[str] | str | None = None, size: str = "1024x768x24") -> Iterator[Desktop]:
-    """Start Xvfb, a session bus, dunst and trayer; yield the :class:`Desktop`; end them all by PID.
+def start_desktop(
+    workdir: os.PathLike[str] | str | None = None, size: str = "1024x768x24", host: str = "trayer"
+) -> Iterator[Desktop]:
+    """Start Xvfb, a session bus, dunst and a tray host; yield the :class:`Desktop`; end them all by PID.
+
+    ``host`` is ``"trayer"`` (XEmbed, as XFCE/MATE/i3 desktops have) or ``"sni"`` (StatusNotifierItem, as KDE,
+    GNOME with the AppIndicator extension and Ubuntu have; see :func:`_start_sni_host`).
 
     ``workdir`` keeps the logs (xvfb.log, dunst.log, trayer.log, and any ``popen(log=...)``) and the XDG
     config/cache/data/state homes, so the app under test never touches the real user's files.
     Raises RuntimeError naming the missing tools if any is absent (the pytest fixture turns that into skip).
     """
-    missing = missing_tools()
+    missing = missing_tools(host)
     if missing:
-        raise RuntimeError(f"missing tools: {' '.join(missing)} (Debian: {DEBIAN_PACKAGES})")
+        raise RuntimeError(f"missing tools: {' '.join(missing)} (Debian: {debian_packages(host)})")
     with contextlib.ExitStack() as stack:
         if workdir is None:
             workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="orchestray-desktop-"))
@@ -535,5 +840,10 @@ def start_desktop(workdir: os.PathLike[str] | str | None = None, size: str = "10
         _start_xvfb(desktop, size)
         _start_dbus(desktop)
         _start_dunst(desktop)
-        _start_trayer(desktop)
+        if host == "sni":
+            _start_sni_host(desktop)
+        elif host == "trayer":
+            _start_trayer(desktop)
+        else:
+            raise ValueError(f"unknown tray host {host!r} (trayer or sni)")
         yield desktop

@@ -14,7 +14,7 @@ link outside the virtualenv runs the *base* interpreter without the virtualenv's
 uses the standard library only. (The hooks themselves run the interpreter named in their command, the
 virtualenv's, so they do have psutil.)
 
-What it does, like Claude Code 2.1 (see DESIGN.md, "Claude Code hooks"):
+What it does, like Claude Code 2.1 (docs/protocol.md, "Claude Code's hooks, as they really behave"):
 
 * reads ``settings.json`` once per event (Claude Code watches it; re-reading is the simple equivalent) and
   takes every ``{"type": "command"}`` hook of the event's groups whose ``matcher`` is empty, missing or ``*``;

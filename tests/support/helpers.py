@@ -1,5 +1,5 @@
 """Helpers shared by the registry/CLI tests: the real CLI in a subprocess, real sleeper processes, hand-written
-registry files (as another tool, or the seed's `registry.py`, would write them).
+registry files (as another tool, or the protocol's own `registry.py`, would write them).
 
 Imported by the test modules as `helpers` (pytest puts `tests/` on `sys.path` for rootdir-less test folders).
 """
@@ -160,7 +160,7 @@ def unused_pid() -> int:
 
 
 def iso(ts: float) -> str:
-    """The seed's timestamp form: ISO-8601 UTC with `Z`, whole seconds."""
+    """The protocol's timestamp form: ISO-8601 UTC with `Z`, whole seconds."""
     return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -191,7 +191,7 @@ def write_entry(
     started_at: Optional[str] = None,
     **extra: Any,
 ) -> str:
-    """Write an entry by hand, the way the seed's registry.py (or any other tool) would."""
+    """Write an entry by hand, the way the protocol's registry.py (or any other tool) would."""
     os.makedirs(registry_dir, exist_ok=True)
     path = os.path.join(registry_dir, session_id + ".json")
     with open(path, "w", encoding="utf-8") as handle:

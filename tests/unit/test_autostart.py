@@ -213,9 +213,8 @@ def test_xdg_config_home_from_the_environment(tmp_path: Path, monkeypatch: pytes
 def test_xdg_icon_defaults_to_the_packaged_icon(tmp_path: Path) -> None:
     backend = XdgAutostart(config_home=tmp_path)
     backend.enable(["orchestray"])
-    icon = read_desktop(backend.path).get("Icon")
-    if icon is not None:
-        assert Path(icon).is_file() and icon.endswith("orchestray.png")
+    icon = read_desktop(backend.path)["Icon"]  # the package ships tray/assets/orchestray.png: always set
+    assert Path(icon).is_absolute() and Path(icon).is_file() and Path(icon).name == "orchestray.png"
 
 
 # --- macOS -------------------------------------------------------------------------------------------------

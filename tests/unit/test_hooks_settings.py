@@ -145,9 +145,40 @@ def test_install_touches_nothing_but_its_own_entries(realistic: str) -> None:
     assert "Grüße, 世界 🚀" in read(realistic).decode("utf-8")  # written as UTF-8, not \u escapes
 
 
-def test_stop_and_notification_never_deregister() -> None:
-    assert HOOK_EVENTS["SessionEnd"] == "session-end"
-    assert HOOK_EVENTS["Stop"] != "session-end" and HOOK_EVENTS["Notification"] != "session-end"
+@posix_only
+def test_the_installed_stop_and_notification_commands_never_deregister(tmp_path, sleeper) -> None:
+    """Run the commands `install` wrote, as Claude Code runs them (`/bin/sh -c`, hook JSON on stdin): Stop and
+    Notification, which fire after every answer and at every permission prompt, leave the session's entry as
+    it was; only SessionEnd's removes it."""
+    from helpers import cli_env
+
+    from tray.core.actions import register
+    from tray.core.registry import Registry
+
+    settings_path = tmp_path / "settings.json"
+    settings_path.write_text("{}\n")
+    install(str(settings_path), [sys.executable, "-m", "tray"])
+    hooks = json.loads(settings_path.read_text())["hooks"]
+    commands = {event: groups[-1]["hooks"][0]["command"] for event, groups in hooks.items()}
+    assert {"Stop", "Notification", "SessionEnd"} <= set(commands)
+    registry = tmp_path / "registry"
+    register(Registry(str(registry)), "sess-1", sleeper.pid, str(tmp_path))
+    entry = registry / "sess-1.json"
+    before = entry.read_bytes()
+    env = cli_env(str(registry), {"CLAUDE_CODE_SESSION_ID": "sess-1"})
+
+    def run(event: str, **fields: Any) -> None:
+        payload = {"session_id": "sess-1", "cwd": str(tmp_path), "hook_event_name": event, **fields}
+        done = subprocess.run(["/bin/sh", "-c", commands[event]], input=json.dumps(payload), env=env,
+                              cwd=str(tmp_path), capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, (event, done.stderr)
+
+    for _ in range(2):
+        run("Stop", stop_hook_active=False)
+        run("Notification", message="Claude needs your permission to use Bash", notification_type="permission_prompt")
+        assert entry.read_bytes() == before
+    run("SessionEnd", reason="other")
+    assert not entry.exists()
 
 
 def test_second_install_changes_nothing(realistic: str) -> None:

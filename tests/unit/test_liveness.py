@@ -11,7 +11,7 @@ import pytest
 from helpers import REPO, cli_json, create_time, iso, unused_pid, write_entry, zombie
 
 from tray.core import liveness
-from tray.core.liveness import REUSE_TOLERANCE_SECONDS, LivenessProbe, is_alive, process_create_time
+from tray.core.liveness import LivenessProbe, process_create_time
 from tray.core.registry import Registry
 from tray.core.snapshot import build_snapshot
 
@@ -21,8 +21,8 @@ def test_a_running_child_is_alive(procs):
     started = create_time(child.pid)
     assert process_create_time(child.pid) == pytest.approx(started)
     # The entry is written after the process started, with whole seconds: both forms count as alive.
-    assert is_alive(child.pid, started)
-    assert is_alive(child.pid, float(int(started)))
+    assert LivenessProbe().alive(child.pid, started)
+    assert LivenessProbe().alive(child.pid, float(int(started)))
     assert LivenessProbe().alive(child.pid, started + 3600)  # registered long after it started
 
 
@@ -32,8 +32,8 @@ def test_a_killed_and_reaped_child_is_dead(procs):
     procs.kill(child)
     assert not psutil.pid_exists(child.pid)
     assert process_create_time(child.pid) is None
-    assert not is_alive(child.pid, started)
     assert not LivenessProbe().alive(child.pid, started)
+    assert not LivenessProbe().alive_fast(child.pid, started)
 
 
 def test_a_killed_but_unreaped_zombie_is_dead(procs):
@@ -42,28 +42,39 @@ def test_a_killed_but_unreaped_zombie_is_dead(procs):
     zombie(child)
     assert psutil.pid_exists(child.pid)  # the PID is still taken by the zombie ...
     assert process_create_time(child.pid) is None  # ... but nobody is running there
-    assert not is_alive(child.pid, started)
+    assert not LivenessProbe().alive(child.pid, started)
+    assert not LivenessProbe().alive_fast(child.pid, started)  # kill(pid, 0) succeeds on a zombie: psutil decides
 
 
 def test_an_entry_older_than_its_process_is_a_reused_pid(procs):
-    """The PID runs, but was created well after the entry's startedAt: another program now has it."""
+    """The PID runs, but was created well after the entry's startedAt: another program now has it.
+
+    Literal numbers, not the code's own constant: an entry a minute older than its process is somebody else's
+    PID, one two seconds older is the same process (clock rounding, the late write of startedAt). A tolerance
+    raised to minutes would keep dead sessions alive; one cut below a second would kill live ones.
+    """
     child = procs.spawn()
     created = create_time(child.pid)
-    assert not is_alive(child.pid, created - 3600)
-    assert not is_alive(child.pid, created - REUSE_TOLERANCE_SECONDS - 2)
-    assert is_alive(child.pid, created - 1)  # within the tolerance: clock rounding, late write
+    for probe in (LivenessProbe().alive, LivenessProbe().alive_fast):
+        assert not probe(child.pid, created - 6 * 3600)
+        assert not probe(child.pid, created - 60)
+        assert probe(child.pid, created - 2)
+        assert probe(child.pid, float(int(created - 2)))  # startedAt has whole seconds
+        assert probe(child.pid, created + 3600)  # registered an hour after it started: the prompt hook's repair
 
 
 def test_reused_pid_seen_by_the_user_as_dead(procs, tmp_path):
+    """What `orchestray list` (and so the tray, `clean` and `promote`) says about the same three cases."""
     child = procs.spawn()
     registry = str(tmp_path / "registry")
     cwd = str(tmp_path)
     created = create_time(child.pid)
-    write_entry(registry, "old-session", child.pid, cwd, "orchestrator", started_at=iso(created - 6 * 3600))
+    write_entry(registry, "hours-older", child.pid, cwd, "orchestrator", started_at=iso(created - 6 * 3600))
+    write_entry(registry, "minute-older", child.pid, cwd, "worker", started_at=iso(created - 60))
+    write_entry(registry, "seconds-older", child.pid, cwd, "worker", started_at=iso(created - 2))
     write_entry(registry, "real-session", child.pid, cwd, "worker", started_at=iso(created))
-    rows = {row["sessionId"]: row for row in cli_json(["list"], registry)}
-    assert rows["old-session"]["alive"] is False
-    assert rows["real-session"]["alive"] is True
+    rows = {row["sessionId"]: row["alive"] for row in cli_json(["list"], registry)}
+    assert rows == {"hours-older": False, "minute-older": False, "seconds-older": True, "real-session": True}
 
 
 def test_nonexistent_and_nonpositive_pids_are_dead():
@@ -90,7 +101,6 @@ def test_access_denied_counts_as_alive(monkeypatch):
 
     monkeypatch.setattr(liveness.psutil, "Process", Denied)
     assert process_create_time(4242) == float("-inf")
-    assert is_alive(4242, 0.0)
     assert LivenessProbe().alive(4242, 0.0)
 
 
@@ -100,9 +110,9 @@ def test_a_process_of_another_user_is_alive(procs):
     child = procs.spawn()  # owned by root
     started = create_time(child.pid)
     code = (
-        "import os, sys; from tray.core.liveness import is_alive;"  # imported first: root's files are private
+        "import os, sys; from tray.core.liveness import LivenessProbe;"  # imported first: root's files are private
         "os.setgid(65534); os.setuid(65534);"
-        f"sys.exit(0 if is_alive({child.pid}, {started!r}) else 3)"
+        f"sys.exit(0 if LivenessProbe().alive_fast({child.pid}, {started!r}) else 3)"
     )
     env = dict(os.environ, PYTHONPATH=REPO)
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=30)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
 from typing import List, Optional, Tuple
-
-import pytest
 
 from tray.app import menu as m
 from tray.app.config import ConfigStore
@@ -57,22 +56,30 @@ def flatten(items: Tuple[m.MenuItem, ...]) -> List[m.MenuItem]:
 # --- states and the menu ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "sessions, state",
-    [
-        ((("o", "orchestrator", True), ("w", "worker", True)), "ok"),
-        ((("o", "orchestrator", False), ("w", "worker", True)), "orphaned"),
-        ((("o", "vacating", True), ("w", "worker", True)), "vacating"),
-        ((("o", "orchestrator", True), ("p", "orchestrator", True)), "conflict"),
-        ((("o", "orchestrator", False), ("w", "worker", False)), "stale"),
-    ],
-)
-def test_each_state_is_labelled_in_the_menu(sessions, state):
-    snapshot = snap(*(session(sid, role, alive) for sid, role, alive in sessions))
-    assert snapshot.projects[0].state == state
-    menu = m.build_menu(snapshot, m.MenuSettings(), no_files, now=NOW)
-    assert menu[0].text.startswith(m.STATE_MARKS[state] + " alpha — " + m.STATE_LABELS[state])
-    assert snapshot.state == state
+STATE_CASES = {
+    "ok": (("o", "orchestrator", True), ("w", "worker", True)),
+    "orphaned": (("o", "orchestrator", False), ("w", "worker", True)),
+    "vacating": (("o", "vacating", True), ("w", "worker", True)),
+    "conflict": (("o", "orchestrator", True), ("p", "orchestrator", True)),
+    "stale": (("o", "orchestrator", False), ("w", "worker", False)),
+}
+
+
+def test_each_state_has_its_own_label_in_the_menu():
+    """The project line tells the five states apart by its mark (first character) and by its words, without
+    depending on the session count; a state shown with another state's label or mark fails here."""
+    lines = {}
+    for state, sessions in STATE_CASES.items():
+        snapshot = snap(*(session(sid, role, alive) for sid, role, alive in sessions))
+        assert snapshot.projects[0].state == state and snapshot.state == state
+        text = m.build_menu(snapshot, m.MenuSettings(), no_files, now=NOW)[0].text
+        assert "alpha" in text, text
+        mark, words = text.split("alpha", 1)
+        lines[state] = (mark.strip(), words.split("(")[0].strip(" —-:"))
+    marks = [mark for mark, _ in lines.values()]
+    words = [label for _, label in lines.values()]
+    assert all(marks) and len(set(marks)) == len(STATE_CASES), lines
+    assert all(words) and len(set(words)) == len(STATE_CASES), lines
 
 
 def test_empty_registry_menu_says_so_and_keeps_the_fixed_items():
@@ -221,6 +228,77 @@ def test_rate_limiter_allows_a_burst_then_waits_a_minute():
     assert [limiter.allow() for _ in range(4)] == [True, True, True, False]
     clock[0] = 61
     assert limiter.allow()
+
+
+def test_a_burst_of_events_gives_six_notifications_and_one_summary(tmp_path, procs):
+    """Five orchestrators die at once: ten events (five deaths, five orphaned projects). The user gets six
+    notifications (the default limit of six a minute), then, once the minute is over, one summary of the other
+    four; and nothing more while nothing new happens."""
+    from tray.core.actions import register
+
+    registry = Registry(str(tmp_path / "reg"))
+    bosses = []
+    for index in range(5):
+        folder = tmp_path / f"project-{index}"
+        folder.mkdir()
+        boss, worker = procs.many(2)
+        assert register(registry, f"boss-{index}", boss.pid, str(folder)).entry.role == "orchestrator"
+        assert register(registry, f"w-{index}", worker.pid, str(folder)).entry.role == "worker"
+        bosses.append(boss)
+    view = RecordingView()
+    controller = TrayController(registry, view, ConfigStore(str(tmp_path / "cfg")), find_file=no_files)
+    clock = [5000.0]
+    controller.limiter.clock = lambda: clock[0]  # the minute passes without waiting for it
+    assert controller.poll_once() == [] and view.notes == []
+    for boss in bosses:
+        procs.kill(boss)
+
+    found = controller.poll_once()
+    assert len(found) == 10
+    assert view.notes == [(event.title, event.body) for event in found[:6]]
+
+    for seconds in (1, 30, 59):  # within the minute: held back, however often the tray polls
+        clock[0] = 5000.0 + seconds
+        assert controller.poll_once() == []
+        assert len(view.notes) == 6
+    clock[0] = 5061.0
+    assert controller.poll_once() == []
+    assert len(view.notes) == 7
+    title, body = view.notes[6]
+    assert re.search(r"\b4\b", title + " " + body), view.notes[6]  # the four that were not said
+    for seconds in (62, 200):
+        clock[0] = 5000.0 + seconds
+        controller.poll_once()
+    assert len(view.notes) == 7  # the summary is said once
+
+
+def test_the_limit_comes_from_config_and_the_rest_is_summed_up(tmp_path, procs):
+    """The limit comes from config.json (`notify_per_minute`); what is over it is summed up, not dropped."""
+    from tray.core.actions import register
+
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "config.json").write_text('{"notify_per_minute": 2}')
+    registry = Registry(str(tmp_path / "reg"))
+    bosses = []
+    for index in range(3):  # 3 deaths + 3 orphaned = 6 events, limit 2: 2 said, 4 summed up
+        folder = tmp_path / f"project-{index}"
+        folder.mkdir()
+        boss, worker = procs.many(2)
+        register(registry, f"boss-{index}", boss.pid, str(folder))
+        register(registry, f"w-{index}", worker.pid, str(folder))
+        bosses.append(boss)
+    view = RecordingView()
+    controller = TrayController(registry, view, ConfigStore(str(tmp_path / "cfg")), find_file=no_files)
+    clock = [0.0]
+    controller.limiter.clock = lambda: clock[0]
+    controller.poll_once()
+    for boss in bosses:
+        procs.kill(boss)
+    assert len(controller.poll_once()) == 6
+    assert len(view.notes) == 2
+    clock[0] = 60.0
+    controller.poll_once()
+    assert len(view.notes) == 3 and re.search(r"\b4\b", " ".join(view.notes[2]))
 
 
 def test_controller_updates_view_only_on_change_and_saves_the_toggle(tmp_path, sleeper):

@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import logging
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 from typing import Any, List
 
@@ -105,8 +105,27 @@ def test_build_chain_per_platform(platform: str, icon: Any, found: str | None, e
     assert ChainNotifier(chain).names == expected
 
 
-def test_build_chain_defaults_to_this_system() -> None:
-    assert names(build_chain(icon=None))[-1] == "plyer"
+def test_build_chain_defaults_to_this_platform_and_looks_up_notify_send_on_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without arguments: this platform's chain, with the notify-send that PATH finds at call time."""
+    found = shutil.which("notify-send")
+    explicit = build_chain(sys.platform, icon=None, which=lambda name: found if name == "notify-send" else None)
+    default = build_chain(icon=None)
+    assert names(default) == names(explicit)
+    if sys.platform.startswith("linux"):
+        assert names(default) == (["notify-send", "plyer"] if found else ["plyer"])
+        if found:
+            assert default[0].executable == found
+        fake = tmp_path / "bin" / "notify-send"
+        fake.parent.mkdir()
+        fake.write_text("#!/bin/sh\nexit 0\n")
+        fake.chmod(0o755)
+        monkeypatch.setenv("PATH", str(fake.parent))
+        chain = build_chain(icon=None)
+        assert names(chain) == ["notify-send", "plyer"] and chain[0].executable == str(fake)
+        monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+        assert names(build_chain(icon=None)) == ["plyer"]
 
 
 # ----- osascript (built, never executed here) ----------------------------------------------------------------
@@ -334,17 +353,18 @@ def deliver(env: dict, notifier: str, title: str, body: str) -> tuple[dict, str]
     return json.loads(done.stdout), done.stderr
 
 
-def test_dead_dbus_fails_soft_fast_and_logs(tmp_path: Path) -> None:
-    """No session bus at all: every Linux backend fails, nothing raises, the log says which and why."""
+def test_dead_dbus_fails_soft_and_logs(tmp_path: Path) -> None:
+    """No session bus at all: every Linux backend fails, nothing raises, the log says which and why.
+
+    How fast it gives up is measured in bench/ ("Notifications with no D-Bus"), not asserted here.
+    """
     env = {
         key: value
         for key, value in __import__("os").environ.items()
         if key not in ("DISPLAY", "WAYLAND_DISPLAY", "DBUS_SESSION_BUS_ADDRESS")
     }
     env["DBUS_SESSION_BUS_ADDRESS"] = f"unix:path={tmp_path}/no-such-dir/bus"
-    started = time.monotonic()
     result, log = deliver(env, "chain+pystray", "title", "body")
-    assert time.monotonic() - started < 15
     assert result["delivered"] is False
     expected = ["pystray", "notify-send", "plyer"] if notify.shutil.which("notify-send") else ["pystray", "plyer"]
     assert result["names"] == expected

@@ -138,6 +138,9 @@ def test_windows_version_resource_text() -> None:
     assert strings["OriginalFilename"] == "OrchestrayTray.exe"
     assert strings["FileVersion"] == strings["ProductVersion"] == "1.2.3"
     assert strings["ProductName"] == "Orchestray"
+    # Task Manager shows FileDescription as the process name: the tray is just "Orchestray" (issue 17 item 11);
+    # the long description moved to Comments.
+    assert strings["FileDescription"] == "Orchestray" and strings["Comments"] == common.DESCRIPTION
 
 
 def test_version_text_survives_quotes_in_strings() -> None:
@@ -200,9 +203,17 @@ def _one(made: List[_Target], kind: str) -> _Target:
     return found[0]
 
 
+def _main_exe(made: List[_Target], name: str) -> _Target:
+    found = [t for t in made if t.kind == "EXE" and t.kwargs["name"] == name]
+    assert len(found) == 1, [t.kwargs.get("name") for t in made if t.kind == "EXE"]
+    return found[0]
+
+
 def _check_analysis(made: List[_Target], os_name: str) -> None:
-    analysis = _one(made, "Analysis")
-    assert analysis.args[0] == [str(PACKAGING / "entry.py")]
+    analyses = [t for t in made if t.kind == "Analysis"]
+    assert [a.args[0] for a in analyses] == [[str(PACKAGING / "entry.py")], [str(PACKAGING / "hook_entry.py")]]
+    analysis, hook_analysis = analyses
+    _check_hook_program(made, hook_analysis, os_name)
     assert analysis.kwargs["hiddenimports"] == common.hiddenimports(os_name)
     assert ("tray/assets" in {dest for _, dest in analysis.kwargs["datas"]})
     assert analysis.kwargs["pathex"] == [str(REPO)]
@@ -211,16 +222,30 @@ def _check_analysis(made: List[_Target], os_name: str) -> None:
     assert _one(made, "COLLECT").kwargs["upx"] is False
 
 
+def _check_hook_program(made: List[_Target], hook_analysis: _Target, os_name: str) -> None:
+    """The hook program (issue 13): its own analysis without the GUI, a console program, in the same folder."""
+    assert hook_analysis.kwargs == common.hook_analysis_options(os_name)
+    assert hook_analysis.kwargs["hiddenimports"] == [] and hook_analysis.kwargs["datas"] == []
+    for gui in ("pystray", "PIL", "gi", "plyer", "multiprocessing", "tray.app", "tray.cli"):
+        assert gui in hook_analysis.kwargs["excludes"]
+    hook = _main_exe(made, common.HOOK_NAME)
+    hook_pyz = [t for t in made if t.kind == "PYZ" and t.args[0] is hook_analysis.pure]
+    assert len(hook_pyz) == 1 and hook.args[:2] == (hook_pyz[0], hook_analysis.scripts)
+    assert hook.kwargs["console"] is True
+    collect = _one(made, "COLLECT")
+    assert hook in collect.args and hook_analysis.binaries in collect.args
+
+
 def test_windows_spec(tmp_path: Path, monkeypatch) -> None:
     made = run_spec("orchestray-windows.spec", tmp_path, monkeypatch)
     _check_analysis(made, "windows")
     exes = {t.kwargs["name"]: t for t in made if t.kind == "EXE"}
-    assert set(exes) == {"OrchestrayTray", "orchestray"}
+    assert set(exes) == {"OrchestrayTray", "orchestray", "orchestray-hook"}
     assert exes["OrchestrayTray"].kwargs["console"] is False and exes["orchestray"].kwargs["console"] is True
-    # One folder for both; Windows names are case-insensitive, so the two must differ by more than case.
-    assert len({name.lower() for name in exes}) == 2
+    # One folder for all; Windows names are case-insensitive, so they must differ by more than case.
+    assert len({name.lower() for name in exes}) == 3
     collect = _one(made, "COLLECT")
-    assert set(collect.args[:2]) == set(exes.values()) and collect.kwargs["name"] == "Orchestray"
+    assert set(collect.args[:3]) == set(exes.values()) and collect.kwargs["name"] == "Orchestray"
     for name, exe in exes.items():
         assert exe.kwargs["icon"] == [str(REPO / "assets" / "orchestray.ico")]
         version_file = Path(exe.kwargs["version"])
@@ -228,6 +253,8 @@ def test_windows_spec(tmp_path: Path, monkeypatch) -> None:
         strings = {s.args[0]: s.args[1]
                    for s in _parse_version_text(version_file.read_text()).kwargs["kids"][0].args[0][0].args[1]}
         assert strings["OriginalFilename"] == f"{name}.exe" and strings["FileVersion"] == __version__
+        # Task Manager shows FileDescription as the process name (issue 17 item 11): short, and says whose.
+        assert strings["FileDescription"].startswith("Orchestray") and len(strings["FileDescription"]) <= 24
     # The names the running code expects (autostart launches the windowed one; hooks run the console one).
     from tray import selftest
 
@@ -242,14 +269,15 @@ def test_macos_spec(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.delenv("ORCHESTRAY_ENTITLEMENTS", raising=False)
     made = run_spec("orchestray-macos.spec", tmp_path, monkeypatch)
     _check_analysis(made, "macos")
-    exe = _one(made, "EXE")
-    assert exe.kwargs["name"] == "Orchestray" and exe.kwargs["console"] is False
+    exe = _main_exe(made, "Orchestray")
+    assert exe.kwargs["console"] is False
     assert exe.kwargs["target_arch"] == "x86_64"
     assert exe.kwargs["codesign_identity"] == "Developer ID Application: Someone (TEAMID)"
     assert exe.kwargs["entitlements_file"] == str(PACKAGING / "entitlements.plist")
     assert (PACKAGING / "entitlements.plist").is_file()
     bundle = _one(made, "BUNDLE")
     assert bundle.args == (_one(made, "COLLECT"),)
+    assert _one(made, "COLLECT").args[0] is exe  # the first program is the bundle's CFBundleExecutable
     assert bundle.kwargs["name"] == "Orchestray.app"
     assert bundle.kwargs["bundle_identifier"] == autostart.BUNDLE_ID
     assert bundle.kwargs["version"] == __version__
@@ -265,7 +293,7 @@ def test_macos_spec(tmp_path: Path, monkeypatch) -> None:
 def test_macos_spec_defaults_to_ad_hoc_signing_for_the_running_arch(tmp_path: Path, monkeypatch) -> None:
     for name in ("ORCHESTRAY_TARGET_ARCH", "ORCHESTRAY_CODESIGN_IDENTITY", "ORCHESTRAY_ENTITLEMENTS"):
         monkeypatch.delenv(name, raising=False)
-    exe = _one(run_spec("orchestray-macos.spec", tmp_path, monkeypatch), "EXE")
+    exe = _main_exe(run_spec("orchestray-macos.spec", tmp_path, monkeypatch), "Orchestray")
     assert exe.kwargs["target_arch"] is None
     assert exe.kwargs["codesign_identity"] is None and exe.kwargs["entitlements_file"] is None
 
@@ -273,8 +301,8 @@ def test_macos_spec_defaults_to_ad_hoc_signing_for_the_running_arch(tmp_path: Pa
 def test_linux_spec(tmp_path: Path, monkeypatch) -> None:
     made = run_spec("orchestray-linux.spec", tmp_path, monkeypatch)
     _check_analysis(made, "linux")
-    exe = _one(made, "EXE")
-    assert exe.kwargs["name"] == "orchestray" and exe.kwargs["console"] is True
+    exe = _main_exe(made, "orchestray")
+    assert exe.kwargs["console"] is True
     assert _one(made, "COLLECT").kwargs["name"] == "orchestray"
     assert not [t for t in made if t.kind == "BUNDLE"]
 

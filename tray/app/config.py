@@ -1,7 +1,9 @@
 """User settings of the tray, kept as JSON under the platform's config folder.
 
 A config file we cannot parse is never overwritten: it is moved aside (`config.json.broken-<time>`) the
-first time we need to save, and defaults are used meanwhile.
+first time we need to save, and defaults are used meanwhile. A value of the wrong type or out of its range
+(a negative delay, a poll interval of 1e308 s that no timer accepts) falls back to its default; either way
+`ConfigStore.problem` holds the one line the tray logs, and loading never raises: the tray must start.
 """
 
 from __future__ import annotations
@@ -10,14 +12,21 @@ import json
 import os
 import time
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from tray.core.fsutil import ReadRefused, atomic_write_json, read_regular_file, replace
 
 CONFIG_ENV = "ORCHESTRAY_CONFIG_DIR"
 STATE_ENV = "ORCHESTRAY_STATE_DIR"
 MIN_POLL_SECONDS = 0.5
-MAX_CONFIG_BYTES = 256 * 1024
+MAX_CONFIG_BYTES = 64 * 1024
+#: What each number may be: a positive value below the minimum is raised to it (a 0.1 s poll would only burn
+#: CPU); anything else outside the range uses the default.
+LIMITS: Dict[str, Tuple[float, float]] = {
+    "poll_interval": (MIN_POLL_SECONDS, 3600.0),
+    "waiting_notify_after": (1.0, 7 * 24 * 3600.0),
+    "notify_per_minute": (1, 60),
+}
 
 
 def config_dir() -> str:
@@ -56,11 +65,11 @@ class ConfigStore:
 
     def load(self) -> Config:
         config = Config()
-        try:  # non-blocking and capped: a FIFO or a huge file here must not hang the tray's start
-            raw = json.loads(read_regular_file(self.path, MAX_CONFIG_BYTES, follow=True).decode("utf-8"))
+        try:
+            raw = json.loads(_read_config(self.path))
         except FileNotFoundError:
             return config
-        except (OSError, ReadRefused, ValueError, RecursionError) as error:
+        except (OSError, ValueError, RecursionError) as error:
             self._broken = True
             self.problem = f"settings file {self.path} is unreadable ({error}); using defaults"
             return config
@@ -69,15 +78,28 @@ class ConfigStore:
             self.problem = f"settings file {self.path} is not a JSON object; using defaults"
             return config
         self._raw = raw
+        ignored: List[str] = []
         for field in fields(Config):
-            value = raw.get(field.name)
+            if field.name not in raw:
+                continue
+            value = raw[field.name]
             default = getattr(config, field.name)
             if isinstance(default, bool):
                 if isinstance(value, bool):
                     setattr(config, field.name, value)
-            elif isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-                setattr(config, field.name, type(default)(value))
-        config.poll_interval = max(MIN_POLL_SECONDS, config.poll_interval)
+                else:
+                    ignored.append(field.name)
+                continue
+            low, high = LIMITS[field.name]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= high:
+                ignored.append(field.name)  # also NaN and infinity: no comparison holds for NaN
+                continue
+            setattr(config, field.name, type(default)(max(low, value)))
+        if ignored:
+            self.problem = (
+                f"settings file {self.path}: ignored {', '.join(ignored)} (wrong type or out of range); "
+                "using the defaults for them"
+            )
         return config
 
     def save(self, config: Config) -> None:
@@ -90,3 +112,12 @@ class ConfigStore:
         data.update(asdict(config))
         atomic_write_json(self.path, data)
         self._raw = data
+
+
+def _read_config(path: str) -> str:
+    """The file's text; never blocks on a FIFO and never reads more than `MAX_CONFIG_BYTES` (links are followed:
+    dotfile managers link their config files)."""
+    try:
+        return read_regular_file(path, MAX_CONFIG_BYTES, follow=True).decode("utf-8")
+    except ReadRefused as refused:
+        raise OSError(str(refused)) from None

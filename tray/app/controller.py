@@ -136,8 +136,8 @@ class TrayController:
         self.view.show(*shown)
 
     def announce(self, found: List[Any]) -> None:
-        if not found:
-            return
+        """Notify about `found`, at most `notify_per_minute` a minute; called after every poll, even one that
+        found nothing, so that what was held back is summed up as soon as the minute allows."""
         for event in found:
             # Never the body: a session's event quotes the user's last prompt, and no prompt goes into a log.
             log.info("event %s: %s (session %s)", event.kind, event.title, event.session_id)

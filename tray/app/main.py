@@ -34,7 +34,44 @@ def display_problem(platform: str = sys.platform, env: Optional[dict] = None) ->
 
 
 def import_pystray() -> Any:
-    """pystray, or a one-line reason (as RuntimeError) why it cannot be loaded."""
+    """pystray with the backend that fits this desktop, or a one-line reason (as RuntimeError) why it cannot load.
+
+    The choice (StatusNotifierItem or XEmbed, see ``tray.platform.tray_backend``) is logged with its reason.
+    pystray reads ``PYSTRAY_BACKEND`` once, at import, so the choice is put there for the import only and the
+    user's environment is restored afterwards (programs the tray opens inherit it unchanged).
+    """
+    from tray.core.log import get_logger, log_exception
+    from tray.platform.tray_backend import choose
+
+    log = get_logger("tray")
+    choice = choose()
+    candidates = choice.candidates()
+    if not candidates:
+        log.info("tray backend: %s", choice.reason)
+        return _import_pystray_as_is()
+    saved = os.environ.get("PYSTRAY_BACKEND")
+    failures = []
+    try:
+        for name in candidates:
+            os.environ["PYSTRAY_BACKEND"] = name
+            try:
+                import pystray
+            except Exception as error:  # noqa: BLE001 - Xlib raises DisplayNameError, GI raises ValueError...
+                log_exception(f"import pystray with backend {name} failed")
+                failures.append(f"{name}: {type(error).__name__}: {error}")
+                continue
+            why = choice.reason if name == choice.backend else f"{choice.backend} did not load ({failures[0]})"
+            log.info("tray backend %s: %s", name, why)
+            return pystray
+    finally:
+        if saved is None:
+            os.environ.pop("PYSTRAY_BACKEND", None)
+        else:
+            os.environ["PYSTRAY_BACKEND"] = saved
+    raise RuntimeError(f"cannot load the tray library pystray: {'; '.join(failures)}")
+
+
+def _import_pystray_as_is() -> Any:
     try:
         import pystray
     except Exception as error:  # noqa: BLE001 - Xlib raises DisplayNameError, GI raises ValueError...
@@ -48,11 +85,11 @@ def import_pystray() -> Any:
 def run_tray(args: argparse.Namespace) -> int:
     from tray.app.config import ConfigStore, state_dir
     from tray.app.single_instance import AlreadyRunning, SingleInstance
-    from tray.core.log import get_logger, setup_logging
+    from tray.core.log import TRAY, get_logger, setup_logging
     from tray.core.paths import registry_dir
     from tray.core.registry import Registry
 
-    log_file = setup_logging(verbose=getattr(args, "verbose", False))
+    log_file = setup_logging(verbose=getattr(args, "verbose", False), role=TRAY)
     log = get_logger("tray")
     problem = display_problem()
     if problem:
@@ -107,13 +144,9 @@ def _run(args: argparse.Namespace, pystray: Any, registry: Any, log: Any, log_fi
     log.info("tray starting: backend %s, registry %s, poll every %.1fs", view.backend, registry.directory,
              controller.config.poll_interval)
 
-    def setup(icon: Any) -> None:
-        icon.visible = True
-        controller.start()
-
     _install_signal_handlers(controller)
     try:
-        view.icon.run(setup=setup)
+        view.run(on_ready=controller.start)
     except Exception as error:  # noqa: BLE001
         log.exception("tray stopped on an error")
         _say(f"the tray stopped: {error} (details in {log_file})")

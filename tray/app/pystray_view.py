@@ -1,12 +1,28 @@
 """The real view: a pystray icon whose image, tooltip and menu follow the controller.
 
-Every pystray mutation goes through `ui_call`: pystray's darwin and win32 backends are not thread-safe
-(pystray#60), and on macOS a menu change from a worker thread kills the process, so there it is sent to the
-main thread with `AppHelper.callAfter`. GTK backends marshal internally.
+Three platform rules live here, because pystray 0.19.5 leaves them to the application:
+
+* **macOS: AppKit only on the main thread.** pystray runs `setup` on a thread of its own, and its darwin
+  backend calls `setImage_`, `setToolTip_`, `setHidden_` and `setMenu_` on whatever thread touches the icon
+  (pystray#60); macOS kills such a process. So every mutation the view makes is queued to the main thread
+  with `AppHelper.callAfter` (always queued, never run inline, so updates keep their order), and on darwin the
+  icon is a subclass whose AppKit-touching methods forward themselves to the main thread when pystray calls
+  them from another one (`icon.visible = True` in `setup`, `stop()` from a signal handler).
+* **macOS: a template image.** 0.19.5 never marks the status item's image as a template, so a black glyph
+  vanishes on a dark menu bar. The darwin subclass builds the NSImage itself (from the 64 px render, sized in
+  points so Retina stays sharp), marks it as a template before handing it to the button, and does so on the
+  main thread after every icon change.
+* **Windows: left click and the tooltip.** pystray maps a left click to the menu's *default* item; the view
+  adds a hidden default item that opens the same menu a right click opens. The tooltip goes into
+  `NOTIFYICONDATAW.szTip`, `WCHAR[128]`: 127 UTF-16 units and a NUL, so it is capped in UTF-16 units (an
+  emoji is two), not in characters; one unit too many raises in ctypes and leaves the icon stale.
+
+GTK backends marshal to their own loop internally, so elsewhere a call runs directly (under the view's lock).
 """
 
 from __future__ import annotations
 
+import io
 import sys
 import threading
 from typing import Any, Callable, Optional, Tuple
@@ -18,10 +34,38 @@ from tray.core.log import get_logger
 log = get_logger("tray.view")
 ICON_NAME = "orchestray"
 ICON_TITLE = "Orchestray"
+#: NOTIFYICONDATAW.szTip is WCHAR[128]; one unit is the terminating NUL.
+WINDOWS_TIP_UNITS = 127
+#: pystray._util.win32.WM_RBUTTONUP: what the win32 backend's `_on_notify` treats as "show the menu".
+WM_RBUTTONUP = 0x0205
+OPEN_MENU_TEXT = "Open menu"
+
+
+def utf16_units(text: str) -> int:
+    """How many UTF-16 code units Windows needs for ``text`` (a character outside the BMP takes two)."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def cap_utf16(text: str, limit: int, ellipsis: str = "…") -> str:
+    """``text`` cut to at most ``limit`` UTF-16 units, ending in ``ellipsis`` when cut; never splits a
+    surrogate pair."""
+    if utf16_units(text) <= limit:
+        return text
+    budget = limit - utf16_units(ellipsis)
+    kept = []
+    for char in text:
+        width = utf16_units(char)
+        if width > budget:
+            break
+        kept.append(char)
+        budget -= width
+    return "".join(kept) + ellipsis
 
 
 def ui_call(function: Callable[[], None], platform: str = sys.platform) -> None:
-    if platform == "darwin":  # pragma: no cover - macOS only
+    """Run ``function`` where the GUI toolkit allows it: queued to AppKit's main thread on macOS, directly
+    elsewhere."""
+    if platform == "darwin":
         from PyObjCTools import AppHelper
 
         AppHelper.callAfter(function)
@@ -29,27 +73,117 @@ def ui_call(function: Callable[[], None], platform: str = sys.platform) -> None:
         function()
 
 
+def darwin_icon_class(base: Any, template: bool = True) -> Any:
+    """pystray's darwin ``Icon`` with its AppKit calls kept on the main thread and a template image.
+
+    Written against pystray 0.19.5's private hooks (`_show`, `_hide`, `_update_icon`, `_update_title`,
+    `_update_menu`, `_stop`, `_assert_image`, `_status_bar`, `_status_item`, `_icon_image`); the test suite
+    runs the real `_darwin.py` against a fake AppKit that fails on any call off the main thread.
+    """
+    import AppKit
+    import Foundation
+    from PyObjCTools import AppHelper
+
+    def on_main_thread(method: Callable[..., Any]) -> Callable[..., Any]:
+        def forward(self: Any, *args: Any) -> Any:
+            if Foundation.NSThread.isMainThread():
+                return method(self, *args)
+            AppHelper.callAfter(method, self, *args)
+            return None
+
+        forward.__name__ = method.__name__
+        forward.__doc__ = f"{method.__name__}, on the main thread."
+        return forward
+
+    class MainThreadIcon(base):  # type: ignore[misc]
+        _orchestray_template = template
+
+        @on_main_thread
+        def _show(self) -> None:
+            base._show(self)
+
+        @on_main_thread
+        def _hide(self) -> None:
+            base._hide(self)
+
+        @on_main_thread
+        def _update_icon(self) -> None:
+            base._update_icon(self)
+
+        @on_main_thread
+        def _update_title(self) -> None:
+            base._update_title(self)
+
+        @on_main_thread
+        def _update_menu(self) -> None:
+            base._update_menu(self)
+
+        @on_main_thread
+        def _stop(self) -> None:
+            base._stop(self)
+
+        def _assert_image(self) -> None:
+            """Build the NSImage from the full-size render, sized in points (sharp on Retina), marked as a
+            template *before* the button gets it; pystray's own version does neither."""
+            thickness = float(self._status_bar.thickness())
+            current: Any = getattr(self, "_icon_image", None)
+            if current is not None and getattr(self, "_orchestray_thickness", None) == thickness:
+                return
+            buffer = io.BytesIO()
+            self._icon.save(buffer, "png")
+            image = AppKit.NSImage.alloc().initWithData_(Foundation.NSData(buffer.getvalue()))
+            image.setSize_((thickness, thickness))
+            image.setTemplate_(self._orchestray_template)
+            self._icon_image = image
+            self._orchestray_thickness = thickness
+            self._status_item.button().setImage_(image)
+
+    MainThreadIcon.__name__ = MainThreadIcon.__qualname__ = "MainThreadIcon"
+    MainThreadIcon.__module__ = base.__module__  # `backend` still names pystray's backend
+    return MainThreadIcon
+
+
 class PystrayView:
-    def __init__(self, pystray: Any, perform: Callable[[Action], None], notifier: Any = None) -> None:
+    def __init__(
+        self, pystray: Any, perform: Callable[[Action], None], notifier: Any = None, platform: str = sys.platform
+    ) -> None:
         self.pystray = pystray
         self.perform = perform
         self.notifier = notifier
+        self.platform = platform
         self._lock = threading.Lock()
-        self.template = sys.platform == "darwin"  # the menu bar keeps only the alpha channel there
-        self.icon = pystray.Icon(
+        self.template = platform == "darwin"  # the menu bar keeps only the alpha channel there
+        icon_class = darwin_icon_class(pystray.Icon, self.template) if platform == "darwin" else pystray.Icon
+        self.icon = icon_class(
             ICON_NAME,
             icon=render_icon("none", 0, size=64, template=self.template),
             title=ICON_TITLE,
-            menu=pystray.Menu(pystray.MenuItem("Starting…", None, enabled=False)),
+            menu=pystray.Menu(*self._leading_items(), pystray.MenuItem("Starting…", None, enabled=False)),
         )
 
     @property
     def backend(self) -> str:
         return type(self.icon).__module__.rsplit(".", 1)[-1].lstrip("_")
 
+    def run(self, on_ready: Callable[[], None]) -> None:
+        """pystray's blocking loop (on the main thread); ``on_ready`` runs on pystray's setup thread once the
+        icon can be shown, after showing it is queued."""
+
+        def setup(icon: Any) -> None:
+            ui_call(self._reveal, self.platform)
+            on_ready()
+
+        self.icon.run(setup=setup)
+
+    def _reveal(self) -> None:
+        with self._lock:
+            self.icon.visible = True
+
     def show(self, state: str, count: int, title: str, menu: Tuple[MenuItem, ...]) -> None:
         image = render_icon(state, count, size=64, template=self.template)
-        native = self.pystray.Menu(*[self._convert(item) for item in menu])
+        native = self.pystray.Menu(*self._leading_items(), *[self._convert(item) for item in menu])
+        if self.platform == "win32":
+            title = cap_utf16(title, WINDOWS_TIP_UNITS)
 
         def apply() -> None:
             with self._lock:
@@ -57,7 +191,14 @@ class PystrayView:
                 self.icon.title = title
                 self.icon.menu = native
 
-        ui_call(apply)
+        ui_call(apply, self.platform)
+
+    def _leading_items(self) -> Tuple[Any, ...]:
+        """On Windows, a hidden default item: pystray runs the default item on a left click, and this one
+        opens the menu, as a right click does."""
+        if self.platform != "win32":
+            return ()
+        return (self.pystray.MenuItem(OPEN_MENU_TEXT, _open_menu, default=True, visible=False),)
 
     def _convert(self, item: MenuItem) -> Any:
         pystray = self.pystray
@@ -87,4 +228,14 @@ class PystrayView:
         return bool(self.notifier.notify(title, body))
 
     def stop(self) -> None:
-        ui_call(self.icon.stop)
+        ui_call(self.icon.stop, self.platform)
+
+
+def _open_menu(icon: Any, _item: Any) -> None:
+    """The left-click action on Windows: pystray's win32 backend shows its menu for a right button up in
+    `_on_notify` (on the message-loop thread, where this runs too)."""
+    on_notify = getattr(icon, "_on_notify", None)
+    if on_notify is None:
+        log.warning("left click: this pystray backend has no _on_notify; the menu opens with a right click")
+        return
+    on_notify(0, WM_RBUTTONUP)

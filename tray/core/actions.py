@@ -72,7 +72,7 @@ def register(
     role: Optional[str] = None,
     resolver: Optional[ProjectResolver] = None,
 ) -> RegisterResult:
-    """Register a session and decide its role by the orchestrator rule (see DESIGN.md, "Roles")."""
+    """Register a session and decide its role by the orchestrator rule (docs/protocol.md, "Roles")."""
     check_session_id(session_id)
     if role is not None and role not in ROLES:
         raise BadInput(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
@@ -172,7 +172,7 @@ class PromoteResult:
 
 
 def promote(registry: Registry, session_id: str, force: bool = False) -> PromoteResult:
-    """Make a live worker the orchestrator of its project (see DESIGN.md for when it is refused)."""
+    """Make a live worker the orchestrator of its project (docs/decisions.md, "Promotion under a live orchestrator")."""
     check_session_id(session_id)
     with registry.lock():
         snapshot = _fresh(registry, None)

@@ -1,7 +1,8 @@
 """Which process is Claude Code, seen from a hook or a command it runs.
 
-The hook runs as `/bin/sh -c "<command>"` under Claude Code, so the PID to register is not our parent but the
-nearest ancestor that is Claude Code: an executable named `claude`, or a `node` running Claude Code's CLI.
+The hook runs as `/bin/sh -c "<command>"` under Claude Code (on Windows through Git Bash, `bash.exe -c`, or
+PowerShell), so the PID to register is not our parent but the nearest ancestor that is Claude Code: an
+executable named `claude`, or a `node` running Claude Code's CLI.
 """
 
 from __future__ import annotations
@@ -13,7 +14,20 @@ import psutil
 
 CLAUDE_NAMES = ("claude", "claude.exe")
 NODE_NAMES = ("node", "node.exe")
-SHELL_NAMES = ("sh", "bash", "dash", "zsh", "fish", "ksh", "cmd.exe", "powershell.exe", "pwsh", "pwsh.exe")
+SHELL_NAMES = (
+    "sh",
+    "bash",
+    "dash",
+    "zsh",
+    "fish",
+    "ksh",
+    "sh.exe",  # Git Bash: Claude Code runs hooks through it on Windows (2.1.47+)
+    "bash.exe",
+    "cmd.exe",
+    "powershell.exe",
+    "pwsh",
+    "pwsh.exe",
+)
 MAX_DEPTH = 16
 
 
@@ -73,6 +87,8 @@ def session_pid(pid: Optional[int] = None) -> int:
             return process.pid
     if not chain:
         return os.getppid()
-    if _is_transient_shell(chain[0]) and len(chain) > 1:
-        return chain[1].pid
-    return chain[0].pid
+    index = 0
+    # Skip every shell started for one command: Git Bash's `bin\bash.exe -c` runs `usr\bin\bash.exe -c`.
+    while index < len(chain) - 1 and _is_transient_shell(chain[index]):
+        index += 1
+    return chain[index].pid

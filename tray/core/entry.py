@@ -1,4 +1,4 @@
-"""A registry entry: the seed's five fields, validated, with unknown fields kept.
+"""A registry entry: the protocol's five fields, validated, with unknown fields kept.
 
 Parsing never raises for bad *content*: it returns an `Unreadable` record that says what is wrong, because a
 registry full of files written by other tools must be shown, never silently dropped.
@@ -45,7 +45,7 @@ def check_session_id(session_id: object) -> str:
 
 
 def utc_now_iso() -> str:
-    """Now as the seed writes it: ISO-8601 UTC with a `Z`, whole seconds."""
+    """Now as the protocol writes it: ISO-8601 UTC with a `Z`, whole seconds."""
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -86,7 +86,7 @@ class Entry:
         return self.started_ts
 
     def to_json(self) -> Dict[str, Any]:
-        """The file's content: seed fields first, then every other field we found or added."""
+        """The file's content: the protocol's fields first, then every other field we found or added."""
         data: Dict[str, Any] = {
             "pid": self.pid,
             "startedAt": self.started_at,
@@ -164,7 +164,7 @@ def check_cwd(cwd: object) -> str:
 
 
 def entry_from_json(data: Any, stem: str, path: str = "") -> Union[Entry, str]:
-    """Validate decoded JSON against the seed's format; return the Entry or a one-line reason."""
+    """Validate decoded JSON against the protocol's format; return the Entry or a one-line reason."""
     if not isinstance(data, dict):
         return f"expected a JSON object, found {type(data).__name__}"
     missing = [name for name in SEED_FIELDS if name not in data]

@@ -53,11 +53,6 @@ def pid_gone(pid: int) -> bool:
     return False
 
 
-def is_alive(pid: int, started_ts: float, tolerance: float = REUSE_TOLERANCE_SECONDS) -> bool:
-    created = process_create_time(pid)
-    return created is not None and created <= started_ts + tolerance
-
-
 class LivenessProbe:
     """Liveness answers for one snapshot: each PID is asked once even if many entries name it."""
 

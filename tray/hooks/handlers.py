@@ -1,9 +1,10 @@
 """The hook handlers Claude Code runs: `orchestray hook session-start|prompt|session-end|stop|notification`.
 
-Contract (DESIGN.md, "Claude Code hooks"): read the hook JSON on stdin; never fail Claude Code (any error is
-logged, the handler exits 0 and prints nothing); print only the role at session start and a promoted worker's
-one-time notice at its next prompt, as context for the model. The prompt hook runs on every prompt, so its
-common case (registered, nothing to say) reads one small file and imports neither psutil nor argparse.
+Contract (docs/protocol.md, "Claude Code's hooks"; docs/decisions.md, "Exit codes"): read the hook JSON on
+stdin; never fail Claude Code (any error is logged, the handler exits 0 and prints nothing); print only the role
+at session start and a promoted worker's one-time notice at its next prompt, as context for the model. The
+prompt hook runs on every prompt, so its common case (registered, nothing to say) reads one small file and
+imports neither psutil nor argparse.
 """
 
 from __future__ import annotations
@@ -336,7 +337,7 @@ def on_session_end(payload: Payload, registry) -> str:
 def on_stop(payload: Payload, registry_dir: str) -> str:
     """`Stop` fires after every answer, not at the end of the session: the session now waits for its user.
 
-    Never deregister here (the seed's "Stop deletes the registration" would drop a live session).
+    Never deregister here (the protocol's original "Stop deletes the registration" would drop a live session).
     """
     _mark_registered(registry_dir, payload.session_id, "waiting")
     return ""

@@ -13,7 +13,8 @@ each mechanism is a single file or registry value. Every backend has the same fo
   explicit ``enable`` clears it.
 * macOS: a LaunchAgent ``~/Library/LaunchAgents/<bundle id>.plist`` (RunAtLoad, no KeepAlive, Aqua sessions
   only, so it starts once per GUI login and never respawns after Quit). It takes effect at the next login;
-  nothing is loaded now (a second tray would just hit the single-instance lock).
+  nothing is loaded now (a second tray would just hit the single-instance lock). A program running from an App
+  Translocation path (an app opened from Downloads) is refused with one line saying what to do.
 * Linux and other XDG desktops: ``$XDG_CONFIG_HOME/autostart/orchestray.desktop``.
 
 Files are written atomically (temp file + ``os.replace``). ``disable`` removes only what carries our mark (the
@@ -39,6 +40,7 @@ __all__ = [
     "APP_NAME",
     "BUNDLE_ID",
     "Autostart",
+    "AppTranslocated",
     "AutostartError",
     "LaunchAgentAutostart",
     "RegistryAccess",
@@ -52,6 +54,7 @@ __all__ = [
     "for_platform",
     "is_enabled",
     "launch_command",
+    "refuse_translocated",
     "windows_command_line",
 ]
 
@@ -228,6 +231,27 @@ class WindowsRunAutostart:
 
 # --- macOS -------------------------------------------------------------------------------------------------
 
+#: Gatekeeper's App Translocation runs a quarantined app opened from where it was downloaded from a random,
+#: read-only mount (``/private/var/folders/.../AppTranslocation/<UUID>/d/Orchestray.app``) that is gone after
+#: a reboot, so a login item pointing there would silently never start.
+TRANSLOCATION_MARK = "/AppTranslocation/"
+
+
+class AppTranslocated(AutostartError):
+    """The program runs from an App Translocation path; a login item would point at a vanishing copy."""
+
+
+def refuse_translocated(command: Sequence[str]) -> None:
+    """Raise `AppTranslocated`, with one line telling the user what to do, if ``command`` runs from an App
+    Translocation path."""
+    for arg in command:
+        if TRANSLOCATION_MARK in str(arg):
+            raise AppTranslocated(
+                f"{APP_NAME} is running from a temporary copy macOS made when it was opened where it was "
+                "downloaded (App Translocation), which is gone after a restart: move Orchestray.app to "
+                "/Applications, open it from there, then turn Start at login on again"
+            )
+
 
 class LaunchAgentAutostart:
     """``~/Library/LaunchAgents/<bundle id>.plist``; ours when its ``Label`` is our bundle id."""
@@ -252,6 +276,7 @@ class LaunchAgentAutostart:
         return data is not None and data.get("Label") == self.bundle_id
 
     def enable(self, command: Sequence[str]) -> None:
+        refuse_translocated(command)
         if self.path.exists() and not self._ours(self._load()):
             raise AutostartError(f"{self.path} exists and was not written by {APP_NAME}; leaving it alone")
         agent = {

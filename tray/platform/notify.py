@@ -4,7 +4,8 @@ Why a chain: no single backend works everywhere. The tray backend's own way is b
 ``icon.notify``, a balloon/toast on our own icon; Linux gtk/appindicator: the D-Bus call pystray makes, made
 synchronously here so failures are seen), ``notify-send`` covers Linux desktops where pystray runs without
 GTK, plyer is the last resort, and macOS gets ``osascript`` (plyer's macOS backend
-needs pyobjus and an app bundle, and pystray's crashes on a missing title). See the packaging notes, section 2.
+needs pyobjus and an app bundle, and pystray's crashes on a missing title).
+See docs/decisions.md, "Notifications go through a chain".
 
 Every notifier here never raises and returns True only when it handed the text to something that shows it.
 Texts pass through :func:`safe_text` first: they carry session ids and folder names that anyone can choose,
@@ -337,7 +338,7 @@ def build_chain(
     icon: Any = None,
     which: Callable[[str], Optional[str]] = shutil.which,
 ) -> List[Notifier]:
-    """The notifiers for ``platform``, best first (packaging notes, section 2).
+    """The notifiers for ``platform``, best first (docs/decisions.md, "Notifications go through a chain").
 
     Windows: pystray (our own icon), then plyer. macOS: osascript only (plyer's backend does not work
     unbundled). Linux and other Unixes: pystray's D-Bus notify, then notify-send if installed, then plyer.

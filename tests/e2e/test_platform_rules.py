@@ -1,0 +1,155 @@
+"""Windows and macOS rules reached on Linux (issue 17 items 6, 9 and 10).
+
+* Item 6: a program running from a macOS App Translocation path is refused as a login item, with one line.
+* Item 9: Git Bash's `bash.exe` / `sh.exe` are skipped like `sh` when finding the process a registration
+  belongs to. Real processes: a real bash and sh started under those names (a symlink named `bash.exe`).
+* Item 10: hooks never share the tray's rotating log: they append to `hooks.log`, which is never rolled over
+  while open (a rename fails on Windows while another process holds the file).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tray import cli
+from tray.core import ancestry
+from tray.core import log as tray_log
+from tray.platform import autostart
+
+REPO = Path(__file__).resolve().parents[2]
+TRANSLOCATED = (
+    "/private/var/folders/x1/abcd1234/T/AppTranslocation/6F3A1C2E-0000-4B5B-9C1D-2A4B6C8D0E1F/d/"
+    "Orchestray.app/Contents/MacOS/Orchestray"
+)
+
+
+# --- item 6: App Translocation ---------------------------------------------------------------------------
+
+
+def test_launch_agent_refuses_a_translocated_program(tmp_path: Path) -> None:
+    agent = autostart.LaunchAgentAutostart(home=tmp_path)
+    with pytest.raises(autostart.AppTranslocated) as refused:
+        agent.enable([TRANSLOCATED, "tray"])
+    message = str(refused.value)
+    assert "\n" not in message and "App Translocation" in message and "/Applications" in message
+    assert not agent.path.exists() and not agent.is_enabled()
+
+
+def test_launch_agent_takes_an_installed_program(tmp_path: Path) -> None:
+    agent = autostart.LaunchAgentAutostart(home=tmp_path)
+    agent.enable(["/Applications/Orchestray.app/Contents/MacOS/Orchestray", "tray"])
+    assert agent.is_enabled()
+
+
+def test_autostart_on_from_a_translocated_app_says_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """`orchestray autostart on` as the frozen macOS app started from Downloads would run it."""
+    agent = autostart.LaunchAgentAutostart(home=tmp_path)
+    monkeypatch.setattr(autostart, "for_platform", lambda *a, **k: agent)
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", TRANSLOCATED)
+    code = cli.main(["autostart", "on"])
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_REFUSED
+    assert err.count("\n") == 1 and err.startswith("orchestray: ") and "App Translocation" in err
+    assert not agent.path.exists()
+
+
+# --- item 9: Git Bash shells in the ancestry ---------------------------------------------------------------
+
+REPORT = "from tray.core.ancestry import session_pid; print(session_pid())"
+
+
+@pytest.mark.skipif(not (shutil.which("bash") and shutil.which("sh")), reason="needs bash and sh")
+@pytest.mark.parametrize("names", [("bash.exe",), ("sh.exe",), ("bash.exe", "bash.exe")])
+def test_git_bash_shells_are_skipped(tmp_path: Path, names: tuple) -> None:
+    """`bash.exe -c` (and Git Bash's launcher `bash.exe` starting `usr\\bin\\bash.exe -c`) between us and the
+    program that ran the hook: the registration belongs to that program (this test), not to a shell.
+
+    Each shell runs one more command after ours (`; exit $?`), so it stays our parent instead of exec'ing."""
+    for name in set(names):
+        (tmp_path / name).symlink_to(shutil.which("bash" if name.startswith("bash") else "sh"))
+    argv = [sys.executable, "-c", REPORT]
+    for name in reversed(names):
+        argv = [str(tmp_path / name), "-c", shlex.join(argv) + "; exit $?"]
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout.strip()) == os.getpid()
+
+
+def test_shell_names_cover_windows_shells() -> None:
+    for name in ("bash.exe", "sh.exe", "cmd.exe", "powershell.exe", "pwsh.exe"):
+        assert name in ancestry.SHELL_NAMES
+
+
+# --- item 10: the hooks' own log ---------------------------------------------------------------------------
+
+
+def _hook(tmp_path: Path, data: bytes) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLAUDE")}
+    env.update(PYTHONPATH=str(REPO), ORCHESTRAY_LOG_DIR=str(tmp_path / "log"),
+               ORCHESTRAY_REGISTRY_DIR=str(tmp_path / "registry"))
+    return subprocess.run([sys.executable, str(REPO / "tray" / "hook.py"), "hook", "prompt"], input=data, env=env,
+                          capture_output=True, timeout=60)
+
+
+def test_hooks_log_to_their_own_file(tmp_path: Path) -> None:
+    done = _hook(tmp_path, b"not json {{{")  # logged: the stdin was not JSON
+    assert done.returncode == 0 and done.stdout == b""
+    logs = tmp_path / "log"
+    assert "not JSON" in (logs / tray_log.HOOK_LOG_NAME).read_text(encoding="utf-8")
+    assert not (logs / tray_log.LOG_NAME).exists()  # the tray's file is never opened by a hook
+
+
+def test_the_tray_logs_to_its_rotating_file(tmp_path: Path) -> None:
+    code = (
+        "import logging; from tray.core import log; log.get_logger('early').info('before the role');"
+        "print(log.setup_logging(role=log.TRAY)); log.get_logger('tray').info('tray line');"
+        "print(type(logging.getLogger('orchestray').handlers[0]).__name__)"
+    )
+    env = dict(os.environ, PYTHONPATH=str(REPO), ORCHESTRAY_LOG_DIR=str(tmp_path / "log"))
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    path, handler = done.stdout.split()
+    assert path == str(tmp_path / "log" / tray_log.LOG_NAME) and handler == "RotatingFileHandler"
+    assert "tray line" in Path(path).read_text(encoding="utf-8")
+    assert "tray line" not in (tmp_path / "log" / tray_log.HOOK_LOG_NAME).read_text(encoding="utf-8")
+
+
+def test_a_big_hooks_log_is_moved_aside_when_opened(tmp_path: Path) -> None:
+    logs = tmp_path / "log"
+    logs.mkdir()
+    old = "x" * 100 + "\n"
+    (logs / tray_log.HOOK_LOG_NAME).write_text(old * (tray_log.MAX_BYTES // len(old) + 10), encoding="utf-8")
+    assert _hook(tmp_path, b"not json {{{").returncode == 0
+    assert (logs / (tray_log.HOOK_LOG_NAME + ".1")).read_text(encoding="utf-8").startswith(old)
+    fresh = (logs / tray_log.HOOK_LOG_NAME).read_text(encoding="utf-8")
+    assert "not JSON" in fresh and old not in fresh
+
+
+def test_a_held_hooks_log_is_appended_to(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Windows: the rename fails while another hook holds the file. The hook must log anyway, by appending."""
+    path = tmp_path / tray_log.HOOK_LOG_NAME
+    path.write_text("y" * (tray_log.MAX_BYTES + 1), encoding="utf-8")
+
+    def held(*_args: object) -> None:
+        raise PermissionError(32, "The process cannot access the file because it is being used by another process")
+
+    monkeypatch.setattr(os, "replace", held)
+    handler = tray_log._file_handler(str(path), tray_log.HOOKS)
+    try:
+        assert type(handler) is logging.FileHandler  # no rollover, ever
+        handler.emit(logging.LogRecord("orchestray", logging.INFO, __file__, 1, "appended", None, None))
+    finally:
+        handler.close()
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("y" * 100) and text.rstrip().endswith("appended")

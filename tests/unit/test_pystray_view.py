@@ -1,0 +1,251 @@
+"""The pystray view's platform rules, reached on Linux through fake native boundaries.
+
+macOS (issue 17 items 2 and 3): pystray 0.19.5's real `_darwin.py` runs on a fake AppKit that fails on any call
+off the main thread (tests/fake_appkit.py). A control test shows the fake catches what pystray does on its own
+(`icon.visible = True` in `setup`); the view's tests show nothing reaches AppKit off the main thread and every
+image handed to the status item is already a template image.
+
+Windows (items 7 and 8): the left click runs the menu's default item (pystray's `Menu.__call__`, which the
+win32 backend calls on WM_LBUTTONUP); the tooltip is capped in UTF-16 units, checked against a real ctypes
+`WCHAR[128]` array built the way Windows lays it out (2 bytes a unit).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+import time
+from typing import Any, Callable, List
+
+import pytest
+from fake_appkit import OffMainThread, load_darwin_backend, run_on_main
+
+from tray.app import pystray_view
+from tray.app.menu import Action, MenuItem
+from tray.app.pystray_view import PystrayView, cap_utf16, utf16_units
+
+MENU = (
+    MenuItem("● proj — ok (1 session)", children=(MenuItem("Open folder", Action("open", "/tmp")),)),
+    MenuItem(separator=True),
+    MenuItem("Notifications", Action("toggle-notifications"), checked=True),
+    MenuItem("Quit", Action("quit")),
+)
+
+
+# --- macOS: the main thread and the template image -----------------------------------------------------
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return condition()
+
+
+def test_the_fake_appkit_catches_pystrays_own_setup_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Control: pystray's plain darwin Icon, shown from `setup` as pystray's docs say, touches AppKit off the
+    main thread. The fake must see that, or the tests below prove nothing."""
+    backend = load_darwin_backend(monkeypatch)
+    icon = backend.pystray.Icon("plain", icon=pystray_view.render_icon("ok", 0, 64), title="plain")
+    raised: List[BaseException] = []
+
+    def setup(icon: Any) -> None:
+        try:
+            icon.visible = True
+        except OffMainThread as error:
+            raised.append(error)
+        finally:
+            from PyObjCTools import AppHelper  # the fake's
+
+            AppHelper.callAfter(icon.stop)
+
+    run_on_main(backend, icon, setup)
+    assert raised, "pystray's own setup thread reached AppKit and the fake did not notice"
+    assert {c.method for c in backend.boundary.violations} & {"setImage_", "setToolTip_", "setHidden_", "thickness"}
+
+
+def test_view_touches_appkit_only_on_the_main_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    backend = load_darwin_backend(monkeypatch)
+    performed: List[Action] = []
+    view = PystrayView(backend.pystray, performed.append, platform="darwin")
+    worker_done = threading.Event()
+    worker_errors: List[BaseException] = []
+
+    def worker() -> None:  # the controller's poll thread
+        try:
+            assert wait_until(lambda: backend.button.state.get("Hidden") is False), "the icon was never shown"
+            view.show("orphaned", 1, "Orchestray: 1 project, no orchestrator", MENU)
+            view.show("ok", 2, "Orchestray: all ok", MENU)
+            view.icon.title = "set directly from a worker"  # pystray's own setter, forwarded by the subclass
+            view.show("conflict", 0, "Orchestray: 2+ orchestrators", MENU)
+        except BaseException as error:  # noqa: BLE001 - reported below
+            worker_errors.append(error)
+        finally:
+            worker_done.set()
+            view.stop()
+
+    view.run(on_ready=lambda: threading.Thread(target=worker, name="orchestray-poll").start())
+
+    assert worker_done.is_set() and not worker_errors
+    assert backend.boundary.violations == []
+    button = backend.button
+    assert button.state["Hidden"] is False  # shown
+    assert button.state["ToolTip"] == "Orchestray: 2+ orchestrators"  # the last update won: order was kept
+    menus = [c for c in backend.boundary.calls if c.method == "setMenu_"]
+    assert menus and menus[-1].args[0] is not None
+    titles = [c.args[0] for c in backend.boundary.calls if c.method == "initWithTitle_action_keyEquivalent_"]
+    assert "Quit" in titles and "Open folder" in titles
+
+
+def test_every_status_item_image_is_a_template_when_it_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    backend = load_darwin_backend(monkeypatch)
+    view = PystrayView(backend.pystray, lambda _a: None, platform="darwin")
+
+    def on_ready() -> None:
+        def worker() -> None:
+            for state in ("ok", "orphaned", "vacating", "conflict"):
+                view.show(state, 0, f"Orchestray: {state}", MENU)
+            view.stop()
+
+        threading.Thread(target=worker).start()
+
+    view.run(on_ready)
+    calls = backend.boundary.calls
+    set_images = [i for i, c in enumerate(calls) if c.method == "setImage_"]
+    assert len(set_images) >= 5  # the first image, then one per state
+    for index in set_images:
+        image = calls[index].args[0]
+        marked = [i for i, c in enumerate(calls[:index]) if c.obj is image and c.method == "setTemplate_"]
+        assert marked and calls[marked[-1]].args == (True,), "an image reached the button before it was a template"
+        sized = [c.args for c in calls[:index] if c.obj is image and c.method == "setSize_"]
+        assert sized == [((22.0, 22.0),)]  # points, from the 64 px render: sharp on Retina
+    assert backend.button.image().isTemplate()
+    assert backend.boundary.violations == []
+
+
+def test_view_stop_from_another_thread_ends_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A signal handler or the Quit action may stop the tray from any thread."""
+    backend = load_darwin_backend(monkeypatch)
+    view = PystrayView(backend.pystray, lambda _a: None, platform="darwin")
+    view.run(on_ready=lambda: threading.Thread(target=view.icon.stop).start())  # pystray's stop, not ours
+    assert backend.app.stopped.is_set()
+    assert backend.boundary.violations == []
+
+
+# --- Windows: the left click and the tooltip -----------------------------------------------------------
+
+
+class RecordingIcon:
+    """Stands in for pystray's win32 Icon where the view reaches it: `_on_notify(wparam, lparam)`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.menu = kwargs.get("menu")
+        self.notified: List[tuple] = []
+        self.title = kwargs.get("title")
+
+    def _on_notify(self, wparam: int, lparam: int) -> None:
+        self.notified.append((wparam, lparam))
+
+
+def _pystray_base(monkeypatch: pytest.MonkeyPatch) -> Any:
+    import importlib
+    import sys
+    import types
+
+    if "pystray" not in sys.modules:
+        monkeypatch.setenv("PYSTRAY_BACKEND", "dummy")
+    importlib.import_module("pystray")
+    base = importlib.import_module("pystray._base")
+    return types.SimpleNamespace(Icon=RecordingIcon, Menu=base.Menu, MenuItem=base.MenuItem)
+
+
+def _win32_constant(name: str) -> int:
+    """A constant from pystray's own `_util/win32.py`, read from its source (the module needs Windows)."""
+    import ast
+    import importlib.util
+    import os
+
+    spec = importlib.util.find_spec("pystray")
+    assert spec is not None and spec.origin is not None
+    source = os.path.join(os.path.dirname(spec.origin), "_util", "win32.py")
+    with open(source, encoding="utf-8") as handle:
+        tree = ast.parse(handle.read())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+            return int(ast.literal_eval(node.value))
+    raise AssertionError(f"{name} not in pystray's win32 helpers")
+
+
+def test_windows_left_click_opens_the_menu(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = _pystray_base(monkeypatch)
+    view = PystrayView(fake, lambda _a: None, platform="win32")
+    view.show("ok", 0, "Orchestray: all ok", MENU)
+    menu = view.icon.menu
+    # What pystray's win32 `_on_notify` does on WM_LBUTTONUP: `Icon.__call__` -> `Menu.__call__(icon)`, which
+    # runs the first item marked default.
+    menu(view.icon)
+    assert view.icon.notified == [(0, _win32_constant("WM_RBUTTONUP"))]
+    defaults = [item for item in menu.items if item.default]
+    assert len(defaults) == 1 and not defaults[0].visible  # hidden: the visible menu is unchanged
+    assert [item.text for item in menu] == [m.text if not m.separator else "- - - -" for m in MENU]
+
+
+def test_no_default_item_on_other_platforms(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = _pystray_base(monkeypatch)
+    view = PystrayView(fake, lambda _a: None, platform="linux")
+    view.show("ok", 0, "Orchestray: all ok", MENU)
+    assert not [item for item in view.icon.menu.items if item.default]
+
+
+class WindowsTip(ctypes.Structure):
+    """`NOTIFYICONDATAW.szTip` as Windows lays it out: WCHAR[128], two bytes a UTF-16 unit (on Linux `c_wchar`
+    is four bytes, so the UTF-16 bytes go into a `c_uint16` array with the same bound)."""
+
+    _fields_ = [("szTip", ctypes.c_uint16 * 128)]
+
+
+def windows_tip(text: str) -> WindowsTip:
+    units = text.encode("utf-16-le", "surrogatepass")
+    values = [int.from_bytes(units[i : i + 2], "little") for i in range(0, len(units), 2)]
+    tip = WindowsTip()
+    if len(values) > 128:
+        raise ValueError("string too long")  # what ctypes raises on Windows
+    for index, value in enumerate(values):
+        tip.szTip[index] = value
+    return tip
+
+
+EMOJI_FOLDER = "🚀📁" * 40 + " orchestrator"  # 80 astral characters: 160 UTF-16 units
+
+
+def test_emoji_tooltip_is_capped_in_utf16_units(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = _pystray_base(monkeypatch)
+    view = PystrayView(fake, lambda _a: None, platform="win32")
+    title = f"Orchestray: {EMOJI_FOLDER} needs you"
+    assert len(title) <= 127 < utf16_units(title)  # the old cap (characters) let this through
+    with pytest.raises(ValueError):
+        windows_tip(title + "x" * 20)  # the boundary is real: too long raises
+    view.show("ok", 0, title, MENU)
+    shown = view.icon.title
+    assert utf16_units(shown) <= 127
+    tip = windows_tip(shown)  # fits, with room for the NUL
+    assert bytes(tip)[2 * utf16_units(shown) : 2 * utf16_units(shown) + 2] == b"\0\0"
+    assert shown.endswith("…") and shown.startswith("Orchestray: 🚀📁")
+    shown.encode("utf-16-le")  # no lone surrogate: a pair was never split
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 10, 127])
+def test_cap_utf16_never_splits_a_pair(limit: int) -> None:
+    for text in ("a" * 200, "😀" * 200, "a😀" * 100, "😀a" * 100):
+        capped = cap_utf16(text, limit)
+        assert utf16_units(capped) <= limit
+        capped.encode("utf-16-le")  # strict: raises on a lone surrogate
+        assert text.startswith(capped[:-1])
+
+
+def test_short_tooltips_are_untouched() -> None:
+    assert cap_utf16("Orchestray: all ok", 127) == "Orchestray: all ok"
+    exact = "😀" * 63 + "a"  # 127 units
+    assert cap_utf16(exact, 127) == exact
