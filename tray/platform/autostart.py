@@ -34,7 +34,7 @@ import sys
 from pathlib import Path
 from typing import Any, List, Optional, Protocol, Sequence
 
-from tray.core.fsutil import ReadRefused, atomic_write_bytes, read_regular_file
+from tray.core.fsutil import ReadRefused, atomic_write_bytes, read_regular_file, unlink
 
 __all__ = [
     "APP_NAME",
@@ -290,7 +290,7 @@ class LaunchAgentAutostart:
 
     def disable(self) -> None:
         if self._ours(self._load()):
-            self.path.unlink()
+            unlink(str(self.path))  # retried on Windows while another process has it open
 
     def is_enabled(self) -> bool:
         data = self._load()
@@ -388,7 +388,7 @@ class XdgAutostart:
 
     def disable(self) -> None:
         if self._ours(self._entry()):
-            self.path.unlink()
+            unlink(str(self.path))  # retried on Windows while another process has it open
 
     def is_enabled(self) -> bool:
         entry = self._entry()
