@@ -240,7 +240,7 @@ def cmd_autostart(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument(
         "--registry-dir", metavar="DIR", default=argparse.SUPPRESS, help="registry folder (default: ~/.claude/active)"
     )
@@ -319,7 +319,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return done
     for stream in (sys.stdout, sys.stderr):
         try:  # a file name that is not valid text must not kill the human output (`check`, `clean`)
-            stream.reconfigure(errors="backslashreplace")
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
         except (AttributeError, ValueError):
             pass
     from tray.core.fsutil import set_warning_sink

@@ -117,7 +117,7 @@ def _scan_string_field(raw: str, key: str, limit: int = 512):
         index += 1
     if index >= len(raw) or raw[index] != '"':
         return None
-    out = []
+    out: List[str] = []
     index += 1
     while index < len(raw) and len(out) < limit:
         char = raw[index]
@@ -176,6 +176,7 @@ def read_stdin(stream: IO[str]) -> str:
         if stream.isatty():
             return ""
         source = getattr(stream, "buffer", stream)  # the bytes under sys.stdin; a plain text stream as is
+        data: Any
         if os.name == "posix" and hasattr(source, "fileno") and isinstance(source.read(0), bytes):
             data = _read_with_deadline(source.fileno(), STDIN_DEADLINE_SECONDS)
         else:
