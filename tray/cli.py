@@ -16,6 +16,7 @@ from typing import Any, Callable, NoReturn, Optional, Sequence
 
 from tray import __version__
 from tray.core.paths import SESSION_ENV
+from tray.hooks.events import SUBCOMMANDS
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
@@ -221,7 +222,7 @@ def cmd_self_test(args: argparse.Namespace) -> int:
 
 def cmd_autostart(args: argparse.Namespace) -> int:
     from tray.platform import autostart
-    from tray.selftest import tray_executable
+    from tray.platform.launch import tray_executable
 
     backend = autostart.for_platform()
     try:
@@ -294,9 +295,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--settings", metavar="PATH", help="Claude Code settings.json (default: ~/.claude/settings.json)"
     )
     hooks.add_argument("--registry-shim", action="store_true", help="also write registry.py beside settings.json")
+    hooks.add_argument(
+        "--form",
+        choices=["auto", "exec", "shell"],
+        default="auto",
+        help="install: exec form (program + arguments, no shell; Claude Code 2.1.139 and later) or a shell "
+        "command line; auto (default) asks the installed `claude --version`",
+    )
 
     hook = add("hook", cmd_hook, "run a hook handler (Claude Code calls these; reads the hook JSON on stdin)")
-    hook.add_argument("event", choices=["session-start", "prompt", "session-end", "stop", "notification"])
+    hook.add_argument("event", choices=list(SUBCOMMANDS))
 
     self_test = add("self-test", cmd_self_test, "check this install (tray backend, notifications, folders, hooks) "
                     "and write a JSON report; exit 0 when every required check passed")

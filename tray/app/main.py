@@ -119,8 +119,8 @@ def _run(args: argparse.Namespace, pystray: Any, registry: Any, log: Any, log_fi
     from tray.app.controller import TrayController
     from tray.app.pystray_view import PystrayView
     from tray.platform import autostart
+    from tray.platform.launch import tray_executable
     from tray.platform.notify import ChainNotifier, build_chain
-    from tray.selftest import tray_executable
 
     controller = TrayController(
         registry,
