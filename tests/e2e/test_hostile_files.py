@@ -205,7 +205,7 @@ class RecordingView:
     def show(self, *shown: object) -> None:
         pass
 
-    def notify(self, title: str, body: str) -> bool:
+    def notify(self, title: str, body: str, **options: object) -> bool:
         self.notified.append((title, body))
         return True
 
@@ -225,7 +225,7 @@ from tray.core import activity
 from tray.core.registry import Registry
 class View:
     def show(self, *a): pass
-    def notify(self, title, body): print(json.dumps([title, body]), flush=True); return True
+    def notify(self, title, body, **options): print(json.dumps([title, body]), flush=True); return True
     def stop(self): pass
 registry = Registry(sys.argv[1])
 controller = TrayController(registry, view=View(), config_store=ConfigStore(sys.argv[2]))
