@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
-from typing import List
+from typing import List, Tuple
 
 import pytest
 from desktop import Desktop, missing_tools, start_desktop
@@ -54,6 +55,18 @@ def _pick_through_dunst(desktop: Desktop, want_file: Path, label: str) -> None:
     desktop.run(["dunstctl", "context"], timeout=20)
 
 
+def _dmenu_picker(tmp_path: Path) -> Tuple[Path, Path, Path]:
+    """dunst's `dmenu` program: picks the context-menu entry whose text is in `want` (as a person would click
+    it); what dunst offered is kept in `picks`. Returns (script, want, picks)."""
+    picks = tmp_path / "picks.log"
+    want = tmp_path / "want.txt"
+    pick = tmp_path / "pick.sh"
+    # dunst writes one "#label (summary) [id,action]" line per entry; the last has no newline (grep copes).
+    pick.write_text(f'#!/bin/sh\ntee -a "{picks}" | grep -m1 -F -- "$(cat "{want}")"\n')
+    pick.chmod(0o755)
+    return pick, want, picks
+
+
 def _start_tray(desktop: Desktop, tmp_path: Path, registry_dir: str) -> subprocess.Popen:
     env = tray_env(desktop, tmp_path, registry_dir)
     tray = desktop.popen([*tray_command(), "tray", "--poll-interval", "0.5"], env=env, log="tray.log")
@@ -70,12 +83,7 @@ def test_promote_picked_in_dunst_and_one_notice_per_death(tmp_path: Path, procs)
     missing = missing_tools()
     if missing:
         _need(missing)
-    picks = tmp_path / "picks.log"
-    want = tmp_path / "want.txt"
-    pick = tmp_path / "pick.sh"
-    # dunst writes one "#label (summary) [id,action]" line per entry; the last has no newline (grep copes).
-    pick.write_text(f'#!/bin/sh\ntee -a "{picks}" | grep -m1 -F -- "$(cat "{want}")"\n')
-    pick.chmod(0o755)
+    pick, want, picks = _dmenu_picker(tmp_path)
     registry_dir = str(tmp_path / "registry")
     project = tmp_path / "shop"
     project.mkdir()
@@ -187,7 +195,8 @@ def test_focus_terminal_raises_the_right_xterm_and_tmux_pane(tmp_path: Path) -> 
     project.mkdir()
     tmux_server = 0
     loose = None
-    with start_desktop(tmp_path / "desktop") as desktop:
+    pick, want, _picks = _dmenu_picker(tmp_path)
+    with start_desktop(tmp_path / "desktop", dunst_settings={"dmenu": str(pick)}) as desktop:
         try:
             desktop.popen(["openbox", "--config-file", "/dev/null"], log="openbox.log")
             desktop.wait_for(lambda: desktop.run(["xprop", "-root", "_NET_SUPPORTING_WM_CHECK"], check=False)
@@ -239,10 +248,33 @@ def test_focus_terminal_raises_the_right_xterm_and_tmux_pane(tmp_path: Path) -> 
                                                if n["summary"] == "Orchestray: cannot focus"], timeout=15)
             assert notice[0]["body"].startswith("shop: cannot focus 9b4f0d11: no terminal window found")
             assert _active(desktop) == decoy
+
+            # From a notice: the orchestrator's `claude` dies; "Focus 3e8a6c55", picked in dunst, raises the
+            # tmux worker's xterm.
+            desktop.run(["xdotool", "windowactivate", "--sync", decoy])
+            os.kill(pane_a, signal.SIGKILL)
+            desktop.wait_for(lambda: _displayed(desktop) >= 1, timeout=15)
+            _pick_through_dunst(desktop, want, "Focus 3e8a6c55")
+            desktop.wait_for(lambda: _active(desktop) == win_b, timeout=10)
+            # A click on a notice's body focuses the session it is about (dunst's default action). Here that
+            # is the vacating orchestrator's successor, which has no terminal: nothing raised, the user is told.
+            desktop.notifications()  # close what is shown
+            actions.promote(registry, W_OLD)
+            actions.vacate(registry, W_OLD)
+            desktop.wait_for(lambda: _displayed(desktop) >= 1, timeout=15)
+            desktop.run(["xdotool", "windowactivate", "--sync", decoy])
+            desktop.run(["dunstctl", "action", "0"], timeout=20)
+
+            def refusals() -> List[dict]:
+                return [n for n in desktop.notifications() if n["summary"] == "Orchestray: cannot focus"]
+
+            desktop.wait_for(lambda: len(refusals()) == 2, timeout=15)
+            assert _active(desktop) == decoy
             tray.terminate()
             assert tray.wait(timeout=15) == 0
             log = _log(tmp_path)
             assert "focused 7c1e2a90: raised xterm" in log and "Traceback" not in log
+            assert "notification action focus 3e8a6c55" in log and "notification action focus 9b4f0d11" in log
         finally:
             if loose is not None:
                 loose.kill()
