@@ -6,7 +6,8 @@ Everything is measured in ONE run, on this machine, against baselines measured i
 noisy, so the things compared are run interleaved (round after round, in a shuffled order) and medians are
 reported. Nothing touches the user's real registry, settings or log: every run gets private folders.
 
-1. Hook latency: `<python> <repo>/tray/hook.py hook prompt` for a registered session (stdin JSON shaped like
+1. Hook latency: the installed hook command, `<python> -c <bootstrap> <repo> hook prompt`, for a registered
+   session (stdin JSON shaped like
    Claude Code's UserPromptSubmit payload, `CLAUDE_CODE_SESSION_ID` set), against a bare `python -c pass` and
    `python -c "import json, psutil"`. The `session-start` hook (registers a new session: the slow path) is
    shown for information.
@@ -47,8 +48,10 @@ from tray.core.liveness import LivenessProbe  # noqa: E402
 from tray.core.projects import ProjectResolver  # noqa: E402
 from tray.core.registry import Registry  # noqa: E402
 from tray.core.snapshot import build_snapshot  # noqa: E402
+from tray.platform.launch import HOOK_BOOTSTRAP  # noqa: E402
 
-HOOK = os.path.join(REPO, "tray", "hook.py")
+# The words `hooks install` writes before `hook EVENT` (tray/platform/launch.py), for this checkout.
+HOOK = ["-c", HOOK_BOOTSTRAP, REPO]
 PY = sys.executable
 HOOK_TARGET = 1.5  # prompt hook / bare interpreter
 POLL_TARGET = 1.3  # snapshot / floor, at 1,000 entries
@@ -264,7 +267,7 @@ def bench_hooks(rounds: int, workdir: str, sleepers: Sleepers) -> Dict[str, Any]
              "source": "startup"}
         ).encode()
         outputs["session-start"].append(
-            run([PY, HOOK, "hook", "session-start"], dict(base_env, CLAUDE_CODE_SESSION_ID=new), payload)
+            run([PY, *HOOK, "hook", "session-start"], dict(base_env, CLAUDE_CODE_SESSION_ID=new), payload)
         )
 
     def cleanup_started() -> None:  # outside the timed call: the next session-start finds the same registry
@@ -277,7 +280,7 @@ def bench_hooks(rounds: int, workdir: str, sleepers: Sleepers) -> Dict[str, Any]
     variants: Dict[str, Callable[[], Any]] = {
         "bare": lambda: run([PY, "-c", "pass"], base_env),
         "import json, psutil": lambda: run([PY, "-c", "import json, psutil"], base_env),
-        "prompt hook": lambda: outputs["prompt"].append(run([PY, HOOK, "hook", "prompt"], prompt_env, prompt_payload)),
+        "prompt hook": lambda: outputs["prompt"].append(run([PY, *HOOK, "hook", "prompt"], prompt_env, prompt_payload)),
         "session-start hook": session_start,
     }
     # Interleave by hand so the clean-up of session-start's entry stays out of every timed call.
@@ -612,8 +615,8 @@ def markdown(results: Dict[str, Any]) -> str:
         labels = {
             "bare": "`python -c pass`",
             "import json, psutil": '`python -c "import json, psutil"`',
-            "prompt hook": "`python tray/hook.py hook prompt` (registered session)",
-            "session-start hook": "`python tray/hook.py hook session-start` (registers; for information)",
+            "prompt hook": "`python -c <bootstrap> <repo> hook prompt` (registered session)",
+            "session-start hook": "`python -c <bootstrap> <repo> hook session-start` (registers; for information)",
         }
         for name, row in hook["variants"].items():
             out.append(f"| {labels[name]} | {row['median_ms']:.1f} | {row['p10_ms']:.1f} | {row['p90_ms']:.1f} | "

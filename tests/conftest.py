@@ -87,3 +87,24 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if {"desktop", "sni_desktop"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.desktop)
+
+
+#: CI sets this too: a run in which any test was skipped fails, naming the skipped tests. (A test that cannot run
+#: here must get what it needs from `.ci/run` and `scripts/install-linux-deps.sh`, not quietly drop out.)
+NO_SKIP = os.environ.get("ORCHESTRAY_NO_SKIP") == "1"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if not NO_SKIP:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = list(reporter.stats.get("skipped", [])) if reporter is not None else []
+    if not skipped:
+        return
+    if reporter is not None:
+        reporter.write_sep("=", f"ORCHESTRAY_NO_SKIP=1 but {len(skipped)} test(s) skipped", red=True)
+        for report in skipped:
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+            reporter.write_line(f"{report.nodeid}: {reason}")
+    if session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

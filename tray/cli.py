@@ -16,6 +16,7 @@ from typing import Any, Callable, NoReturn, Optional, Sequence
 
 from tray import __version__
 from tray.core.paths import SESSION_ENV
+from tray.hooks.events import SUBCOMMANDS
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
@@ -212,7 +213,7 @@ def cmd_self_test(args: argparse.Namespace) -> int:
 
 def cmd_autostart(args: argparse.Namespace) -> int:
     from tray.platform import autostart
-    from tray.selftest import tray_executable
+    from tray.platform.launch import tray_executable
 
     backend = autostart.for_platform()
     try:
@@ -231,7 +232,7 @@ def cmd_autostart(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument(
         "--registry-dir", metavar="DIR", default=argparse.SUPPRESS, help="registry folder (default: ~/.claude/active)"
     )
@@ -285,9 +286,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--settings", metavar="PATH", help="Claude Code settings.json (default: ~/.claude/settings.json)"
     )
     hooks.add_argument("--registry-shim", action="store_true", help="also write registry.py beside settings.json")
+    hooks.add_argument(
+        "--form",
+        choices=["auto", "exec", "shell"],
+        default="auto",
+        help="install: exec form (program + arguments, no shell; Claude Code 2.1.139 and later) or a shell "
+        "command line; auto (default) asks the installed `claude --version`",
+    )
 
     hook = add("hook", cmd_hook, "run a hook handler (Claude Code calls these; reads the hook JSON on stdin)")
-    hook.add_argument("event", choices=["session-start", "prompt", "session-end", "stop", "notification"])
+    hook.add_argument("event", choices=list(SUBCOMMANDS))
 
     self_test = add("self-test", cmd_self_test, "check this install (tray backend, notifications, folders, hooks) "
                     "and write a JSON report; exit 0 when every required check passed")
@@ -310,7 +318,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return done
     for stream in (sys.stdout, sys.stderr):
         try:  # a file name that is not valid text must not kill the human output (`check`, `clean`)
-            stream.reconfigure(errors="backslashreplace")
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
         except (AttributeError, ValueError):
             pass
     parser = build_parser()

@@ -82,7 +82,7 @@ def test_report_contents_from_source(tmp_path: Path) -> None:
     assert checks["psutil"]["ok"] and checks["psutil"]["detail"]["pid"] == os.getpid()
     hooks = checks["hooks"]["detail"]
     assert hooks["command_prefix"][0] == os.path.abspath(sys.executable)
-    assert hooks["prompt_command"].endswith("hook prompt") and hooks["script_exists"] is True
+    assert hooks["prompt_command"].endswith("hook prompt") and hooks["runs"] is True  # really ran, as Claude Code would
     assert checks["autostart"]["detail"]["command"] == autostart.launch_command()
     assert checks["assets"]["detail"]["app_icon_size"] == [256, 256]
     assert checks["notifications"]["detail"]["chain"]  # names only: nothing was sent

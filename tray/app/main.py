@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
@@ -24,7 +24,7 @@ def _say(message: str) -> None:
     sys.stderr.write(f"orchestray: {message}\n")
 
 
-def display_problem(platform: str = sys.platform, env: Optional[dict] = None) -> str:
+def display_problem(platform: str = sys.platform, env: Optional[Mapping[str, str]] = None) -> str:
     """Why no tray can be shown here, or '' when a display seems available."""
     env = os.environ if env is None else env
     unix_desktop = platform.startswith("linux") or "bsd" in platform
@@ -118,8 +118,8 @@ def _run(args: argparse.Namespace, pystray: Any, registry: Any, log: Any, log_fi
     from tray.app.controller import TrayController
     from tray.app.pystray_view import PystrayView
     from tray.platform import autostart
+    from tray.platform.launch import tray_executable
     from tray.platform.notify import ChainNotifier, build_chain
-    from tray.selftest import tray_executable
 
     controller = TrayController(
         registry,

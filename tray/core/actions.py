@@ -271,7 +271,7 @@ def _quarantine(directory: str, path: str, now: float) -> None:
 
 
 def _old_temporaries(directory: str, now: float, grace: float) -> List[str]:
-    found = []
+    found: List[str] = []
     try:
         names = os.listdir(directory)
     except OSError:

@@ -30,7 +30,7 @@ MAX_FILE_BYTES = 4096
 LATEST_SINCE = 253402300799.0  # 9999-12-31T23:59:59Z: a later (or negative) time cannot be formatted
 
 
-class Activity(tuple):
+class Activity(tuple[object, ...]):  # a builtin generic: no `typing` import at run time
     """(state, since, detail, prompt) as a plain tuple subclass: no `typing`/`collections` import needed."""
 
     __slots__ = ()

@@ -87,7 +87,7 @@ class Entry:
         return data
 
     def replace(self, **changes: Any) -> Entry:
-        values = {
+        values: Dict[str, Any] = {
             "session_id": self.session_id,
             "pid": self.pid,
             "started_at": self.started_at,

@@ -7,7 +7,7 @@ conflict once, until it leaves that state. The tray turns events into notificati
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import List, Optional, Set, Tuple
 
 from tray.core.entry import ROLE_ORCHESTRATOR
 from tray.core.snapshot import STATE_CONFLICT, STATE_ORPHANED, STATE_VACATING, ProjectView, Snapshot
@@ -115,7 +115,7 @@ class ActivityWatcher:
 
     def __init__(self, delay: float) -> None:
         self.delay = delay
-        self._said: set = set()
+        self._said: Set[Tuple[str, str, float]] = set()
 
     def check(self, snapshot: Snapshot, now: float) -> List[SessionEvent]:
         found: List[SessionEvent] = []

@@ -6,7 +6,7 @@ import json
 import os
 import stat
 import tempfile
-from typing import Any
+from typing import Any, Callable, Optional
 
 TEMP_SUFFIX = ".tmp"
 
@@ -17,16 +17,26 @@ def atomic_write_json(path: str, data: Any, mode: int = 0o644) -> None:
     atomic_write_bytes(path, text.encode("utf-8"), mode)
 
 
-def atomic_write_bytes(path: str, data: bytes, mode: int = 0o644) -> None:
-    """Write a file through a temp file in the same folder, fsync and `os.replace`: old or new, never torn."""
+def atomic_write_bytes(
+    path: str, data: bytes, mode: int = 0o644, before_replace: Optional[Callable[[str], None]] = None
+) -> None:
+    """Write a file through a temp file in the same folder, fsync and `os.replace`: old or new, never torn.
+
+    `before_replace` gets the complete temp file's path just before the replace: a caller can re-check the
+    target there (compare-and-swap) or fix the owner, and raise to abort (the temp file is removed either way).
+    """
     directory = os.path.dirname(path) or "."
-    fd, temp_path = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=TEMP_SUFFIX, dir=directory)
+    # `.<name>.<pid>-<random>.tmp`: the writer's PID tells a later run whether a leftover is stale.
+    prefix = f".{os.path.basename(path)}.{os.getpid()}-"
+    fd, temp_path = tempfile.mkstemp(prefix=prefix, suffix=TEMP_SUFFIX, dir=directory)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temp_path, mode)
+        if before_replace is not None:
+            before_replace(temp_path)
         os.replace(temp_path, path)
     except BaseException:
         try:

@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
+
+if TYPE_CHECKING:  # the annotation only; `logging` itself is imported when first needed
+    import logging
 
 LOG_ENV = "ORCHESTRAY_LOG_DIR"
 LOG_NAME = "orchestray.log"  # the tray's
@@ -50,7 +53,7 @@ def _trim(path: str) -> None:
         pass
 
 
-def _file_handler(path: str, role: str):  # -> logging.Handler
+def _file_handler(path: str, role: str) -> logging.Handler:
     import logging
     import logging.handlers
 
@@ -99,7 +102,7 @@ def setup_logging(verbose: bool = False, console: bool = False, role: Optional[s
     return _configured
 
 
-def get_logger(name: str = ""):  # -> logging.Logger, typed loosely to keep `logging` out of the import path
+def get_logger(name: str = "") -> logging.Logger:
     import logging
 
     setup_logging()

@@ -9,10 +9,20 @@ from __future__ import annotations
 import os
 import posixpath
 from dataclasses import dataclass
-from types import ModuleType
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, Optional, Protocol
 
 GIT_FILE_LIMIT = 4096
+
+
+class PathModule(Protocol):
+    """What is used of a path module (`os.path`, `ntpath`, `posixpath`): each of them is one."""
+
+    def normcase(self, s: str, /) -> str: ...
+    def normpath(self, path: str, /) -> str: ...
+    def join(self, a: str, /, *paths: str) -> str: ...
+    def isabs(self, s: str, /) -> bool: ...
+    def dirname(self, p: str, /) -> str: ...
+    def basename(self, p: str, /) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -22,7 +32,7 @@ class Project:
     name: str
 
 
-def normalise(path: str, pathmod: ModuleType = os.path) -> str:
+def normalise(path: str, pathmod: PathModule = os.path) -> str:
     """The comparison form of a path: `C:/X/` equals `c:\\x` under ntpath; untouched case under posixpath."""
     return pathmod.normcase(pathmod.normpath(path))
 
@@ -35,7 +45,7 @@ def _read_small(path: str) -> Optional[str]:
         return None
 
 
-def _main_worktree_of_gitdir(gitdir: str, pathmod: ModuleType, read: Callable[[str], Optional[str]]) -> str:
+def _main_worktree_of_gitdir(gitdir: str, pathmod: PathModule, read: Callable[[str], Optional[str]]) -> str:
     """Given a worktree's private git dir, the folder of the repository that owns it.
 
     Linked worktrees have `commondir` (normally `../..`) pointing at the shared `.git`; the project is the
@@ -53,7 +63,7 @@ def _main_worktree_of_gitdir(gitdir: str, pathmod: ModuleType, read: Callable[[s
 
 def find_project_root(
     cwd: str,
-    pathmod: ModuleType = os.path,
+    pathmod: PathModule = os.path,
     read: Callable[[str], Optional[str]] = _read_small,
     exists: Callable[[str], bool] = os.path.lexists,
     isdir: Callable[[str], bool] = os.path.isdir,
@@ -84,7 +94,7 @@ def find_project_root(
 class ProjectResolver:
     """Caches project resolution per cwd; the CLI's role decision and the tray's grouping both use it."""
 
-    def __init__(self, pathmod: ModuleType = os.path) -> None:
+    def __init__(self, pathmod: PathModule = os.path) -> None:
         self.pathmod = pathmod
         self._cache: Dict[str, Project] = {}
 

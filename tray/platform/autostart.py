@@ -92,24 +92,10 @@ def launch_command(
     executable: Optional[str] = None,
     platform: Optional[str] = None,
 ) -> List[str]:
-    """The argv that starts the tray at login.
+    """The argv that starts the tray at login: ``tray/platform/launch.py``'s ``tray_command``."""
+    from tray.platform.launch import tray_command
 
-    Frozen (PyInstaller): the executable itself with ``tray``; for a macOS .app that is
-    ``Orchestray.app/Contents/MacOS/Orchestray``, which launchd can run directly (no ``open -a``).
-    From Python: ``[python, "-m", "tray", "tray"]``; on Windows ``pythonw.exe`` is used when it sits next to
-    ``python.exe``, so no console window opens at login. The interpreter must be able to import ``tray``
-    without the caller's ``PYTHONPATH`` (i.e. Orchestray is installed into it).
-    """
-    if frozen is None:
-        frozen = bool(getattr(sys, "frozen", False))
-    exe = os.path.abspath(executable or sys.executable)
-    if frozen:
-        return [exe, "tray"]
-    if (platform or sys.platform) == "win32":
-        folder, base = os.path.split(exe)
-        if base.lower() == "python.exe" and os.path.isfile(os.path.join(folder, "pythonw.exe")):
-            exe = os.path.join(folder, "pythonw.exe")
-    return [exe, "-m", "tray", "tray"]
+    return tray_command(frozen=frozen, executable=executable, platform=platform)
 
 
 def default_icon_path() -> Optional[str]:
