@@ -392,3 +392,36 @@ def test_the_tray_chain_puts_desktop_notifier_first():
     chain = notify.build_chain("linux", icon=None, which=lambda name: None, interactive=True)
     assert [n.name for n in chain] == ["desktop-notifier", "plyer"]
     assert [n.name for n in notify.build_chain("darwin", interactive=True)] == ["desktop-notifier", "osascript"]
+
+
+def test_a_library_that_cannot_start_leaves_no_thread_behind():
+    def broken() -> Any:
+        raise ImportError("No module named 'dbus_fast'")
+
+    notifier = notify.DesktopNotifierNotifier(factory=broken)
+    assert notifier.notify("t", "b") is False
+    assert notifier.last_error == "ImportError: No module named 'dbus_fast'"
+    assert not any(t.name == "orchestray-notify" for t in threading.enumerate())
+    assert notifier.notify("t", "b") is False  # decided once: not retried on every notice
+
+
+def test_a_hanging_send_is_given_up_after_the_timeout_and_the_chain_goes_on():
+    import asyncio
+
+    class Hanging:
+        async def send(self, **kwargs: Any) -> str:
+            await asyncio.sleep(30)
+            return "never"
+
+    class Plain:
+        name = "plain"
+
+        def notify(self, title: str, body: str) -> bool:
+            return True
+
+    chain = notify.ChainNotifier([notify.DesktopNotifierNotifier(factory=Hanging, timeout=0.3), Plain()])
+    try:
+        assert chain.notify("t", "b") is True and chain.working == "plain"
+        assert chain.chain[0].last_error == "no answer within 0.3 s"
+    finally:
+        chain.close()

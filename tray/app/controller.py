@@ -212,8 +212,8 @@ class TrayController:
         if self.view is not None and not self.view.notify(title, reason):
             log.warning("refusal not shown: %s", reason)
 
-    def _fresh_session(self, session_id: str) -> Session:
-        """The session as the registry has it now; refused when its process is gone."""
+    def _fresh_session(self, session_id: str) -> Tuple[Session, Snapshot]:
+        """The session as the registry has it now (and that snapshot); refused when its process is gone."""
         snapshot = build_snapshot(self.registry, self.resolver, LivenessProbe())
         found = snapshot.session(session_id)
         if found is None:
@@ -222,12 +222,14 @@ class TrayController:
             raise actions.ActionRefused(
                 f"{found.project.name}: session {short_id(session_id)} is no longer running (pid {found.entry.pid})"
             )
-        return found
+        return found, snapshot
 
     def _promote_from_notice(self, session_id: str) -> None:
-        """Promote as the notice proposed, if that still holds: the session lives and nobody took over."""
-        session = self._fresh_session(session_id)
-        snapshot = build_snapshot(self.registry, self.resolver, LivenessProbe())
+        """Promote as the notice proposed, if that still holds: the session lives and nobody took over.
+
+        `actions.promote` checks again inside the registry lock, without force, so a takeover that lands
+        between this check and the write is refused there too."""
+        session, snapshot = self._fresh_session(session_id)
         view = snapshot.project(session.project.key)
         holder = view.orchestrator if view is not None else None
         if holder is not None and holder.session_id != session_id:
@@ -239,7 +241,7 @@ class TrayController:
             log.info("promoted %s from a notification", short_id(session_id))
 
     def _focus(self, session_id: str) -> None:
-        session = self._fresh_session(session_id)
+        session, _snapshot = self._fresh_session(session_id)
         result = self.focus(session.entry.pid)
         if result.ok:
             log.info("focused %s: %s", short_id(session_id), result.message)

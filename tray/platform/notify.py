@@ -21,6 +21,7 @@ No pystray import here: the icon is passed in, so this module imports on a headl
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import os
 import shutil
@@ -384,10 +385,13 @@ class DesktopNotifierNotifier(_Base):
                 return False
             import asyncio
 
+            loop: Any = None
+            thread: Optional[threading.Thread] = None
             try:
                 factory = self.factory or _default_desktop_notifier
                 library_log = logging.getLogger("desktop_notifier")
-                library_log.addHandler(self._warnings)
+                if self._warnings not in library_log.handlers:
+                    library_log.addHandler(self._warnings)
                 library_log.propagate = False  # its tracebacks would go to stderr; the reason goes to our log
                 loop = asyncio.new_event_loop()
                 ready = threading.Event()
@@ -396,6 +400,7 @@ class DesktopNotifierNotifier(_Base):
                     asyncio.set_event_loop(loop)
                     loop.call_soon(ready.set)
                     loop.run_forever()
+                    loop.close()
 
                 thread = threading.Thread(target=serve, name="orchestray-notify", daemon=True)
                 thread.start()
@@ -408,13 +413,16 @@ class DesktopNotifierNotifier(_Base):
                 notifier = asyncio.run_coroutine_threadsafe(build(), loop).result(self.timeout)
                 backend = type(getattr(notifier, "_backend", notifier)).__name__
                 if "Dummy" in backend:
-                    loop.call_soon_threadsafe(loop.stop)
                     reason = "no native backend here"
                     if sys.platform == "darwin":
                         reason = "macOS shows its notifications only from the signed Orchestray.app bundle"
                     raise RuntimeError(reason)
             except Exception as error:  # noqa: BLE001 - ImportError, RuntimeError from WinRT, ...
-                self._unavailable = _describe(error) if not isinstance(error, RuntimeError) else str(error)
+                if loop is not None:
+                    loop.call_soon_threadsafe(loop.stop)  # no thread left behind
+                    if thread is not None:
+                        thread.join(self.timeout)
+                self._unavailable = str(error) if type(error) is RuntimeError else _describe(error)
                 log.info("desktop-notifier cannot run here: %s", self._unavailable)
                 return False
             self._loop, self._thread, self._notifier, self.backend = loop, thread, notifier, backend
@@ -423,6 +431,7 @@ class DesktopNotifierNotifier(_Base):
 
     def close(self) -> None:
         """Stop the loop (the tray is quitting); safe to call more than once."""
+        logging.getLogger("desktop_notifier").removeHandler(self._warnings)
         loop, self._loop = self._loop, None
         self._notifier = None
         if loop is not None:
@@ -461,10 +470,10 @@ class DesktopNotifierNotifier(_Base):
         future = asyncio.run_coroutine_threadsafe(send(), self._loop)
         try:
             future.result(self.timeout)
-        except Exception as error:  # noqa: BLE001 - a timeout or whatever the library let through
+        except concurrent.futures.TimeoutError:  # the builtin TimeoutError from Python 3.11 on
             future.cancel()
-            if not _describe(error).strip(": ") or isinstance(error, TimeoutError):
-                return self._fail(f"no answer within {self.timeout:g} s")
+            return self._fail(f"no answer within {self.timeout:g} s")
+        except Exception as error:  # noqa: BLE001 - whatever the library let through
             return self._fail(_describe(error))
         if not dispatched.is_set():
             return self._fail(self._warnings.message or "the notification was not dispatched")
