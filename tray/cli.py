@@ -16,6 +16,7 @@ from typing import Any, Callable, NoReturn, Optional, Sequence
 
 from tray import __version__
 from tray.core.paths import SESSION_ENV
+from tray.hooks.events import SUBCOMMANDS
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
@@ -37,7 +38,14 @@ def _registry(args: argparse.Namespace):
     from tray.core.paths import registry_dir
     from tray.core.registry import Registry
 
-    return Registry(registry_dir(getattr(args, "registry_dir", None)))
+    registry = Registry(registry_dir(getattr(args, "registry_dir", None)))
+    registry.check_modes()
+    return registry
+
+
+def _warn(line: str) -> None:
+    if sys.stderr is not None:  # a windowed Windows program has no stderr: the log has the line
+        sys.stderr.write(f"orchestray: warning: {line}\n")
 
 
 def _print_json(data: Any) -> None:
@@ -156,9 +164,11 @@ def cmd_clean(args: argparse.Namespace) -> int:
         print(f"kept unreadable {os.path.basename(record.path)} for now ({record.error}; may be mid-write)")
     for record in result.ignored:
         print(f"left alone {os.path.basename(record.path)} ({record.error})")
-    if not (result.removed or result.quarantined or result.waiting or result.ignored):
+    if not (result.removed or result.quarantined or result.waiting or result.ignored or result.problems):
         print("nothing to clean")
-    return EXIT_OK
+    for problem in result.problems:
+        sys.stderr.write(f"orchestray: {problem}\n")
+    return EXIT_REFUSED if result.problems else EXIT_OK
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -212,7 +222,7 @@ def cmd_self_test(args: argparse.Namespace) -> int:
 
 def cmd_autostart(args: argparse.Namespace) -> int:
     from tray.platform import autostart
-    from tray.selftest import tray_executable
+    from tray.platform.launch import tray_executable
 
     backend = autostart.for_platform()
     try:
@@ -231,7 +241,7 @@ def cmd_autostart(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument(
         "--registry-dir", metavar="DIR", default=argparse.SUPPRESS, help="registry folder (default: ~/.claude/active)"
     )
@@ -285,9 +295,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--settings", metavar="PATH", help="Claude Code settings.json (default: ~/.claude/settings.json)"
     )
     hooks.add_argument("--registry-shim", action="store_true", help="also write registry.py beside settings.json")
+    hooks.add_argument(
+        "--form",
+        choices=["auto", "exec", "shell"],
+        default="auto",
+        help="install: exec form (program + arguments, no shell; Claude Code 2.1.139 and later) or a shell "
+        "command line; auto (default) asks the installed `claude --version`",
+    )
 
     hook = add("hook", cmd_hook, "run a hook handler (Claude Code calls these; reads the hook JSON on stdin)")
-    hook.add_argument("event", choices=["session-start", "prompt", "session-end", "stop", "notification"])
+    hook.add_argument("event", choices=list(SUBCOMMANDS))
 
     self_test = add("self-test", cmd_self_test, "check this install (tray backend, notifications, folders, hooks) "
                     "and write a JSON report; exit 0 when every required check passed")
@@ -310,9 +327,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return done
     for stream in (sys.stdout, sys.stderr):
         try:  # a file name that is not valid text must not kill the human output (`check`, `clean`)
-            stream.reconfigure(errors="backslashreplace")
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
         except (AttributeError, ValueError):
             pass
+    from tray.core.fsutil import set_warning_sink
+
+    set_warning_sink(_warn)  # what the core says once (a registry open to others, a planted link) reaches the user
     parser = build_parser()
     args = parser.parse_args(argv or ["tray"])
     if not hasattr(args, "func"):
@@ -323,6 +343,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 def dispatch(args: argparse.Namespace) -> int:
     from tray.core.actions import ActionRefused, BadInput
     from tray.core.entry import InvalidSessionId
+    from tray.core.fsutil import NotOurs
     from tray.core.lock import LockTimeout
 
     try:
@@ -333,6 +354,8 @@ def dispatch(args: argparse.Namespace) -> int:
         return _fail(EXIT_BAD_INPUT, str(bad))
     except LockTimeout as busy:
         return _fail(EXIT_REFUSED, f"{busy}; try again")
+    except NotOurs as refused:
+        return _fail(EXIT_REFUSED, str(refused))
     except KeyboardInterrupt:
         return _fail(EXIT_REFUSED, "interrupted")
     except BrokenPipeError:

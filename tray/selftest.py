@@ -17,10 +17,8 @@ The report (``REPORT_FORMAT`` 1)::
      "versions": {package: version or "missing: ..."},
      "checks": {name: {"ok": bool, "required": bool, "detail": {...}, "error": "...", "skipped": "..."}}}
 
-It also knows the layout of the frozen builds (``packaging/``), which the CLI needs: on Windows the build
-holds a console ``orchestray.exe`` (the CLI and the hooks) and a windowed ``OrchestrayTray.exe`` (the tray, what
-autostart launches). The two cannot be called ``orchestray.exe`` and ``Orchestray.exe``: Windows file names are
-case-insensitive.
+The layout of the frozen builds (which program runs the tray, the CLI and the hooks) is
+``tray/platform/launch.py``'s; the self-test checks that the hook command it gives really runs.
 """
 
 from __future__ import annotations
@@ -29,41 +27,38 @@ import json
 import os
 import sys
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from tray import __version__
+from tray.platform.launch import (  # noqa: F401 - re-exported: the frozen layout, as the report and tests see it
+    WINDOWS_CLI_EXE,
+    WINDOWS_TRAY_EXE,
+    cli_executable,
+    is_frozen,
+    tray_executable,
+)
 
 REPORT_FORMAT = 1
-#: Windows frozen build: the windowed tray program and the console CLI program, side by side in one folder.
-WINDOWS_TRAY_EXE = "OrchestrayTray.exe"
-WINDOWS_CLI_EXE = "orchestray.exe"
 
-#: Orchestray's own modules the tray, the CLI and the hooks import at run time (checked with find_spec, which
-#: does not run them: importing tray.app.controller would set up the log file).
-OWN_MODULES = (
-    "tray.cli",
-    "tray.summary",
-    "tray.app.main",
-    "tray.app.controller",
-    "tray.app.pystray_view",
-    "tray.app.menu",
-    "tray.app.icon",
-    "tray.app.config",
-    "tray.app.single_instance",
-    "tray.core.snapshot",
-    "tray.core.actions",
-    "tray.core.registry",
-    "tray.core.liveness",
-    "tray.core.ancestry",
-    "tray.core.projects",
-    "tray.core.events",
-    "tray.hooks.handlers",
-    "tray.hooks.settings",
-    "tray.hooks.commands",
-    "tray.platform.notify",
-    "tray.platform.opener",
-    "tray.platform.autostart",
-)
+#: Modules that are not part of a run: the hook script of source installs (the frozen program is its own hook
+#: command, so packaging leaves it out) and this package's entry module.
+_NOT_RUN = ("tray.hook", "tray.__main__")
+
+
+def own_modules() -> Tuple[str, ...]:
+    """Orchestray's own modules the tray, the CLI and the hooks import at run time, derived from the package.
+
+    Checked with find_spec, which does not run them (importing tray.app.controller would set up the log file).
+    From a source or pip install the list comes from the files; a frozen build lists what it bundled, and
+    packaging bundles every module of the package (``collect_submodules("tray")``).
+    """
+    import pkgutil
+
+    import tray
+
+    names = [info.name for info in pkgutil.walk_packages(tray.__path__, "tray.")]
+    return tuple(sorted(name for name in names if name not in _NOT_RUN))
+
 
 #: Third-party distributions whose versions the report lists: (distribution, module, version attribute).
 #: The distribution's metadata is read first: importing pystray without a display raises.
@@ -74,53 +69,6 @@ _VERSIONED = (
     ("platformdirs", "platformdirs", "__version__"),
     ("plyer", "plyer", "__version__"),
 )
-
-
-# --- the frozen layout -----------------------------------------------------------------------------------
-
-
-def is_frozen() -> bool:
-    return bool(getattr(sys, "frozen", False))
-
-
-def _sibling(name: str, executable: Optional[str] = None) -> Optional[str]:
-    folder = os.path.dirname(os.path.abspath(executable or sys.executable))
-    path = os.path.join(folder, name)
-    return path if os.path.isfile(path) else None
-
-
-def _program_name(path: str) -> str:
-    name = os.path.basename(path).lower()
-    return name[:-4] if name.endswith(".exe") else name
-
-
-def tray_executable(
-    frozen: Optional[bool] = None, platform: Optional[str] = None, executable: Optional[str] = None
-) -> Optional[str]:
-    """The program autostart should launch, or None for ``sys.executable`` (``autostart.launch_command``'s own
-    choice).
-
-    Only the frozen Windows build differs: run from the console ``orchestray.exe`` (the CLI), the login item must
-    still start the windowed ``OrchestrayTray.exe`` beside it, or a console window would open at every login.
-    """
-    frozen = is_frozen() if frozen is None else frozen
-    if frozen and (platform or sys.platform) == "win32":
-        return _sibling(WINDOWS_TRAY_EXE, executable)
-    return None
-
-
-def cli_executable(
-    frozen: Optional[bool] = None, platform: Optional[str] = None, executable: Optional[str] = None
-) -> Optional[str]:
-    """The frozen console program that runs the CLI and the hooks (Windows: ``orchestray.exe`` beside the windowed
-    tray program; elsewhere the executable itself), or None when not frozen."""
-    frozen = is_frozen() if frozen is None else frozen
-    if not frozen:
-        return None
-    exe = os.path.abspath(executable or sys.executable)
-    if (platform or sys.platform) == "win32" and _program_name(exe) != "orchestray":
-        return _sibling(WINDOWS_CLI_EXE, exe)
-    return exe
 
 
 # --- checks ----------------------------------------------------------------------------------------------
@@ -193,7 +141,8 @@ def check_modules(check: Check) -> None:
     import importlib.util
 
     missing: List[str] = []
-    for name in OWN_MODULES:
+    modules = own_modules()
+    for name in modules:
         try:
             if importlib.util.find_spec(name) is None:
                 missing.append(name)
@@ -204,7 +153,7 @@ def check_modules(check: Check) -> None:
             importlib.import_module(name)
         except Exception as error:  # noqa: BLE001
             missing.append(f"{name} ({_describe(error)})")
-    check.detail["checked"] = len(OWN_MODULES) + 4
+    check.detail["checked"] = len(modules) + 4
     if missing:
         check.detail["missing"] = missing
         check.fail(f"missing modules: {', '.join(missing)}")
@@ -250,13 +199,22 @@ def check_tray_backends_bundled(check: Check, platform: str = sys.platform) -> N
 
 
 def check_tray_backend(check: Check, env: Optional[Dict[str, str]] = None) -> Any:
-    """Import pystray the way the tray does; returns its Icon class (or None). Without a display: skipped."""
-    from tray.app.main import display_problem
+    """Import pystray the way the tray does; returns its Icon class (or None). Without a display: skipped.
+
+    With a display, the backend is chosen as the tray chooses it (``tray.platform.tray_backend``: on Linux
+    StatusNotifierItem or XEmbed, asked of the session bus) and the reason is reported.
+    """
+    from tray.app.main import display_problem, import_pystray
+    from tray.platform.tray_backend import choose
 
     problem = display_problem(env=env)
     check.detail["PYSTRAY_BACKEND"] = os.environ.get("PYSTRAY_BACKEND", "")
     try:
-        import pystray
+        if problem:
+            import pystray
+        else:
+            check.detail["choice"] = choose().reason
+            pystray = import_pystray()
     except Exception as error:  # noqa: BLE001 - DisplayNameError, ValueError from gi, ImportError...
         check.fail(f"cannot import pystray: {_describe(error)}")
         if problem:
@@ -303,6 +261,35 @@ def check_notifications(check: Check, icon_class: Any, send: bool, platform: str
         check.detail["sent"] = {"delivered": delivered, "by": sender.working, "tried": sender.names}
         if not delivered:
             check.fail("the test notification was not delivered by any backend (details in the log)")
+
+
+#: desktop-notifier's backend module per OS (it imports it by name inside a function: PyInstaller may miss it).
+DESKTOP_NOTIFIER_BACKENDS = {"linux": "dbus", "darwin": "macos", "win32": "winrt"}
+
+
+def check_desktop_notifier(check: Check, platform: str = sys.platform) -> None:
+    """desktop-notifier (notifications with buttons), its data and this OS's backend module load.
+
+    Only imports: nothing is sent and no bus is contacted. Without them the tray still notifies, through the
+    fallback chain, but without buttons; a frozen build that misses them fails here rather than on a desktop.
+    """
+    import importlib
+
+    key = "linux" if platform.startswith("linux") else platform
+    names = ["desktop_notifier", "desktop_notifier.resources"]
+    backend = DESKTOP_NOTIFIER_BACKENDS.get(key)
+    if backend:
+        names.append(f"desktop_notifier.backends.{backend}")
+    loaded: List[str] = []
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception as error:  # noqa: BLE001 - ImportError, or a platform library's own error
+            check.detail["modules"] = loaded
+            check.fail(f"desktop-notifier cannot load {name}: {_describe(error)}")
+            return
+        loaded.append(name)
+    check.detail["modules"] = loaded
 
 
 def _plyer_backend(check: Check) -> None:
@@ -380,30 +367,26 @@ def check_registry(check: Check, override: Optional[str]) -> None:
 
 
 def check_hooks(check: Check) -> None:
-    """The command ``hooks install`` would write here is one Orchestray recognises, and its program exists."""
-    from tray.hooks.settings import default_command_prefix, hook_commands, program_exists
+    """The command ``hooks install`` would write here is one Orchestray recognises, and it really runs."""
+    from tray.hooks.invocation import FORM_EXEC, describe, hook_entry, probe
+    from tray.platform.launch import hook_prefix
 
-    prefix = default_command_prefix()
-    if is_frozen() and _program_name(prefix[0]) != "orchestray":
-        # The windowed Windows tray program: the hooks are installed (and run) by its console sibling.
-        check.detail["this_program"] = prefix[0]
-        cli = cli_executable()
-        if cli is None:
-            check.fail(f"no console {WINDOWS_CLI_EXE} beside {prefix[0]} to run the hooks")
-            return
-        prefix = [cli]
+    try:
+        prefix = hook_prefix()
+    except RuntimeError as error:  # the windowed Windows tray program without its console sibling
+        check.fail(str(error))
+        return
     check.detail["command_prefix"] = prefix
-    commands = hook_commands(prefix)
-    check.detail["prompt_command"] = commands.get("UserPromptSubmit", "")
-    check.detail["program_exists"] = program_exists(prefix[0])
+    entry = hook_entry(prefix, "prompt", FORM_EXEC)
+    check.detail["prompt_command"] = describe(entry)
+    check.detail["program_exists"] = os.path.isfile(prefix[0]) and os.access(prefix[0], os.X_OK)
     if not check.detail["program_exists"]:
         check.fail(f"{prefix[0]} is not an executable file")
         return
-    if not is_frozen():
-        script = prefix[-1]
-        check.detail["script_exists"] = os.path.isfile(script)
-        if not check.detail["script_exists"]:
-            check.fail(f"hook script {script} is missing")
+    result = probe(entry, "prompt")
+    check.detail["runs"] = result.ok
+    if not result.ok:
+        check.fail(f"the hook command does not run: {result.problem}")
 
 
 def check_autostart(check: Check) -> None:
@@ -450,6 +433,7 @@ def build_report(registry_dir: Optional[str] = None, notify: bool = False, platf
             lambda c: check_notifications(c, icon_holder.get("icon"), notify, platform),
         )
     )
+    checks.append(_run(Check("notification_buttons"), lambda c: check_desktop_notifier(c, platform)))
     if platform.startswith("linux"):
         checks.append(_run(Check("dbus", required=False), check_dbus))
     checks.append(_run(Check("platformdirs"), check_platformdirs))
@@ -487,16 +471,11 @@ def write_report(report: dict, path: Optional[str]) -> None:
             sys.stdout.flush()
         return
     path = os.path.abspath(path)
-    temp = f"{path}.tmp-{os.getpid()}"
+    from tray.core.fsutil import atomic_write_bytes
+
     try:
-        with open(temp, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(temp, path)
+        atomic_write_bytes(path, text.encode("utf-8"), mode=0o644)
     except OSError as error:  # name the file asked for, not our temp file
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
         raise OSError(error.errno, f"cannot write the report: {error.strerror or error}", path) from None
 
 

@@ -14,6 +14,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from desktop import colour_share
 from PIL import Image
 
 pytestmark = pytest.mark.desktop
@@ -94,6 +95,33 @@ def test_plain_pystray_icon_menu_notification_and_quit(desktop, tmp_path: Path, 
     info = json.loads(next(line for line in lines if line.startswith("{")))
     assert info == {"backend": f"pystray._{backend}", "has_menu": True, "has_notification": True}
     assert "exited" in lines
+
+
+def test_plain_pystray_icon_on_the_sni_host(sni_desktop, tmp_path: Path) -> None:
+    """The StatusNotifierItem desktop of tests/support/desktop.py: the item registers with the watcher, the host
+    draws its icon in the bar, the menu the item exports reads back over D-Bus, button 3 opens the host's menu,
+    the keyboard picks items."""
+    desktop = sni_desktop
+    script = tmp_path / "probe.py"
+    script.write_text(PROBE)
+    marker = tmp_path / "said-hi.txt"
+    proc = desktop.popen([sys.executable, str(script), TITLE, str(marker)],
+                         env={"PYSTRAY_BACKEND": "appindicator"}, log="probe.log")
+    desktop.wait_for(lambda: desktop.sni_item(TITLE), timeout=10)
+    assert [(item.label, item.selectable) for item in desktop.sni_menu(TITLE)] == [("Say hi", True), ("Quit", True)]
+    bar = desktop.host_bar()
+    assert (bar.y, bar.height) == (0, 32)
+    icon = desktop.wait_for(lambda: desktop.icons_in_bar(bar), timeout=10)
+    assert icon.x > bar.x + bar.width - 40 and icon.height <= 32, icon  # "--end": at the right end
+    assert colour_share(desktop.screen_image(), icon, (30, 160, 60)) > 0.3
+
+    desktop.click_popup(*icon.center, button=3)
+    desktop.key("Down", "Return")
+    desktop.wait_for(lambda: marker.exists() and marker.read_text() == "hi\n", timeout=5)
+    desktop.click_popup(*icon.center, button=3)
+    desktop.key("Up", "Return")
+    assert proc.wait(timeout=10) == 0
+    desktop.wait_for(lambda: not desktop.sni_items(), timeout=10)
 
 
 def test_teardown_ends_every_process(tmp_path: Path) -> None:

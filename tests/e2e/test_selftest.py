@@ -82,7 +82,7 @@ def test_report_contents_from_source(tmp_path: Path) -> None:
     assert checks["psutil"]["ok"] and checks["psutil"]["detail"]["pid"] == os.getpid()
     hooks = checks["hooks"]["detail"]
     assert hooks["command_prefix"][0] == os.path.abspath(sys.executable)
-    assert hooks["prompt_command"].endswith("hook prompt") and hooks["script_exists"] is True
+    assert hooks["prompt_command"].endswith("hook prompt") and hooks["runs"] is True  # really ran, as Claude Code would
     assert checks["autostart"]["detail"]["command"] == autostart.launch_command()
     assert checks["assets"]["detail"]["app_icon_size"] == [256, 256]
     assert checks["notifications"]["detail"]["chain"]  # names only: nothing was sent
@@ -158,6 +158,9 @@ def test_self_test_without_a_display_reports_it_and_passes(tmp_path: Path) -> No
     assert bundled["detail"]["gtk_typelib"] == "3.0"
     plyer = report["checks"]["notifications"]["detail"]["plyer"]
     assert plyer["module"] == "plyer.platforms.linux.notification" and plyer["implementation"]
+    buttons = report["checks"]["notification_buttons"]
+    assert buttons["ok"] and buttons["required"]
+    assert buttons["detail"]["modules"][-1] == "desktop_notifier.backends.dbus"
     assert report["checks"]["registry"]["detail"]["path"] == str(tmp_path / "registry")
     assert done.stderr == ""
 

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tray.core import fsutil
 from tray.hooks import settings as hs
 from tray.hooks.settings import (
     BACKUPS_KEPT,
@@ -32,6 +33,7 @@ from tray.hooks.settings import (
     status,
     uninstall,
 )
+from tray.platform import launch
 
 PREFIX = ["/opt/orchestray-test/venv/bin/python", "-m", "tray"]
 OTHER_PREFIX = ["/usr/local/other-python/bin/python3.12", "-m", "tray"]
@@ -289,8 +291,29 @@ def test_missing_file_and_folders_are_created(tmp_path: Any) -> None:
     assert set(load(path)["hooks"]) == set(HOOK_EVENTS)
     if os.name == "posix":
         assert stat.S_IMODE(os.stat(path).st_mode) == hs.NEW_FILE_MODE
-    uninstall(path)
-    assert load(path) == {}
+    removed = uninstall(path)
+    # Nothing but our hooks was in it: the file install created is gone again, with no backup left behind.
+    assert removed.changed and removed.file_removed and removed.backup_path is None
+    assert not os.path.exists(path) and os.listdir(os.path.dirname(path)) == []
+
+
+def test_a_file_that_was_there_before_install_stays_even_if_empty(tmp_path: Any) -> None:
+    path = write(tmp_path / "settings.json", b"{}\n")
+    install(path, PREFIX)
+    assert not uninstall(path).file_removed
+    assert read(path) == b"{}\n"
+    assert [n for n in os.listdir(tmp_path) if hs.BACKUP_INFIX not in n] == ["settings.json"]
+
+
+def test_a_created_file_the_user_added_to_stays(tmp_path: Any) -> None:
+    path = str(tmp_path / "settings.json")
+    install(path, PREFIX)
+    data = load(path)
+    data["model"] = "opus"
+    write(path, dump(data))
+    assert not uninstall(path).file_removed
+    assert load(path) == {"model": "opus"}
+    assert not [n for n in os.listdir(tmp_path) if n.endswith(hs.CREATED_SUFFIX)]
 
 
 def test_uninstall_does_not_create_a_missing_file(tmp_path: Any) -> None:
@@ -325,8 +348,8 @@ def test_backup_holds_the_original_and_only_a_few_are_kept(realistic: str) -> No
     backups = list_backups(realistic)
     assert len(backups) == BACKUPS_KEPT
     assert result.backup_path not in backups  # the oldest went first
-    leftovers = [n for n in os.listdir(os.path.dirname(realistic)) if n.endswith(hs._TEMP_SUFFIX)]
-    assert leftovers == []
+    names = sorted(os.listdir(os.path.dirname(realistic)))
+    assert names == sorted(["settings.json", *(os.path.basename(b) for b in backups)])  # no temp file left
 
 
 @pytest.mark.skipif(not hasattr(os, "symlink"), reason="no symlinks")
@@ -358,8 +381,8 @@ def test_a_read_only_target_is_refused_without_leftovers(tmp_path: Any, monkeypa
     def read_only(*args: Any, **kwargs: Any) -> Any:
         raise OSError(errno.EROFS, "Read-only file system")
 
-    monkeypatch.setattr(hs.tempfile, "mkstemp", read_only)
-    with pytest.raises(SettingsError, match="cannot write .*Read-only file system"):
+    monkeypatch.setattr(fsutil, "atomic_write_bytes", read_only)
+    with pytest.raises(SettingsError, match="cannot write.*Read-only file system"):
         install(link, PREFIX)
     assert read(real) == dump(REALISTIC)
     assert os.listdir(os.path.dirname(link)) == ["settings.json"]
@@ -368,7 +391,7 @@ def test_a_read_only_target_is_refused_without_leftovers(tmp_path: Any, monkeypa
 
 def test_a_concurrent_write_is_not_lost(realistic: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Claude Code rewrites settings.json too: a change between our read and our replace must survive."""
-    real_render = hs._render
+    real_render = hs.render
     calls = []
 
     def render_while_claude_writes(data: Any, style: Any) -> bytes:
@@ -378,7 +401,7 @@ def test_a_concurrent_write_is_not_lost(realistic: str, monkeypatch: pytest.Monk
         calls.append(1)
         return real_render(data, style)
 
-    monkeypatch.setattr(hs, "_render", render_while_claude_writes)
+    monkeypatch.setattr(hs, "render", render_while_claude_writes)
     result = install(realistic, PREFIX)
     data = load(realistic)
     assert data["model"] == "sonnet" and len(calls) == 2
@@ -494,13 +517,16 @@ def test_recognising_our_commands(command: str, expected: Any) -> None:
 
 
 def test_windows_quoting_round_trips() -> None:
+    """Git Bash runs Windows hooks: every word single-quoted, forward slashes (backslashes would be eaten)."""
     exe = "C:\\Program Files\\Python312\\python.exe"
     command = quote_command([exe, "-m", "tray", "hook", "prompt"], windows=True)
-    assert command == '"C:\\Program Files\\Python312\\python.exe" -m tray hook prompt'
-    assert split_command(command, windows=True) == [exe, "-m", "tray", "hook", "prompt"]
+    assert command == "'C:/Program Files/Python312/python.exe' '-m' 'tray' 'hook' 'prompt'"
+    assert split_command(command, windows=True) == [exe.replace("\\", "/"), "-m", "tray", "hook", "prompt"]
     assert orchestray_subcommand(command) == "prompt"
     frozen = hook_commands(["C:\\Tools\\orchestray.exe"], windows=True)
-    assert frozen["SessionStart"] == '"C:\\Tools\\orchestray.exe" hook session-start'
+    assert frozen["SessionStart"] == "'C:/Tools/orchestray.exe' 'hook' 'session-start'"
+    # what earlier versions wrote on Windows is still recognised (and replaced by install)
+    assert orchestray_subcommand('"C:\\Program Files\\Python312\\python.exe" -m tray hook prompt') == "prompt"
 
 
 def test_posix_quoting_handles_spaces_quotes_and_dollars() -> None:
@@ -515,8 +541,9 @@ def test_frozen_executable_is_the_whole_prefix(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(sys, "executable", "/opt/Orchestray/orchestray")
     assert hs.default_command_prefix() == ["/opt/Orchestray/orchestray"]
     monkeypatch.setattr(sys, "frozen", False)
-    assert hs.default_command_prefix() == ["/opt/Orchestray/orchestray", hs.hook_script()]
-    assert os.path.isfile(hs.hook_script())
+    prefix = hs.default_command_prefix()
+    assert prefix == ["/opt/Orchestray/orchestray", "-c", launch.HOOK_BOOTSTRAP, launch.package_root()]
+    assert os.path.isfile(os.path.join(launch.package_root(), "tray", "hook.py"))
 
 
 def test_a_string_prefix_is_used_verbatim(tmp_path: Any) -> None:
@@ -573,11 +600,11 @@ def test_default_command_runs_under_sh_as_claude_code_does(tmp_path: Any) -> Non
         command = ours(load(path), event)[0]["command"]
         # Claude Code runs `/bin/sh -c "<command>"`; let that same shell say which words it sees.
         words = subprocess.run(
-            ["/bin/sh", "-c", "printf '%s\\n' " + command], capture_output=True, text=True, check=True
-        ).stdout.splitlines()
+            ["/bin/sh", "-c", "printf '%s\\0' " + command], capture_output=True, text=True, check=True
+        ).stdout.split("\0")[:-1]
         assert os.path.isabs(words[0]) and os.path.isfile(words[0]) and os.access(words[0], os.X_OK)
         assert words[0] == os.path.abspath(sys.executable)
-        assert words[1:] == [hs.hook_script(), "hook", sub]
+        assert words[1:] == ["-c", launch.HOOK_BOOTSTRAP, launch.package_root(), "hook", sub]
 
 
 @posix_only
@@ -592,7 +619,10 @@ def test_an_awkward_program_path_survives_the_shell(tmp_path: Any) -> None:
     command = ours(load(path), "UserPromptSubmit")[0]["command"]
     out = subprocess.run(["/bin/sh", "-c", command], capture_output=True, text=True, check=True).stdout
     assert out == "hook\nprompt\n"
-    assert status(path, [str(program)]).healthy
+    # That program runs, but it is not Orchestray: status runs each hook as Claude Code would and says so.
+    report = status(path, [str(program)])
+    assert report.installed and not report.healthy and len(report.broken) == len(HOOK_EVENTS)
+    assert all("does not run Orchestray" in (h.problem or "") for h in report.hooks)
 
 
 @posix_only

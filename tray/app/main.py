@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
@@ -24,7 +24,7 @@ def _say(message: str) -> None:
     sys.stderr.write(f"orchestray: {message}\n")
 
 
-def display_problem(platform: str = sys.platform, env: Optional[dict] = None) -> str:
+def display_problem(platform: str = sys.platform, env: Optional[Mapping[str, str]] = None) -> str:
     """Why no tray can be shown here, or '' when a display seems available."""
     env = os.environ if env is None else env
     unix_desktop = platform.startswith("linux") or "bsd" in platform
@@ -108,8 +108,9 @@ def run_tray(args: argparse.Namespace) -> int:
         except RuntimeError as error:
             _say(f"{error}" + (f"; {LINUX_HINT}" if sys.platform.startswith("linux") else ""))
             return EXIT_CANNOT
-        return _run(args, pystray, Registry(registry_dir(getattr(args, "registry_dir", None))), log, log_file,
-                    ConfigStore())
+        registry = Registry(registry_dir(getattr(args, "registry_dir", None)))
+        registry.check_modes()
+        return _run(args, pystray, registry, log, log_file, ConfigStore())
     finally:
         instance.release()
 
@@ -118,8 +119,8 @@ def _run(args: argparse.Namespace, pystray: Any, registry: Any, log: Any, log_fi
     from tray.app.controller import TrayController
     from tray.app.pystray_view import PystrayView
     from tray.platform import autostart
-    from tray.platform.notify import ChainNotifier, build_chain
-    from tray.selftest import tray_executable
+    from tray.platform.launch import tray_executable
+    from tray.platform.notify import ChainNotifier, build_chain, set_app_user_model_id
 
     controller = TrayController(
         registry,
@@ -138,7 +139,9 @@ def _run(args: argparse.Namespace, pystray: Any, registry: Any, log: Any, log_fi
         log.error(message)
         _say(message)
         return EXIT_CANNOT
-    view.notifier = ChainNotifier(build_chain(icon=view.icon))
+    set_app_user_model_id()  # Windows: toasts are filed under "Orchestray", the id desktop-notifier registers
+    view.notifier = ChainNotifier(build_chain(icon=view.icon, interactive=True))
+    log.info("notifiers, best first: %s", ", ".join(view.notifier.names))
     controller.view = view
     log.info("tray starting: backend %s, registry %s, poll every %.1fs", view.backend, registry.directory,
              controller.config.poll_interval)

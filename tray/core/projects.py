@@ -8,10 +8,23 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from types import ModuleType
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, Optional, Protocol, Tuple
+
+from tray.core.fsutil import ReadRefused, read_regular_file
 
 GIT_FILE_LIMIT = 4096
+
+
+class PathModule(Protocol):
+    """What is used of a path module (`os.path`, `ntpath`, `posixpath`): each of them is one."""
+
+    def normcase(self, s: str, /) -> str: ...
+    def normpath(self, path: str, /) -> str: ...
+    def join(self, a: str, /, *paths: str) -> str: ...
+    def isabs(self, s: str, /) -> bool: ...
+    def dirname(self, p: str, /) -> str: ...
+    def basename(self, p: str, /) -> str: ...
+    def splitdrive(self, p: str, /) -> Tuple[str, str]: ...
 
 
 @dataclass(frozen=True)
@@ -21,20 +34,23 @@ class Project:
     name: str
 
 
-def normalise(path: str, pathmod: ModuleType = os.path) -> str:
+def normalise(path: str, pathmod: PathModule = os.path) -> str:
     """The comparison form of a path: `C:/X/` equals `c:\\x` under ntpath; untouched case under posixpath."""
     return pathmod.normcase(pathmod.normpath(path))
 
 
 def _read_small(path: str) -> Optional[str]:
+    """A small git metadata file (`.git`, `commondir`), or None: a FIFO, a device or a huge file is not read.
+
+    Through the non-blocking reader: a FIFO named `.git` once hung `register` while it held the registry lock.
+    """
     try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return handle.read(GIT_FILE_LIMIT)
-    except OSError:
+        return read_regular_file(path, GIT_FILE_LIMIT, follow=True).decode("utf-8", "replace")
+    except (OSError, ReadRefused):
         return None
 
 
-def _main_worktree_of_gitdir(gitdir: str, pathmod: ModuleType, read: Callable[[str], Optional[str]]) -> str:
+def _main_worktree_of_gitdir(gitdir: str, pathmod: PathModule, read: Callable[[str], Optional[str]]) -> str:
     """Given a worktree's private git dir, the folder of the repository that owns it.
 
     Linked worktrees have `commondir` (normally `../..`) pointing at the shared `.git`; the project is the
@@ -52,7 +68,7 @@ def _main_worktree_of_gitdir(gitdir: str, pathmod: ModuleType, read: Callable[[s
 
 def find_project_root(
     cwd: str,
-    pathmod: ModuleType = os.path,
+    pathmod: PathModule = os.path,
     read: Callable[[str], Optional[str]] = _read_small,
     exists: Callable[[str], bool] = os.path.lexists,
     isdir: Callable[[str], bool] = os.path.isdir,
@@ -80,10 +96,27 @@ def find_project_root(
         current = parent
 
 
+ROOT_NAME = "filesystem root"
+
+
+def project_name(root: str, pathmod: PathModule = os.path) -> str:
+    """The folder's name; the top of a file system (`/`, `C:\\`, `\\\\server\\share\\`) is not a name, so it
+    gets a descriptive one: `filesystem root` or `drive C:`."""
+    name = pathmod.basename(root.rstrip("\\/"))
+    if name and name != root.rstrip("\\/"):
+        return name
+    drive, rest = pathmod.splitdrive(root)
+    if drive and rest.strip("\\/") == "":
+        return f"drive {drive}" if drive.endswith(":") else f"share {drive}"
+    if root.strip("\\/") == "" or root.rstrip("\\/") == drive:
+        return ROOT_NAME
+    return name or root
+
+
 class ProjectResolver:
     """Caches project resolution per cwd; the CLI's role decision and the tray's grouping both use it."""
 
-    def __init__(self, pathmod: ModuleType = os.path) -> None:
+    def __init__(self, pathmod: PathModule = os.path) -> None:
         self.pathmod = pathmod
         self._cache: Dict[str, Project] = {}
 
@@ -93,9 +126,13 @@ class ProjectResolver:
             return cached
         pathmod = self.pathmod
         # Another platform's paths cannot be looked up on this disk: normalise only.
-        root = find_project_root(cwd) if pathmod is os.path else pathmod.normpath(cwd)
-        name = pathmod.basename(root.rstrip("\\/")) or root
-        project = Project(key=normalise(root, pathmod), root=root, name=name)
+        start = cwd
+        if pathmod is os.path and os.path.lexists(cwd) and not os.path.isdir(cwd):
+            # A cwd that is a file (a hand-edited or hostile entry): a process works in a folder, so the
+            # project is the folder holding that file, never a project named after the file.
+            start = os.path.dirname(os.path.normpath(cwd)) or cwd
+        root = find_project_root(start) if pathmod is os.path else pathmod.normpath(cwd)
+        project = Project(key=normalise(root, pathmod), root=root, name=project_name(root, pathmod))
         self._cache[cwd] = project
         return project
 

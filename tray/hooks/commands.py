@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from tray.core.paths import settings_path
@@ -10,30 +11,29 @@ from tray.hooks import settings as hs
 
 
 def run_hooks_command(args: argparse.Namespace) -> int:
-    """Exit 0 done, 2 when settings.json is unusable (it is then left untouched)."""
+    """Exit 0 done; 1 when `status` finds an installed hook that does not really run (one line each on
+    stderr); 2 when settings.json is unusable (it is then left untouched)."""
     path = settings_path(args.settings)
     try:
         if args.action == "install":
-            result = hs.install(path)
+            form = getattr(args, "form", "auto") or "auto"
+            result = hs.install(path, form=hs.detect_form() if form == "auto" else form)
             print(result.message)
             for warning in result.warnings:
                 sys.stderr.write(f"orchestray: warning: {warning}\n")
             if args.registry_shim:
-                import os
-
                 shim = hs.write_registry_shim(os.path.dirname(path))
                 print(f"{'wrote' if shim.changed else 'kept'} {shim.path}")
         elif args.action == "uninstall":
             print(hs.uninstall(path).message)
-            if args.registry_shim:
-                import os
-
-                if hs.remove_registry_shim(os.path.dirname(path)):
-                    print(f"removed {os.path.join(os.path.dirname(path), hs.SHIM_NAME)}")
+            if args.registry_shim and hs.remove_registry_shim(os.path.dirname(path)):
+                print(f"removed {os.path.join(os.path.dirname(path), hs.SHIM_NAME)}")
         else:
             report = hs.status(path)
             print(report.format())
-            return 0
+            for line in report.broken_lines():
+                sys.stderr.write(f"orchestray: {line}\n")
+            return 1 if report.broken else 0
     except hs.SettingsError as error:
         sys.stderr.write(f"orchestray: {error}\n")
         return 2

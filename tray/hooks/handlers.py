@@ -14,6 +14,7 @@ import sys
 
 from tray.core.fields import PROMOTION_PENDING
 from tray.core.paths import SESSION_ENV
+from tray.hooks.events import EVENT_OF, SUBCOMMANDS
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: the prompt hook counts milliseconds
 if TYPE_CHECKING:
@@ -22,8 +23,11 @@ if TYPE_CHECKING:
 HOOK_LOCK_TIMEOUT = 3.0
 MAX_STDIN_BYTES = 1024 * 1024
 STDIN_DEADLINE_SECONDS = 2.0
-EVENTS = ("session-start", "prompt", "session-end", "stop", "notification")
-HOOK_EVENT_NAMES = {"session-start": "SessionStart", "prompt": "UserPromptSubmit"}
+EVENTS = SUBCOMMANDS
+HOOK_EVENT_NAMES = EVENT_OF
+#: Set by `orchestray hooks status` when it runs an installed hook command to see that it works: the hook then
+#: only loads what its handlers need and answers with one line of JSON naming the value, touching nothing.
+PROBE_ENV = "ORCHESTRAY_HOOK_PROBE"
 
 
 def hook_call(argv: List[str]) -> Optional[int]:
@@ -46,7 +50,32 @@ def run_hook_argv(argv: List[str]) -> int:
             registry_dir = rest[index + 1]
         elif arg.startswith("--registry-dir="):
             registry_dir = arg.split("=", 1)[1]
+    probe = os.environ.get(PROBE_ENV)
+    if probe:
+        return answer_probe(event, probe)
     return run_hook(event, registry_dir=registry_dir)
+
+
+def answer_probe(event: str, nonce: str, stdout: Optional[IO[str]] = None) -> int:
+    """Prove that this hook command really runs: load what the handlers load, answer, change nothing.
+
+    Nothing is printed for an unknown event or when an import fails (the prober reports the hook broken).
+    """
+    try:
+        if event not in EVENTS:
+            return 0
+        import json
+
+        import tray.core.actions  # noqa: F401 - the handlers' dependencies (psutil among them)
+        import tray.core.ancestry  # noqa: F401
+        import tray.core.registry  # noqa: F401
+
+        out = stdout or sys.stdout
+        out.write(json.dumps({"orchestrayProbe": nonce, "event": event}) + "\n")
+        out.flush()
+    except BaseException:  # noqa: BLE001 - the prober sees the missing answer
+        pass
+    return 0
 
 
 class Payload:
@@ -117,7 +146,7 @@ def _scan_string_field(raw: str, key: str, limit: int = 512):
         index += 1
     if index >= len(raw) or raw[index] != '"':
         return None
-    out = []
+    out: List[str] = []
     index += 1
     while index < len(raw) and len(out) < limit:
         char = raw[index]
@@ -165,26 +194,60 @@ def run_hook(
     return 0
 
 
-def read_stdin(stream: IO[str]) -> str:
+def read_stdin(stream: IO[str], posix: Optional[bool] = None) -> str:
     """All of stdin (Claude Code writes the JSON and closes it); nothing from a terminal.
 
     Only the first MAX_STDIN_BYTES are kept, but the rest is read and dropped: a hook that exits before it
     has read all of its stdin makes Claude Code's write fail with EPIPE (a huge pasted prompt). The bytes are
     decoded as UTF-8 (what Claude Code writes) whatever the locale, bad bytes replaced rather than fatal.
+    Both ways of reading stop at STDIN_DEADLINE_SECONDS: `select` on POSIX, a reader thread elsewhere
+    (Windows pipes cannot be selected); ``posix`` picks one (default: this system's).
     """
     try:
         if stream.isatty():
             return ""
         source = getattr(stream, "buffer", stream)  # the bytes under sys.stdin; a plain text stream as is
-        if os.name == "posix" and hasattr(source, "fileno") and isinstance(source.read(0), bytes):
+        if posix is None:
+            posix = os.name == "posix"
+        data: Any
+        if posix and hasattr(source, "fileno") and isinstance(source.read(0), bytes):
             data = _read_with_deadline(source.fileno(), STDIN_DEADLINE_SECONDS)
         else:
-            data = source.read(MAX_STDIN_BYTES)
-            while source.read(64 * 1024):
-                pass
+            data = _read_in_thread(source, STDIN_DEADLINE_SECONDS)
         return data.decode("utf-8", "replace") if isinstance(data, bytes) else data
     except (OSError, ValueError):
         return ""
+
+
+def _read_in_thread(source, deadline: float):
+    """Read `source` to its end in a daemon thread, waiting at most `deadline` seconds for it.
+
+    Windows has no `select` for pipes, and a stdin left open would otherwise hold the hook until Claude Code's
+    timeout. What arrived by the deadline is used; the thread, blocked in `read`, dies with the process.
+    """
+    import threading
+
+    chunks: list = []
+    kept = [0]
+    read = getattr(source, "read1", None) or source.read  # read1: what a pipe has now, not a full 64 KiB
+
+    def pump() -> None:
+        try:
+            while True:
+                chunk = read(64 * 1024)
+                if not chunk:
+                    return
+                if kept[0] < MAX_STDIN_BYTES:
+                    chunks.append(chunk[: MAX_STDIN_BYTES - kept[0]])
+                    kept[0] += len(chunks[-1])
+        except (OSError, ValueError):
+            return
+
+    reader = threading.Thread(target=pump, name="hook-stdin", daemon=True)
+    reader.start()
+    reader.join(deadline)
+    empty = b"" if not chunks or isinstance(chunks[0], bytes) else ""
+    return empty.join(chunks)
 
 
 def _read_with_deadline(fd: int, deadline: float) -> bytes:
@@ -269,7 +332,36 @@ def _register(payload: Payload, registry):
     from tray.core.actions import register
     from tray.core.ancestry import session_pid
 
-    return register(registry, payload.session_id, session_pid(), cwd_of(payload))
+    return register(registry, payload.session_id, session_pid(), session_cwd(payload))
+
+
+def session_cwd(payload: Payload) -> str:
+    """The folder to register: the payload's `cwd`, made absolute; one the registry would reject is replaced.
+
+    An entry with a `cwd` holding a NUL or longer than 4,096 characters would be called unreadable by every
+    reader and moved aside by `clean` while its session lives: such a `cwd` is logged in one line and the
+    folder Claude Code runs the hook in is registered instead.
+    """
+    from tray.core.entry import InvalidCwd, check_cwd
+
+    given = cwd_of(payload)
+    try:
+        used = check_cwd(given)
+        if used != given and not os.path.isabs(given):
+            from tray.core.log import get_logger
+
+            get_logger("hook").warning("relative session folder %r registered as %s", given[:200], used)
+        return used
+    except InvalidCwd as bad:
+        fallback = os.environ.get("CLAUDE_PROJECT_DIR") or os.getcwd()
+        try:
+            used = check_cwd(fallback)
+        except InvalidCwd:
+            used = check_cwd(os.getcwd())
+        from tray.core.log import get_logger
+
+        get_logger("hook").warning("%s; registering session folder %s instead", bad, used)
+        return used
 
 
 def on_session_start(payload: Payload, registry) -> str:
@@ -367,14 +459,16 @@ def _mark_registered(registry_dir: str, session_id: str, state: str, detail: str
 def _peek(path: str) -> Optional[str]:
     """The entry file's text, '' if it cannot be read, None if there is none: no parsing in the common case.
 
-    A file that is there but unreadable is left to the user and the tray; the hook never rewrites it.
+    A file that is there but unreadable (a FIFO, a link, a folder, too large) is left to the user and the tray;
+    the hook never rewrites it, and never waits on it: the non-blocking reader opens no FIFO.
     """
+    from tray.core.fsutil import ReadRefused, read_regular_file
+
     try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return handle.read(64 * 1024)
+        return read_regular_file(path, 64 * 1024).decode("utf-8", "replace")
     except FileNotFoundError:
         return None
-    except OSError:
+    except (OSError, ReadRefused):
         return ""
 
 

@@ -57,7 +57,9 @@ def child_env(environ: Optional[Mapping[str, str]] = None, frozen: Optional[bool
     """
     env = dict(os.environ if environ is None else environ)
     if frozen is None:
-        frozen = bool(getattr(sys, "frozen", False))
+        from tray.platform.launch import is_frozen
+
+        frozen = is_frozen()
     if frozen:
         original = env.get("LD_LIBRARY_PATH_ORIG")
         if original is not None:

@@ -1,0 +1,81 @@
+"""packaging/ci_checks.py, the checks the Windows and macOS CI runs, run here on Linux against the real thing.
+
+The same script, the same checks: `hooks` installs Orchestray's hooks and runs each as Claude Code would (from
+source and, when a frozen build exists, from the frozen program, through `/bin/sh` and `bash`); a hook that
+misbehaves must fail it. The real-client check (`claude`) and the screenshot check (`screenshot`, a real desktop)
+are in tests/e2e/test_ci_claude.py and tests/desktop/test_ci_screenshot.py.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import List
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "packaging" / "ci_checks.py"
+FROZEN = os.environ.get("ORCHESTRAY_FROZEN", "").strip() or str(REPO / "dist" / "orchestray" / "orchestray")
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="the Windows CI runs the script itself")
+
+
+def run_check(*args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLAUDE")}
+    env["PYTHONPATH"] = str(REPO)
+    return subprocess.run([sys.executable, str(SCRIPT), *args], env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("shell", ["sh", "bash"])
+def test_hooks_from_source(shell: str) -> None:
+    done = run_check("hooks", "--shell", shell, "--", sys.executable, "-m", "tray")
+    assert done.returncode == 0, done.stdout + done.stderr
+    ran = [line for line in done.stdout.splitlines() if " via " in line]
+    assert [line.split()[1] for line in ran] == ["SessionStart", "UserPromptSubmit", "Stop", "Notification",
+                                                 "SessionEnd"]
+    assert "every event passed" in done.stdout
+
+
+@pytest.mark.slow
+def test_hooks_from_the_frozen_program() -> None:
+    if not os.path.isfile(FROZEN):
+        if os.environ.get("ORCHESTRAY_FROZEN"):
+            pytest.fail(f"ORCHESTRAY_FROZEN={FROZEN} but there is no build there")
+        pytest.skip("no frozen build: run bash packaging/build-linux.sh")
+    done = run_check("hooks", "--", FROZEN)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def fake_orchestray(tmp_path: Path, hook_line: str) -> List[str]:
+    """An `orchestray` whose `hooks install --settings F` writes hooks that run ``hook_line``."""
+    script = tmp_path / "fake_orchestray.py"
+    script.write_text(
+        "import json, sys\n"
+        "settings = sys.argv[sys.argv.index('--settings') + 1]\n"
+        "events = ['SessionStart', 'UserPromptSubmit', 'Stop', 'Notification', 'SessionEnd']\n"
+        f"hook = {{'type': 'command', 'command': {hook_line!r}}}\n"
+        "json.dump({'hooks': {e: [{'hooks': [hook]}] for e in events}}, open(settings, 'w'))\n"
+    )
+    return [sys.executable, str(script)]
+
+
+@pytest.mark.parametrize(
+    ("hook_line", "why"),
+    [
+        ("echo hello", "SessionStart did not tell the session its role"),
+        ("exit 2", "exit 2"),
+        ("echo '{\"hookSpecificOutput\": {\"additionalContext\": \"ORCHESTRATOR\"}}'", "registered no entry"),
+    ],
+)
+def test_hooks_check_fails_on_a_hook_that_misbehaves(tmp_path: Path, hook_line: str, why: str) -> None:
+    done = run_check("hooks", "--", *fake_orchestray(tmp_path, hook_line))
+    assert done.returncode == 1
+    assert why in done.stderr and done.stderr.startswith("ci-checks: FAILED: ")
+
+
+def test_usage_errors_exit_2() -> None:
+    assert run_check("hooks").returncode == 2
+    assert run_check("nonsense").returncode == 2

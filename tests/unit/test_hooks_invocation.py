@@ -1,0 +1,309 @@
+"""The hook entries we write and how they run: exec/shell form, Windows quoting under a real bash, the events
+table, the stdin deadline on both code paths, and settings.json files that must not hang or be overwritten."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import List
+
+import pytest
+
+from tray.cli import build_parser
+from tray.hooks import handlers
+from tray.hooks import settings as hs
+from tray.hooks.events import EVENT_OF, HOOK_EVENTS, SUBCOMMANDS
+from tray.hooks.invocation import (
+    FORM_EXEC,
+    FORM_SHELL,
+    form_for,
+    hook_entries,
+    hook_entry,
+    hook_subcommand,
+    parse_version,
+    quote_command,
+)
+from tray.platform import launch
+
+REPO = Path(__file__).resolve().parents[2]
+BASH = shutil.which("bash")
+needs_bash = pytest.mark.skipif(BASH is None, reason="bash is not installed")
+posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX files (FIFOs, modes, signals)")
+
+# Windows-style paths as a pip install on Windows has them: spaces, backslashes, non-ASCII, and characters
+# that mean something to bash ($, backtick, quotes, &, parentheses, %, !).
+WINDOWS_PYTHON = "C:\\Users\\Jöhn O'Brien\\AppData\\Local\\Programs\\Python\\Python312 (x86)\\python.exe"
+WINDOWS_ROOT = "C:\\Users\\Jöhn O'Brien\\$HOME `id` & 100%!\\日本\\Lib\\site-packages"
+
+
+# ------------------------------------------------------------------------------------------- the one table
+
+
+def test_one_table_of_events_feeds_the_handlers_the_cli_the_installer_and_the_readme() -> None:
+    assert handlers.EVENTS == SUBCOMMANDS and set(handlers.HANDLERS) == set(SUBCOMMANDS)
+    assert all(EVENT_OF[sub] == event for event, sub in HOOK_EVENTS.items())
+    hook_action = next(a for a in build_parser()._subparsers._group_actions[0].choices["hook"]._actions  # type: ignore[union-attr]
+                       if a.dest == "event")
+    assert list(hook_action.choices) == list(SUBCOMMANDS)
+    assert list(hook_entries(launch.hook_prefix(), FORM_EXEC)) == list(HOOK_EVENTS)
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Claude Code hooks") :]
+    rows = re.findall(r"^\| `(\w+)` \| `hook ([\w-]+)` \|", section, re.M)
+    assert dict(rows) == dict(HOOK_EVENTS)
+
+
+def test_the_events_module_imports_nothing() -> None:
+    source = (REPO / "tray" / "hooks" / "events.py").read_text(encoding="utf-8")
+    assert not re.search(r"^\s*(import|from)\s", source, re.M)
+
+
+# ------------------------------------------------------------------------------------------- forms
+
+
+def test_exec_form_is_used_from_the_version_that_has_it() -> None:
+    assert parse_version("2.1.332 (Claude Code)") == (2, 1, 332)
+    assert form_for((2, 1, 332)) == FORM_EXEC and form_for((2, 1, 139)) == FORM_EXEC
+    assert form_for((2, 1, 138)) == FORM_SHELL and form_for(None) == FORM_SHELL
+
+
+def test_both_forms_of_our_entry_are_recognised_and_customised_ones_are_not() -> None:
+    prefix = launch.hook_prefix()
+    for form in (FORM_EXEC, FORM_SHELL):
+        entry = hook_entry(prefix, "prompt", form)
+        assert hook_subcommand(entry) == "prompt"
+    exec_entry = hook_entry(prefix, "stop", FORM_EXEC)
+    assert exec_entry["command"] == prefix[0] and exec_entry["args"][-2:] == ["hook", "stop"]
+    assert hook_subcommand(dict(exec_entry, args=[*exec_entry["args"], "--verbose"])) is None
+    assert hook_subcommand(dict(exec_entry, args=["-c", "print(1)", "hook", "stop"])) is None
+    assert hook_subcommand({"type": "command", "command": "python3", "args": ["x.py", "hook", "stop"]}) is None
+
+
+@posix_only
+def test_switching_forms_replaces_in_place(tmp_path: Path) -> None:
+    path = str(tmp_path / "settings.json")
+    hs.install(path, form=FORM_SHELL, check_import=False)
+    shell = json.loads(Path(path).read_text())
+    result = hs.install(path, form=FORM_EXEC, check_import=False)
+    assert set(result.updated) == set(HOOK_EVENTS) and not result.added
+    data = json.loads(Path(path).read_text())
+    for event in HOOK_EVENTS:
+        (group,) = data["hooks"][event]
+        (hook,) = group["hooks"]
+        assert hook["command"] == sys.executable and "args" in hook
+    hs.install(path, form=FORM_SHELL, check_import=False)
+    assert json.loads(Path(path).read_text()) == shell  # `args` goes with the form
+
+
+# ------------------------------------------------------------------- Windows quoting under a real bash
+
+
+def _recorder(at: Path) -> None:
+    at.parent.mkdir(parents=True, exist_ok=True)
+    at.write_text(
+        f"#!{sys.executable}\nimport json, sys\n"
+        "open(sys.argv[0] + '.argv', 'w', encoding='utf-8').write(json.dumps(sys.argv[1:]))\n",
+        encoding="utf-8",
+    )
+    at.chmod(0o755)
+
+
+@needs_bash
+@pytest.mark.parametrize("sub", SUBCOMMANDS)
+def test_windows_command_line_gives_exactly_the_intended_argv_under_bash(tmp_path: Path, sub: str) -> None:
+    """Git Bash runs the line; the program (a Windows path, made relative here) is an argv recorder."""
+    words = [WINDOWS_PYTHON, "-c", launch.HOOK_BOOTSTRAP, WINDOWS_ROOT]
+    entry = hook_entry(words, sub, FORM_SHELL, windows=True)
+    command = entry["command"]
+    # forward slashes only (the one backslash left is bash's own escape of a quote: '\'')
+    assert "\\" not in command.replace("'\\''", "")
+    # `C:/Users/...` is a relative path on Linux: put the recorder there, under the test's working folder.
+    program = tmp_path / WINDOWS_PYTHON.replace("\\", "/")
+    _recorder(program)
+    done = subprocess.run([BASH, "-c", command], cwd=tmp_path, capture_output=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    recorded = json.loads(Path(str(program) + ".argv").read_text(encoding="utf-8"))
+    intended = [word.replace("\\", "/") for word in [*words[1:], "hook", sub]]
+    assert recorded == intended
+    assert recorded[1] == launch.HOOK_BOOTSTRAP  # the program text arrives untouched
+
+
+def test_windows_exec_form_keeps_the_native_paths() -> None:
+    entry = hook_entry([WINDOWS_PYTHON, "-c", launch.HOOK_BOOTSTRAP, WINDOWS_ROOT], "prompt", FORM_EXEC, windows=True)
+    assert entry["command"] == WINDOWS_PYTHON
+    assert entry["args"] == ["-c", launch.HOOK_BOOTSTRAP, WINDOWS_ROOT, "hook", "prompt"]
+
+
+def test_the_bootstrap_has_nothing_a_shell_would_touch() -> None:
+    assert not set("'\"\\$`%!&|;<>") & set(launch.HOOK_BOOTSTRAP)
+
+
+@needs_bash
+def test_posix_quoting_survives_the_same_hostile_path(tmp_path: Path) -> None:
+    program = tmp_path / "it's a $HOME `dir` & 100%!" / "日本" / "python"
+    _recorder(program)
+    words = [str(program), "-c", launch.HOOK_BOOTSTRAP, WINDOWS_ROOT, "hook", "prompt"]
+    for shell in ("/bin/sh", BASH):
+        done = subprocess.run([shell, "-c", quote_command(words, windows=False)], capture_output=True, timeout=60,
+                              check=False)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(Path(str(program) + ".argv").read_text(encoding="utf-8")) == words[1:]
+
+
+# --------------------------------------------------------------------------------- the stdin deadline
+
+
+@pytest.mark.parametrize("posix", [True, False], ids=["select", "reader-thread"])
+def test_stdin_left_open_is_read_until_the_deadline_on_both_paths(posix: bool) -> None:
+    """Claude Code may leave stdin open: the hook must stop waiting (POSIX: select; Windows: a reader thread)."""
+    if posix and os.name != "posix":
+        pytest.skip("select on pipes is POSIX only")
+    read_end, write_end = os.pipe()
+    payload = json.dumps({"session_id": "abc", "prompt": "héllo"}).encode()
+    os.write(write_end, payload)  # and the write end stays open
+    got: List[str] = []
+    with open(read_end, "rb", closefd=True) as raw:
+        stream = io.TextIOWrapper(raw, encoding="utf-8")  # type: ignore[arg-type]
+        worker = threading.Thread(target=lambda: got.append(handlers.read_stdin(stream, posix=posix)), daemon=True)
+        worker.start()
+        worker.join(30 * handlers.STDIN_DEADLINE_SECONDS)  # generous: the point is that it returns at all
+        finished = not worker.is_alive()
+        os.close(write_end)
+        worker.join(30)
+    assert finished, "read_stdin waited for an end of input that never came"
+    assert got == [payload.decode()]
+
+
+def test_reader_thread_reads_a_closed_stdin_whole() -> None:
+    big = b"x" * (handlers.MAX_STDIN_BYTES + 5000)
+    assert handlers.read_stdin(io.TextIOWrapper(io.BytesIO(big)), posix=False) == "x" * handlers.MAX_STDIN_BYTES
+
+
+# ------------------------------------------------------------------------- settings.json that is hostile
+
+
+def _cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tray", *args], capture_output=True, text=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL, check=False)
+
+
+@posix_only
+@pytest.mark.parametrize("action", ["install", "status", "uninstall"])
+def test_a_fifo_as_settings_json_is_refused_without_hanging(tmp_path: Path, action: str) -> None:
+    fifo = tmp_path / "settings.json"
+    os.mkfifo(fifo)
+    done = _cli("hooks", action, "--settings", str(fifo))
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [f"orchestray: {fifo}: is not a regular file (a FIFO or a device?); "
+                                                "not reading it"]
+    assert os.listdir(tmp_path) == ["settings.json"]
+
+
+@posix_only
+def test_a_read_only_settings_json_is_refused_not_overwritten(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    original = b'{\n  "model": "opus"\n}\n'
+    path.write_bytes(original)
+    path.chmod(0o444)
+    done = _cli("hooks", "install", "--settings", str(path))
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
+    assert "is read-only; not changing it" in done.stderr
+    assert path.read_bytes() == original and (path.stat().st_mode & 0o777) == 0o444
+    assert os.listdir(tmp_path) == ["settings.json"]  # no backup, no temp file
+
+
+WRITER = """
+import os, sys, time
+from tray.core import fsutil
+def stall(temp):
+    print("ready", flush=True)
+    time.sleep(600)
+fsutil.atomic_write_bytes(sys.argv[1], b"{}", before_replace=stall)
+"""
+
+
+@posix_only
+def test_temp_files_of_a_killed_install_are_removed_by_the_next_run(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    path.write_bytes(b'{"model": "opus"}\n')
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "ready"
+        os.kill(writer.pid, signal.SIGKILL)
+    finally:
+        writer.kill()
+        writer.wait(timeout=60)
+    leftovers = [name for name in os.listdir(tmp_path) if name != "settings.json"]
+    assert len(leftovers) == 1 and leftovers[0].startswith(".settings.json.")  # what the kill left behind
+    old = tmp_path / ".settings.json.k3x9_q2a.orchestray-tmp"  # an earlier version's, an hour old
+    old.write_bytes(b"{")
+    os.utime(old, (os.path.getmtime(path) - 3600,) * 2)
+    done = _cli("hooks", "install", "--settings", str(path), "--form", "shell")
+    assert done.returncode == 0, done.stderr
+    names = os.listdir(tmp_path)
+    assert not [n for n in names if n.startswith(".settings.json.")], names
+    assert json.loads(path.read_text())["model"] == "opus"
+
+
+def test_a_fresh_temp_file_of_a_live_writer_is_left_alone(tmp_path: Path) -> None:
+    from tray.hooks.files import remove_stale_temps
+
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        temp = tmp_path / f".settings.json.{live.pid}-0badc0de.tmp"
+        temp.write_bytes(b"{}")
+        assert remove_stale_temps(str(tmp_path / "settings.json")) == 0 and temp.exists()
+    finally:
+        live.kill()
+        live.wait(timeout=60)
+    assert remove_stale_temps(str(tmp_path / "settings.json")) == 1 and not temp.exists()
+
+
+# ----------------------------------------------------------------------------- the file's own layout
+
+
+TABBED_INLINE = (
+    '{\n\t"model": "opus",\n\t"permissions": { "allow": ["Bash(ls:*)", "Read(~/x)"], "deny": [] },\n'
+    '\t"hooks": {\n\t\t"Stop": [\n\t\t\t{ "matcher": "", "hooks": [ { "type": "command", "command": "say done" } ] }'
+    '\n\t\t],\n\t\t"PreToolUse": [{"matcher":"Bash","hooks":[{"type":"command","command":"check.sh","timeout":5}]}]\n'
+    "\t},\n\t\"n\": 1.50,\n\t\"e\": \"caf\\u00e9\"\n}\n"
+)
+
+
+@pytest.mark.parametrize("form", [FORM_EXEC, FORM_SHELL])
+def test_tabs_inline_objects_and_key_order_survive_install_and_uninstall(tmp_path: Path, form: str) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text(TABBED_INLINE, encoding="utf-8")
+    hs.install(str(path), form=form, check_import=False)
+    text = path.read_text(encoding="utf-8")
+    # What did not change is the exact text it was: inline objects on their line, tabs, number spellings.
+    for line in TABBED_INLINE.splitlines()[1:4] + TABBED_INLINE.splitlines()[5:7]:
+        assert line in text
+    assert '\t"n": 1.50,' in text and '"e": "caf\\u00e9"' in text
+    assert not re.search(r"^ +\S", text, re.M)  # nothing indented with spaces in a tab-indented file
+    data = json.loads(text)
+    assert list(data) == ["model", "permissions", "hooks", "n", "e"]
+    assert all(hs.hook_subcommand(g["hooks"][0]) for e in HOOK_EVENTS for g in data["hooks"][e][-1:])
+    hs.uninstall(str(path))
+    assert path.read_text(encoding="utf-8") == TABBED_INLINE
+
+
+def test_a_hook_added_inside_an_inline_group_stays_on_its_line(tmp_path: Path) -> None:
+    prefix = launch.hook_prefix()
+    ours = hook_entry(prefix, "stop", FORM_EXEC)
+    mine = {"type": "command", "command": "say done"}
+    path = tmp_path / "settings.json"
+    path.write_text('{\n  "hooks": {\n    "Stop": [ { "matcher": "", "hooks": [ '
+                    + json.dumps(mine) + ", " + json.dumps(dict(ours, timeout=3)) + " ] } ]\n  }\n}\n")
+    hs.install(str(path), form=FORM_EXEC, check_import=False)
+    lines = path.read_text().splitlines()
+    stop_line = next(line for line in lines if '"Stop"' in line)
+    assert stop_line.startswith('    "Stop": [ { "matcher": "", "hooks": [ {"type": "command", "command": "say done"}')
+    assert json.loads(path.read_text())["hooks"]["Stop"][0]["hooks"][1]["timeout"] == 10  # updated in place

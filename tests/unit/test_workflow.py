@@ -1,0 +1,127 @@
+"""`.github/workflows/build.yml`, which nothing here can run: parsed, and every command it runs checked.
+
+The workflow is the only proof on real Windows and macOS machines, so a typo in it would go unnoticed until it
+ran there. These tests parse it with a YAML parser, check each platform does what issue 17 asks (hooks under Git
+Bash and PowerShell, /bin/sh on macOS, a real Claude Code session, a tray screenshot, the whole suite), and check
+that every `packaging/ci_checks.py` call parses with that script's own argument parser and every file a step
+names exists.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import shlex
+from pathlib import Path
+from typing import Any, Dict, List
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+WORKFLOW = REPO / ".github" / "workflows" / "build.yml"
+
+
+def load() -> Dict[str, Any]:
+    data = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def steps(job: str) -> List[Dict[str, Any]]:
+    return load()["jobs"][job]["steps"]
+
+
+def runs(job: str) -> str:
+    return "\n".join(step.get("run", "") for step in steps(job))
+
+
+def ci_checks_parser() -> Any:
+    spec = importlib.util.spec_from_file_location("ci_checks_under_test", REPO / "packaging" / "ci_checks.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.build_parser()
+
+
+def ci_checks_calls(job: str) -> List[List[str]]:
+    calls = []
+    for line in runs(job).splitlines():
+        line = line.strip()
+        if "packaging/ci_checks.py" in line:
+            words = shlex.split(line)
+            calls.append(words[words.index("packaging/ci_checks.py") + 1 :])
+    return calls
+
+
+def test_the_workflow_parses_and_runs_on_push_and_pull_requests() -> None:
+    data = load()
+    triggers = data.get("on", data.get(True))  # YAML 1.1 reads a bare `on` as true
+    assert {"push", "pull_request", "workflow_dispatch"} <= set(triggers)
+    assert set(data["jobs"]) == {"windows", "macos", "linux"}
+    for name, job in data["jobs"].items():
+        assert job["timeout-minutes"] <= 60, name
+        for step in job["steps"]:
+            assert ("run" in step) != ("uses" in step), step  # each step does exactly one thing
+            assert step.get("name") or step.get("uses"), step
+
+
+def test_runners() -> None:
+    jobs = load()["jobs"]
+    assert jobs["windows"]["runs-on"] == "windows-latest"
+    assert jobs["windows"]["defaults"]["run"]["shell"] == "pwsh"
+    assert "macos-latest" in [entry["runner"] for entry in jobs["macos"]["strategy"]["matrix"]["include"]]
+
+
+@pytest.mark.parametrize("job", ["windows", "macos", "linux"])
+def test_every_ci_checks_call_parses(job: str) -> None:
+    parser = ci_checks_parser()
+    calls = ci_checks_calls(job)
+    assert calls, job
+    for words in calls:
+        args = parser.parse_args(words)  # SystemExit (a failed test) on a bad call
+        command = args.tray if args.check == "screenshot" else args.cli
+        assert command[:1] == ["--"] and len(command) > 1, words
+
+
+def test_windows_proves_hooks_under_git_bash_and_powershell_and_a_real_session() -> None:
+    calls = [" ".join(c) for c in ci_checks_calls("windows")]
+    assert any("hooks" in c and "--shell bash" in c and "python -m tray" in c for c in calls)  # the pip install
+    assert any("hooks" in c and "--shell bash" in c and "orchestray.exe" in c for c in calls)  # the frozen app
+    assert any("hooks" in c and "--form exec" in c for c in calls)
+    assert any("hooks" in c and "--shell powershell" in c for c in calls)
+    assert any(c.startswith("claude --npm-prefix") for c in calls)
+    assert any(c.startswith("screenshot") and "OrchestrayTray.exe" in c for c in calls)
+    assert "@anthropic-ai/claude-code@" in runs("windows")
+
+
+def test_macos_proves_hooks_under_sh_and_a_real_session() -> None:
+    calls = [" ".join(c) for c in ci_checks_calls("macos")]
+    assert any("hooks" in c and "--shell sh" in c and "Contents/MacOS/Orchestray" in c for c in calls)
+    assert any("hooks" in c and "--shell sh" in c and "python -m tray" in c for c in calls)
+    assert any(c.startswith("claude --npm-prefix") for c in calls)
+    assert any(c.startswith("screenshot") for c in calls)
+
+
+@pytest.mark.parametrize("job", ["windows", "macos"])
+def test_the_whole_suite_runs_last_and_artifacts_are_kept_even_on_failure(job: str) -> None:
+    job_steps = steps(job)
+    assert job_steps[-1]["run"].startswith("python -m pytest")
+    upload = next(step for step in job_steps if step.get("uses", "").startswith("actions/upload-artifact"))
+    assert upload["if"] == "always()"
+    assert ".png" in upload["with"]["path"] and ".zip" in upload["with"]["path"]
+
+
+@pytest.mark.parametrize("job", ["windows", "macos", "linux"])
+def test_every_file_a_step_names_exists(job: str) -> None:
+    named = set(re.findall(r"(?:packaging|scripts|tests|bench)/[\w./-]+\.(?:py|sh|spec)", runs(job)))
+    assert named
+    for path in sorted(named):
+        assert (REPO / path).is_file(), f"{job} runs {path}, which does not exist"
+
+
+def test_pins_match_the_rest_of_the_repository() -> None:
+    env = load()["env"]
+    build_script = (REPO / "packaging" / "build-linux.sh").read_text(encoding="utf-8")
+    assert f"PYINSTALLER_VERSION=${{PYINSTALLER_VERSION:-{env['PYINSTALLER_VERSION']}}}" in build_script
+    assert f"HOOKS_CONTRIB_VERSION=${{HOOKS_CONTRIB_VERSION:-{env['HOOKS_CONTRIB_VERSION']}}}" in build_script

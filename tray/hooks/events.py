@@ -1,0 +1,26 @@
+"""The one table of the Claude Code hook events Orchestray handles.
+
+Read by the handlers' fast path (``tray/hooks/handlers.py``: which ``hook EVENT`` words are ours), by the
+installer (which events get a hook in ``settings.json``), by the command line's ``hook`` choices, and checked
+against the README's table by a test. To handle a new event, add one row here and its handler.
+
+This module imports nothing at all: the prompt hook runs on every prompt and counts milliseconds.
+
+``Stop`` fires after every answer of the model (not at the end of a session) and ``Notification`` when Claude
+Code waits for the user: both only mark activity and must never deregister. Only ``SessionEnd`` does.
+"""
+
+#: Claude Code event name -> the subcommand of ``orchestray hook`` that handles it, in install order.
+HOOK_EVENTS = {
+    "SessionStart": "session-start",
+    "UserPromptSubmit": "prompt",
+    "SessionEnd": "session-end",
+    "Stop": "stop",
+    "Notification": "notification",
+}
+
+#: The subcommands, in the table's order.
+SUBCOMMANDS = tuple(HOOK_EVENTS.values())
+
+#: Subcommand -> Claude Code event name (the ``hookEventName`` of a hook's JSON answer).
+EVENT_OF = {subcommand: event for event, subcommand in HOOK_EVENTS.items()}
