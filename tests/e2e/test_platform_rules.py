@@ -69,7 +69,8 @@ def test_autostart_on_from_a_translocated_app_says_one_line(
 REPORT = "from tray.core.ancestry import session_pid; print(session_pid())"
 
 
-@pytest.mark.skipif(not (shutil.which("bash") and shutil.which("sh")), reason="needs bash and sh")
+@pytest.mark.skipif(os.name != "posix" or not (shutil.which("bash") and shutil.which("sh")),
+                    reason="POSIX bash and sh, started under Windows names through symlinks")
 @pytest.mark.parametrize("names", [("bash.exe",), ("sh.exe",), ("bash.exe", "bash.exe")])
 def test_git_bash_shells_are_skipped(tmp_path: Path, names: tuple) -> None:
     """`bash.exe -c` (and Git Bash's launcher `bash.exe` starting `usr\\bin\\bash.exe -c`) between us and the
