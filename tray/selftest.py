@@ -471,16 +471,11 @@ def write_report(report: dict, path: Optional[str]) -> None:
             sys.stdout.flush()
         return
     path = os.path.abspath(path)
-    temp = f"{path}.tmp-{os.getpid()}"
+    from tray.core.fsutil import atomic_write_bytes
+
     try:
-        with open(temp, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(temp, path)
+        atomic_write_bytes(path, text.encode("utf-8"), mode=0o644)
     except OSError as error:  # name the file asked for, not our temp file
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
         raise OSError(error.errno, f"cannot write the report: {error.strerror or error}", path) from None
 
 
