@@ -27,6 +27,10 @@ from typing import List, Optional
 #: They cannot be called ``orchestray.exe`` and ``Orchestray.exe``: Windows file names are case-insensitive.
 WINDOWS_TRAY_EXE = "OrchestrayTray.exe"
 WINDOWS_CLI_EXE = "orchestray.exe"
+#: The small frozen program that runs only the hooks (``packaging/hook_entry.py``), beside the CLI program.
+FROZEN_HOOK_NAME = "orchestray-hook"
+#: Program names (without ``.exe``) a hook command of ours may run with just ``hook EVENT`` after them.
+HOOK_PROGRAM_NAMES = ("orchestray", FROZEN_HOOK_NAME)
 
 #: The program a hook command gives ``python -c``. ``sys.argv`` is then ``["-c", PACKAGE_ROOT, "hook", EVENT]``.
 #: It puts the folder that held Orchestray first on ``sys.path`` (in place of ``''``, the hook's working
@@ -117,7 +121,11 @@ def cli_executable(
 
 
 def frozen_hook_program(platform: Optional[str] = None, executable: Optional[str] = None) -> Optional[str]:
-    """The frozen program the hooks run (today the console CLI program), or None when there is none."""
+    """The frozen program the hooks run (today the console CLI program), or None when there is none.
+
+    The one place to switch to the small ``orchestray-hook`` program (FROZEN_HOOK_NAME) the builds carry:
+    hook commands naming either program are recognised as ours already.
+    """
     return cli_executable(True, platform, executable)
 
 
