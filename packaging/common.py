@@ -77,7 +77,7 @@ OS_NAMES = ("windows", "macos", "linux")
 PLYER_PLATFORM = {"windows": "win", "macos": "macosx", "linux": "linux"}
 
 #: Distributions whose metadata is bundled, so the self-test reports their versions.
-METADATA = ("pystray", "pillow", "psutil", "platformdirs", "plyer")
+METADATA = ("pystray", "pillow", "psutil", "platformdirs", "plyer", "desktop-notifier")
 
 #: Never needed at run time; some are pulled in by optional imports (Pillow's ImageTk, ImageQt...).
 EXCLUDES = [
@@ -165,6 +165,12 @@ def hiddenimports(os_name: str) -> List[str]:
         "pystray._base",
         "pystray._util",
         "pkgutil",  # the self-test lists pystray's bundled backends with it
+        # desktop-notifier picks its backend inside a function, by platform: list it so a hook change cannot
+        # drop it (without it the tray silently falls back to notifications without buttons).
+        "desktop_notifier",
+        "desktop_notifier.resources",  # imported by name at start (importlib.resources): its python.png too
+        "desktop_notifier.backends.base",
+        "desktop_notifier.backends.dummy",
     ]
     if os_name == "windows":
         names += [
@@ -175,9 +181,19 @@ def hiddenimports(os_name: str) -> List[str]:
             "plyer.platforms.win.libs.win_api_defs",
             "six.moves.queue",
             "winreg",
+            "desktop_notifier.backends.winrt",
+            "winrt.system",
+            "winrt.windows.applicationmodel.core",
+            "winrt.windows.data.xml.dom",
+            "winrt.windows.foundation",
+            "winrt.windows.foundation.collections",
+            "winrt.windows.ui.notifications",
+            "tray.platform.focus_windows",
         ]
     elif os_name == "macos":
-        names += ["pystray._darwin", "AppKit", "Foundation", "objc", "PyObjCTools.AppHelper", "PyObjCTools.MachSignals"]
+        names += ["pystray._darwin", "AppKit", "Foundation", "objc", "PyObjCTools.AppHelper", "PyObjCTools.MachSignals",
+                  "desktop_notifier.backends.macos", "desktop_notifier.backends.macos_support", "rubicon.objc",
+                  "tray.platform.focus_macos"]
     else:
         names += [
             "pystray._appindicator",
@@ -192,6 +208,14 @@ def hiddenimports(os_name: str) -> List[str]:
             "gi.repository.Gtk",
             "gi.repository.GLib",
             "gi.repository.Gio",
+            "desktop_notifier.backends.dbus",
+            "dbus_fast",
+            "dbus_fast.aio",
+            "dbus_fast.aio.message_bus",
+            "dbus_fast.aio.proxy_object",
+            "tray.platform.focus_x11",
+            "Xlib.display",
+            "Xlib.protocol.event",
         ]
     return names
 
@@ -216,9 +240,11 @@ def asset_datas() -> List[Tuple[str, str]]:
 
 def datas() -> List[Tuple[str, str]]:
     """Package data plus the dist-info of the main dependencies (for the self-test's version report)."""
-    from PyInstaller.utils.hooks import copy_metadata
+    from PyInstaller.utils.hooks import collect_data_files, copy_metadata
 
     collected = asset_datas()
+    # desktop-notifier opens its default icon at import (files("desktop_notifier.resources") / "python.png").
+    collected += collect_data_files("desktop_notifier")
     for dist in METADATA:
         try:
             collected += copy_metadata(dist)
@@ -350,6 +376,12 @@ def macos_info_plist(version: str) -> Dict[str, object]:
         "NSHighResolutionCapable": True,
         "LSMinimumSystemVersion": "11.0",
         "NSHumanReadableCopyright": COPYRIGHT,
+        # Notices with buttons: "alert" keeps them on screen with their buttons (a banner hides them) until
+        # the user changes the style in System Settings > Notifications. UNUserNotificationCenter needs no
+        # entitlement, only this signed bundle and its identifier (bundle_id()).
+        "NSUserNotificationAlertStyle": "alert",
+        # "Focus terminal" asks Terminal.app / iTerm2 through osascript (Apple Events): macOS asks the user once.
+        "NSAppleEventsUsageDescription": "Orchestray brings the terminal tab of a Claude Code session to the front.",
     }
 
 

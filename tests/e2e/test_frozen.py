@@ -149,6 +149,21 @@ def test_frozen_tray_on_a_status_notifier_desktop(frozen: Path, sni_desktop, tmp
 
 
 @pytest.mark.slow
+@pytest.mark.desktop
+def test_frozen_notification_buttons_and_focus(frozen: Path, tmp_path: Path, procs, monkeypatch) -> None:
+    """desktop-notifier and "Focus terminal" in the frozen app (their modules are picked at run time, so a
+    missing hidden import would only show here): the scenarios of tests/desktop/test_actions_desktop.py."""
+    import test_actions_desktop
+    import test_tray_desktop
+
+    monkeypatch.setenv(test_tray_desktop.TRAY_CMD_ENV, shlex.quote(str(frozen)))
+    for name in ("notices", "focus"):
+        (tmp_path / name).mkdir()
+    test_actions_desktop.test_promote_picked_in_dunst_and_one_notice_per_death(tmp_path / "notices", procs)
+    test_actions_desktop.test_focus_terminal_raises_the_right_xterm_and_tmux_pane(tmp_path / "focus")
+
+
+@pytest.mark.slow
 def test_frozen_hook_prompt_with_garbage_is_silent(frozen: Path, tmp_path: Path) -> None:
     env = sandbox_env(tmp_path)
     for garbage in ("not json {{{", "", "\x00\xff" * 100, '{"session_id": "../../etc/passwd"}'):

@@ -166,7 +166,7 @@ class RecordingView:
     def show(self, state: str, count: int, title: str, menu: Any) -> None:
         self.shown += 1
 
-    def notify(self, title: str, body: str) -> bool:
+    def notify(self, title: str, body: str, buttons=(), on_click=None) -> bool:
         self.notified.append((title, body))
         return True
 

@@ -763,9 +763,12 @@ def _name_has_owner(desktop: Desktop, name: str) -> bool:
     return out.returncode == 0 and out.stdout.split()[-1:] == ["true"]
 
 
-def _start_dunst(desktop: Desktop) -> None:
+def _start_dunst(desktop: Desktop, settings: dict[str, str] | None = None) -> None:
+    """``settings`` are extra ``[global]`` lines, e.g. ``{"dmenu": "/path/pick.sh"}`` for a test that picks a
+    notification's action through dunst's context menu."""
     config = desktop.workdir / "dunstrc"
-    config.write_text(_DUNSTRC)
+    extra = "".join(f"    {key} = {value}\n" for key, value in (settings or {}).items())
+    config.write_text(_DUNSTRC.replace("[global]\n", "[global]\n" + extra, 1))
     desktop.popen(["dunst", "-config", str(config)], log="dunst.log")
     desktop.wait_for(lambda: _name_has_owner(desktop, "org.freedesktop.Notifications"), STEP_TIMEOUT)
 
@@ -821,12 +824,16 @@ def _start_sni_host(desktop: Desktop) -> None:
 
 @contextlib.contextmanager
 def start_desktop(
-    workdir: os.PathLike[str] | str | None = None, size: str = "1024x768x24", host: str = "trayer"
+    workdir: os.PathLike[str] | str | None = None,
+    size: str = "1024x768x24",
+    host: str = "trayer",
+    dunst_settings: dict[str, str] | None = None,
 ) -> Iterator[Desktop]:
     """Start Xvfb, a session bus, dunst and a tray host; yield the :class:`Desktop`; end them all by PID.
 
     ``host`` is ``"trayer"`` (XEmbed, as XFCE/MATE/i3 desktops have) or ``"sni"`` (StatusNotifierItem, as KDE,
-    GNOME with the AppIndicator extension and Ubuntu have; see :func:`_start_sni_host`).
+    GNOME with the AppIndicator extension and Ubuntu have; see :func:`_start_sni_host`). ``dunst_settings`` are
+    extra ``[global]`` lines of dunst's configuration (e.g. its ``dmenu`` program).
 
     ``workdir`` keeps the logs (xvfb.log, dunst.log, trayer.log, and any ``popen(log=...)``) and the XDG
     config/cache/data/state homes, so the app under test never touches the real user's files.
@@ -860,7 +867,7 @@ def start_desktop(
             desktop.env[var] = str(root / sub)
         _start_xvfb(desktop, size)
         _start_dbus(desktop)
-        _start_dunst(desktop)
+        _start_dunst(desktop, dunst_settings)
         if host == "sni":
             _start_sni_host(desktop)
         elif host == "trayer":

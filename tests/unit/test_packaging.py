@@ -176,6 +176,7 @@ def run_spec(name: str, tmp_path: Path, monkeypatch) -> List[_Target]:
     except ImportError:
         hooks = types.ModuleType("PyInstaller.utils.hooks")
         hooks.copy_metadata = lambda dist: []  # type: ignore[attr-defined]
+        hooks.collect_data_files = lambda package: []  # type: ignore[attr-defined]
         for module in ("PyInstaller", "PyInstaller.utils"):
             monkeypatch.setitem(sys.modules, module, types.ModuleType(module))
         monkeypatch.setitem(sys.modules, "PyInstaller.utils.hooks", hooks)

@@ -1,8 +1,12 @@
 """The tray's brain, with no GUI import: polls the registry, derives what the view shows, turns snapshot
 differences into notifications, and carries out menu actions through the core.
 
-The view is anything with `show(state, count, title, menu)`, `notify(title, body) -> bool` and `stop()`;
-`pystray_view.PystrayView` is the real one, tests may drive the controller with their own.
+The view is anything with `show(state, count, title, menu)`, `notify(title, body, buttons, on_click) -> bool` and
+`stop()`; `pystray_view.PystrayView` is the real one, tests may drive the controller with their own.
+
+A notice's buttons (events.Offer) come back here as actions. They run on a thread of their own, maybe minutes after
+the notice, so each one re-reads the registry first and refuses, in a notification, what no longer makes sense
+(the successor died, someone else promoted meanwhile): never a traceback, never a forced demotion.
 """
 
 from __future__ import annotations
@@ -15,11 +19,14 @@ from typing import Any, Callable, Deque, List, Optional, Protocol, Tuple
 from tray.app import menu as menu_model
 from tray.app.config import Config, ConfigStore
 from tray.core import actions, events
+from tray.core.events import OFFER_FOCUS, OFFER_OPEN_HANDOVER, OFFER_PROMOTE, Offer, short_id
 from tray.core.liveness import LivenessProbe
 from tray.core.log import get_logger
 from tray.core.projects import ProjectResolver
 from tray.core.registry import Registry
-from tray.core.snapshot import Snapshot, build_snapshot
+from tray.core.snapshot import Session, Snapshot, build_snapshot
+from tray.platform.focus_base import FocusResult
+from tray.platform.notify import Button
 
 log = get_logger("tray")
 #: Seconds between checks that the installed Claude Code hooks really run (each check starts a few processes).
@@ -29,7 +36,9 @@ HOOK_CHECK_SECONDS = 300.0
 class View(Protocol):
     def show(self, state: str, count: int, title: str, menu: Tuple[menu_model.MenuItem, ...]) -> None: ...
 
-    def notify(self, title: str, body: str) -> bool: ...
+    def notify(
+        self, title: str, body: str, buttons: Tuple[Button, ...] = (), on_click: Optional[Callable[[], None]] = None
+    ) -> bool: ...
 
     def stop(self) -> None: ...
 
@@ -73,6 +82,8 @@ class TrayController:
         log_path: str = "",
         hooks_check: Optional[Callable[[], List[str]]] = None,
         hooks_repair: Optional[Callable[[], None]] = None,
+        focus: Optional[Callable[[int], FocusResult]] = None,
+        focus_problem: Optional[str] = None,
     ) -> None:
         self.registry = registry
         self.view = view
@@ -89,6 +100,8 @@ class TrayController:
         self.hooks_repair = hooks_repair
         self.hook_problems: Tuple[str, ...] = ()
         self._hooks_checked_at: Optional[float] = None
+        self.focus = focus or _default_focus
+        self.focus_problem = _default_focus_problem() if focus_problem is None else focus_problem
         self.resolver = ProjectResolver()
         self.snapshot: Optional[Snapshot] = None
         self.error = ""
@@ -130,6 +143,7 @@ class TrayController:
                 autostart=self.autostart.is_enabled() if self.autostart is not None else None,
                 log_available=bool(self.log_path),
                 hook_problems=self.hook_problems,
+                focus_problem=self.focus_problem,
             )
             menu = menu_model.build_menu(self.snapshot, settings, self.find_file, error=self.error)
             state = "stale" if self.error else (self.snapshot.state if self.snapshot is not None else "none")
@@ -148,12 +162,14 @@ class TrayController:
         """Notify about `found`, at most `notify_per_minute` a minute; called after every poll, even one that
         found nothing, so that what was held back is summed up as soon as the minute allows."""
         for event in found:
-            log.info("event %s: %s — %s", event.kind, event.title, event.body)
+            log.info("event %s: %s", event.kind, event.title)  # not the body: it may quote the user's prompt
         if not self.config.notifications or self.view is None:
             return
         for event in found:
             if self.limiter.allow():
-                if not self.view.notify(event.title, event.body):
+                buttons = tuple(Button(offer.label, self._offer_runner(offer)) for offer in event.offers)
+                click = self._offer_runner(event.click) if event.click is not None else None
+                if not self.view.notify(event.title, event.body, buttons=buttons, on_click=click):
                     log.warning("notification not delivered: %s", event.title)
             else:
                 self.held_back += 1
@@ -206,15 +222,81 @@ class TrayController:
 
     # --- actions ----------------------------------------------------------------------------------------
 
+    def _offer_runner(self, offer: Offer) -> Callable[[], None]:
+        return lambda: self.perform_offer(offer)
+
+    def perform_offer(self, offer: Offer) -> None:
+        """A notification's button or body was clicked: the same as the menu item, never forced."""
+        log.info("notification action %s %s", offer.kind, short_id(offer.target))
+        if offer.kind == OFFER_PROMOTE:
+            self.perform(menu_model.Action(menu_model.PROMOTE, offer.target, origin=menu_model.FROM_NOTICE))
+        elif offer.kind == OFFER_FOCUS:
+            self.perform(menu_model.Action(menu_model.FOCUS, offer.target, origin=menu_model.FROM_NOTICE))
+        elif offer.kind == OFFER_OPEN_HANDOVER:
+            self.perform(menu_model.Action(menu_model.OPEN_HANDOVER, offer.target, origin=menu_model.FROM_NOTICE))
+        else:
+            log.warning("unknown notification action %s", offer.kind)
+
+    def _say_refused(self, title: str, reason: str) -> None:
+        if self.view is not None and not self.view.notify(title, reason):
+            log.warning("refusal not shown: %s", reason)
+
+    def _fresh_session(self, session_id: str) -> Tuple[Session, Snapshot]:
+        """The session as the registry has it now (and that snapshot); refused when its process is gone."""
+        snapshot = build_snapshot(self.registry, self.resolver, LivenessProbe())
+        found = snapshot.session(session_id)
+        if found is None:
+            raise actions.ActionRefused(f"session {short_id(session_id)} is no longer registered")
+        if not found.alive:
+            raise actions.ActionRefused(
+                f"{found.project.name}: session {short_id(session_id)} is no longer running (pid {found.entry.pid})"
+            )
+        return found, snapshot
+
+    def _promote_from_notice(self, session_id: str) -> None:
+        """Promote as the notice proposed, if that still holds: the session lives and nobody took over.
+
+        `actions.promote` checks again inside the registry lock, without force, so a takeover that lands
+        between this check and the write is refused there too."""
+        session, snapshot = self._fresh_session(session_id)
+        view = snapshot.project(session.project.key)
+        holder = view.orchestrator if view is not None else None
+        if holder is not None and holder.session_id != session_id:
+            raise actions.ActionRefused(
+                f"{session.project.name}: {short_id(holder.session_id)} is the orchestrator now; nothing changed"
+            )
+        result = actions.promote(self.registry, session_id, force=False)
+        if not result.already:
+            log.info("promoted %s from a notification", short_id(session_id))
+
+    def _focus(self, session_id: str) -> None:
+        session, _snapshot = self._fresh_session(session_id)
+        result = self.focus(session.entry.pid)
+        if result.ok:
+            log.info("focused %s: %s", short_id(session_id), result.message)
+            return
+        raise actions.ActionRefused(
+            f"{session.project.name}: cannot focus {short_id(session_id)}: {result.message}"
+        )
+
+    def _open_handover(self, project_key: str) -> None:
+        snapshot = build_snapshot(self.registry, self.resolver, LivenessProbe())
+        view = snapshot.project(project_key)
+        if view is None:
+            raise actions.ActionRefused("that project has no sessions any more")
+        path = self.find_file(view.project.root, menu_model.HANDOVER)
+        if path is None:
+            raise actions.ActionRefused(f"{view.name}: there is no {menu_model.HANDOVER} (any more)")
+        self.open_path(path)
+
     def perform(self, action: menu_model.Action) -> None:
         """Carry out a menu action; failures are logged and said in a notification, never raised."""
-        log.info("menu action %s %s%s", action.kind, action.argument, " (force)" if action.force else "")
+        log.info("%s action %s %s%s", action.origin, action.kind, action.argument, " (force)" if action.force else "")
         try:
             self._perform(action)
         except (actions.ActionRefused, actions.BadInput) as refused:
             log.warning("%s refused: %s", action.kind, refused)
-            if self.view is not None:
-                self.view.notify("Orchestray: not done", str(refused))
+            self._say_refused(NOT_DONE_TITLES.get(action.kind, "Orchestray: not done"), str(refused))
         except Exception as error:  # noqa: BLE001
             log.exception("%s failed", action.kind)
             if self.view is not None:
@@ -224,8 +306,14 @@ class TrayController:
 
     def _perform(self, action: menu_model.Action) -> None:
         kind = action.kind
-        if kind == menu_model.PROMOTE:
+        if kind == menu_model.PROMOTE and action.origin == menu_model.FROM_NOTICE:
+            self._promote_from_notice(action.argument)
+        elif kind == menu_model.PROMOTE:
             actions.promote(self.registry, action.argument, force=action.force)
+        elif kind == menu_model.FOCUS:
+            self._focus(action.argument)
+        elif kind == menu_model.OPEN_HANDOVER:
+            self._open_handover(action.argument)
         elif kind == menu_model.CLEAN:
             result = actions.clean(self.registry)
             log.info("cleaned %d stale entr(ies)", len(result.removed))
@@ -253,6 +341,25 @@ class TrayController:
                 self.view.notify("Orchestray", "Claude Code hooks repaired")
         elif kind == menu_model.QUIT:
             self.stop()
+
+
+NOT_DONE_TITLES = {
+    menu_model.PROMOTE: "Orchestray: not promoted",
+    menu_model.FOCUS: "Orchestray: cannot focus",
+    menu_model.OPEN_HANDOVER: "Orchestray: cannot open HANDOVER.md",
+}
+
+
+def _default_focus(pid: int) -> FocusResult:
+    from tray.platform.focus import focus_pid
+
+    return focus_pid(pid)
+
+
+def _default_focus_problem() -> str:
+    from tray.platform.focus import unavailable_reason
+
+    return unavailable_reason()
 
 
 def _default_open(path: str) -> None:

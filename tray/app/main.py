@@ -133,7 +133,7 @@ def _run(args: argparse.Namespace, pystray: Any, registry: Any, log: Any, log_fi
     from tray.app.pystray_view import PystrayView
     from tray.platform import autostart
     from tray.platform.launch import tray_executable
-    from tray.platform.notify import ChainNotifier, build_chain
+    from tray.platform.notify import ChainNotifier, build_chain, set_app_user_model_id
 
     controller = TrayController(
         registry,
@@ -154,7 +154,9 @@ def _run(args: argparse.Namespace, pystray: Any, registry: Any, log: Any, log_fi
         log.error(message)
         _say(message)
         return EXIT_CANNOT
-    view.notifier = ChainNotifier(build_chain(icon=view.icon))
+    set_app_user_model_id()  # Windows: toasts are filed under "Orchestray", the id desktop-notifier registers
+    view.notifier = ChainNotifier(build_chain(icon=view.icon, interactive=True))
+    log.info("notifiers, best first: %s", ", ".join(view.notifier.names))
     controller.view = view
     log.info("tray starting: backend %s, registry %s, poll every %.1fs", view.backend, registry.directory,
              controller.config.poll_interval)

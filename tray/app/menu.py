@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Optional, Tuple
 
-from tray.core.fmt import format_age, shorten_middle
+from tray.core.fmt import format_age, one_line, shorten_middle
 from tray.core.snapshot import (
     STATE_CONFLICT,
     STATE_OK,
@@ -32,6 +32,13 @@ TOGGLE_AUTOSTART = "toggle-autostart"
 OPEN_LOG = "open-log"
 REPAIR_HOOKS = "repair-hooks"
 QUIT = "quit"
+FOCUS = "focus"  # raise the terminal that shows a session (argument: its session id)
+OPEN_HANDOVER = "open-handover"  # a notice's "Open HANDOVER.md" (argument: the project key; looked up when run)
+
+#: Where an action came from: the menu (what the user saw a moment ago) or a notification (maybe minutes old).
+FROM_MENU = "menu"
+FROM_NOTICE = "notification"
+FOCUS_LABEL = "Focus terminal"
 
 HANDOVER = "HANDOVER.md"
 TRAFFIC = "TRAFFIC.md"
@@ -53,6 +60,7 @@ class Action:
     kind: str
     argument: str = ""  # a session id to promote, or a path to open
     force: bool = False
+    origin: str = FROM_MENU
 
 
 @dataclass(frozen=True)
@@ -80,10 +88,16 @@ class MenuSettings:
     autostart: Optional[bool] = False  # None: start at login is not available here
     log_available: bool = True
     hook_problems: Tuple[str, ...] = ()  # one line per installed Claude Code hook that does not really run
+    focus_problem: str = ""  # why "Focus terminal" cannot work on this desktop ("" = it can)
+
+
+def label(text: str) -> str:
+    """Any menu text: one line (a folder name may hold a newline or escape codes), at most LABEL_LIMIT."""
+    return shorten_middle(one_line(text), LABEL_LIMIT)
 
 
 def info(text: str) -> MenuItem:
-    return MenuItem(text=shorten_middle(text, LABEL_LIMIT), enabled=False)
+    return MenuItem(text=label(text), enabled=False)
 
 
 def short_id(session_id: str) -> str:
@@ -103,15 +117,15 @@ def activity_text(session: Session, now: float) -> str:
 
 def session_label(session: Session, now: float, extra: str = "") -> str:
     entry = session.entry
-    parts = [short_id(entry.session_id), f"pid {entry.pid}", format_age(now - entry.started_ts)]
+    parts = [short_id(entry.session_id), f"pid {entry.pid}", f"up {format_age(now - entry.started_ts)}"]
     folder = session_folder(session)
     if folder:
         parts.append(folder)
     doing = activity_text(session, now)
     if doing:
         parts.append(doing)
-    label = " · ".join(parts)
-    return shorten_middle(label + (f"  {extra}" if extra else ""), LABEL_LIMIT)
+    text = one_line(" · ".join(parts))
+    return shorten_middle(text + (f"  {extra}" if extra else ""), LABEL_LIMIT)
 
 
 def session_folder(session: Session) -> str:
@@ -123,14 +137,37 @@ def session_folder(session: Session) -> str:
     return os.path.basename(session.entry.cwd.rstrip("\\/")) or session.entry.cwd
 
 
+def _count(number: int, one: str, many: str) -> str:
+    return f"{number} {one if number == 1 else many}"
+
+
 def project_label(view: ProjectView) -> str:
+    """`● name — ok (2 sessions)`; a project with dead entries counts them: `(1 session, 2 stale)`,
+    `(2 stale entries)` when nothing of it runs any more."""
     mark = STATE_MARKS.get(view.state, "")
-    live = len(view.live)
-    count = f"{live} session{'s' if live != 1 else ''}"
-    return shorten_middle(f"{mark} {view.name} — {STATE_LABELS.get(view.state, view.state)} ({count})", LABEL_LIMIT)
+    live, stale = len(view.live), len(view.stale)
+    if not live:
+        count = _count(stale, "stale entry", "stale entries")
+    else:
+        count = _count(live, "session", "sessions") + (f", {stale} stale" if stale else "")
+    return label(f"{mark} {view.name} — {STATE_LABELS.get(view.state, view.state)} ({count})")
 
 
-def worker_item(view: ProjectView, session: Session, now: float) -> MenuItem:
+def focus_item(session: Session, settings: MenuSettings) -> MenuItem:
+    """"Focus terminal", or, where no terminal can be raised from here, one disabled line saying why."""
+    if settings.focus_problem:
+        return info(f"{FOCUS_LABEL}: {settings.focus_problem}")
+    return MenuItem(FOCUS_LABEL, Action(FOCUS, session.session_id))
+
+
+def live_item(prefix: str, session: Session, now: float, settings: MenuSettings) -> MenuItem:
+    """The orchestrator's or a vacating session's line: a submenu, so it reads as live (never greyed out)."""
+    children = (focus_item(session, settings), MenuItem("Open folder", Action(OPEN, session.entry.cwd)))
+    return MenuItem(text=label(f"{prefix}: {session_label(session, now)}"), children=children)
+
+
+def worker_item(view: ProjectView, session: Session, now: float,
+                settings: MenuSettings = MenuSettings()) -> MenuItem:  # noqa: B008 - frozen, never mutated
     suggested = view.suggested is session
     mark = "★ suggested" if suggested and view.state != STATE_OK else ""
     holder = view.orchestrator
@@ -141,23 +178,26 @@ def worker_item(view: ProjectView, session: Session, now: float) -> MenuItem:
             f"Promote to orchestrator (demotes {short_id(holder.session_id)})",
             Action(PROMOTE, session.session_id, force=True),
         )
-    children = (promote, MenuItem("Open folder", Action(OPEN, session.entry.cwd)))
+    children = (promote, focus_item(session, settings), MenuItem("Open folder", Action(OPEN, session.entry.cwd)))
     return MenuItem(text=session_label(session, now, mark), children=children)
 
 
 def project_items(
-    view: ProjectView, now: float, find_file: Callable[[str, str], Optional[str]]
+    view: ProjectView,
+    now: float,
+    find_file: Callable[[str, str], Optional[str]],
+    settings: MenuSettings = MenuSettings(),  # noqa: B008 - frozen, never mutated
 ) -> Tuple[MenuItem, ...]:
     items = []
     for session in view.orchestrators:
-        items.append(info(f"Orchestrator: {session_label(session, now)}"))
+        items.append(live_item("Orchestrator", session, now, settings))
     for session in view.vacating:
-        items.append(info(f"Vacating: {session_label(session, now)}"))
+        items.append(live_item("Vacating", session, now, settings))
     if view.state in (STATE_ORPHANED, STATE_STALE):
         items.append(info("No live orchestrator"))
     if view.workers:
         items.append(info(f"Workers ({len(view.workers)}):"))
-        items.extend(worker_item(view, session, now) for session in view.workers)
+        items.extend(worker_item(view, session, now, settings) for session in view.workers)
     for session in view.stale:
         items.append(info(f"Stale {session.role}: {short_id(session.session_id)} · pid {session.entry.pid} gone"))
     items.append(SEPARATOR)
@@ -192,7 +232,7 @@ def build_menu(
         items.append(info("No Claude Code sessions registered"))
     else:
         for view in snapshot.projects:
-            items.append(MenuItem(text=project_label(view), children=project_items(view, now, find_file)))
+            items.append(MenuItem(text=project_label(view), children=project_items(view, now, find_file, settings)))
     if snapshot is not None and snapshot.unreadable:
         count = len(snapshot.unreadable)
         items.append(info(f"{count} unreadable registry file{'s' if count != 1 else ''} (see 'orchestray check')"))

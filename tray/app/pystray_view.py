@@ -28,12 +28,14 @@ import threading
 from typing import Any, Callable, Optional, Tuple
 
 from tray.app.icon import render_icon
-from tray.app.menu import Action, MenuItem
+from tray.app.menu import FOCUS, Action, MenuItem
 from tray.core.log import get_logger
 
 log = get_logger("tray.view")
 ICON_NAME = "orchestray"
 ICON_TITLE = "Orchestray"
+#: Menu actions that may wait (on the window manager, on tmux): run on a thread, never on the UI loop.
+SLOW_ACTIONS = frozenset({FOCUS})
 #: NOTIFYICONDATAW.szTip is WCHAR[128]; one unit is the terminating NUL.
 WINDOWS_TIP_UNITS = 127
 #: pystray._util.win32.WM_RBUTTONUP: what the win32 backend's `_on_notify` treats as "show the menu".
@@ -211,7 +213,11 @@ class PystrayView:
             action = item.action
 
             def callback(icon: Any, _item: Any) -> None:
-                self.perform(action)
+                if action.kind in SLOW_ACTIONS:  # it waits for the window manager: not on the UI loop
+                    threading.Thread(target=self.perform, args=(action,), name="orchestray-action",
+                                     daemon=True).start()
+                else:
+                    self.perform(action)
 
         checked = None
         if item.checked is not None:
@@ -222,12 +228,19 @@ class PystrayView:
 
         return pystray.MenuItem(item.text, callback, checked=checked, enabled=item.enabled)
 
-    def notify(self, title: str, body: str) -> bool:
+    def notify(self, title: str, body: str, buttons: Tuple[Any, ...] = (),
+               on_click: Optional[Callable[[], None]] = None) -> bool:
+        """Called from the poll thread or an action thread, never from a UI loop: a send may wait for D-Bus."""
         if self.notifier is None:
             return False
+        if buttons or on_click is not None:
+            return bool(self.notifier.notify(title, body, buttons=buttons, on_click=on_click))
         return bool(self.notifier.notify(title, body))
 
     def stop(self) -> None:
+        close = getattr(self.notifier, "close", None)
+        if close is not None:
+            close()  # ends desktop-notifier's event loop thread
         ui_call(self.icon.stop, self.platform)
 
 

@@ -1,7 +1,11 @@
-"""What changed between two snapshots that a person should be told about.
+"""What changed between two snapshots that a person should be told about, and what they can do about it.
 
-Each event is said once per episode: an orchestrator dies once; a project becomes orphaned, vacating or in
-conflict once, until it leaves that state. The tray turns events into notifications.
+Each episode is said once: an orchestrator that dies is one notice, even though its project becomes orphaned in
+the same moment (the death notice names the successor, so a second "no orchestrator" would only repeat it); a
+project that becomes orphaned, vacating or in conflict without a death is one notice, until it leaves that
+state. Texts put the project first, use the same 8-character ids as the menu, and say the action in words, so
+a notifier without buttons still tells the user what to do. Each notice also carries its actions as data
+(`Offer`: promote a session, focus a session's terminal, open a file); the tray turns them into buttons.
 """
 
 from __future__ import annotations
@@ -17,15 +21,46 @@ PROJECT_ORPHANED = "orphaned"
 PROJECT_VACATING = "vacating"
 PROJECT_CONFLICT = "conflict"
 
+#: Ids are shown by their first 8 characters everywhere (menu, notifications): enough to tell them apart.
+SHORT_ID = 8
+
+#: What a notice's buttons can do (the tray maps these to its own actions).
+OFFER_PROMOTE = "promote"
+OFFER_FOCUS = "focus"
+OFFER_OPEN_HANDOVER = "open-handover"
+
+
+def short_id(session_id: Optional[str]) -> str:
+    return (session_id or "")[:SHORT_ID]
+
+
+def _ids(session_ids: Tuple[str, ...]) -> str:
+    shorts = [short_id(s) for s in session_ids]
+    return shorts[0] if len(shorts) == 1 else ", ".join(shorts[:-1]) + " and " + shorts[-1]
+
+
+@dataclass(frozen=True)
+class Offer:
+    """One thing a notice lets the user do: `kind` (OFFER_*), its button text, and its target.
+
+    `target` is a session id (promote, focus) or a project key (open HANDOVER.md). The action re-checks the
+    registry when it runs: the state may have changed since the notice was shown.
+    """
+
+    kind: str
+    label: str
+    target: str
+
 
 @dataclass(frozen=True)
 class Event:
     kind: str
     project_key: str
     project_name: str
-    session_id: Optional[str] = None  # the orchestrator that died, when relevant
+    session_id: Optional[str] = None  # the orchestrator that died (the first, when several died at once)
     suggested: Optional[str] = None  # the worker that should take over, when there is one
     detail: str = ""
+    session_ids: Tuple[str, ...] = ()  # every orchestrator this notice is about (died, or in conflict)
 
     @property
     def title(self) -> str:
@@ -38,14 +73,46 @@ class Event:
 
     @property
     def body(self) -> str:
-        successor = f"Suggested successor: {self.suggested}." if self.suggested else "No live worker to take over."
+        if self.suggested:
+            todo = f"Promote worker {short_id(self.suggested)} to take over."
+        else:
+            todo = "No live worker to take over: start a new session there."
         if self.kind == ORCHESTRATOR_DIED:
-            return f"Session {self.session_id} stopped running. {successor}"
+            ids = self.session_ids or ((self.session_id,) if self.session_id else ())
+            who = f"Orchestrator {_ids(ids)}" if ids else "The orchestrator"
+            if self.detail:  # another orchestrator is still alive (it was a conflict): nothing to promote
+                return f"{who} stopped running. {self.detail}"
+            return f"{who} stopped running. {todo}"
         if self.kind == PROJECT_ORPHANED:
-            return f"Workers are running without an orchestrator. {successor}"
+            return f"Workers are running without an orchestrator. {todo}"
         if self.kind == PROJECT_VACATING:
-            return f"The orchestrator wrote its handover. {successor}"
-        return f"{self.detail} Demote one of them from the tray menu or with 'orchestray promote --force'."
+            who = f"Orchestrator {short_id(self.session_id)}" if self.session_id else "The orchestrator"
+            if self.suggested:
+                return f"{who} wrote its handover. Read HANDOVER.md, then promote worker {short_id(self.suggested)}."
+            return f"{who} wrote its handover. {todo}"
+        return (f"Orchestrators {_ids(self.session_ids)} are live at once. Keep one: promote it from the tray "
+                "menu (that demotes the others).")
+
+    @property
+    def offers(self) -> Tuple[Offer, ...]:
+        """The buttons for this notice; the first `OFFER_FOCUS` is also what a click on the body does."""
+        if self.kind in (ORCHESTRATOR_DIED, PROJECT_ORPHANED) and self.suggested and not self.detail:
+            who = short_id(self.suggested)
+            return (Offer(OFFER_PROMOTE, f"Promote {who}", self.suggested),
+                    Offer(OFFER_FOCUS, f"Focus {who}", self.suggested))
+        if self.kind == PROJECT_VACATING and self.suggested:
+            return (Offer(OFFER_PROMOTE, f"Promote {short_id(self.suggested)}", self.suggested),
+                    Offer(OFFER_OPEN_HANDOVER, "Open HANDOVER.md", self.project_key))
+        if self.kind == PROJECT_VACATING:
+            return (Offer(OFFER_OPEN_HANDOVER, "Open HANDOVER.md", self.project_key),)
+        return ()
+
+    @property
+    def click(self) -> Optional[Offer]:
+        """What a click on the notice's body does: focus the session it is about, when there is one."""
+        if self.kind in (ORCHESTRATOR_DIED, PROJECT_ORPHANED, PROJECT_VACATING) and self.suggested:
+            return Offer(OFFER_FOCUS, f"Focus {short_id(self.suggested)}", self.suggested)
+        return None
 
 
 def _entered(state: str, before: Optional[ProjectView], after: ProjectView) -> bool:
@@ -53,24 +120,33 @@ def _entered(state: str, before: Optional[ProjectView], after: ProjectView) -> b
 
 
 def diff(before: Optional[Snapshot], after: Snapshot) -> List[Event]:
-    """Events for everything that became true in `after` and was not true in `before`."""
+    """Events for everything that became true in `after` and was not true in `before`: one per project."""
     events: List[Event] = []
     previous = {view.key: view for view in before.projects} if before is not None else {}
     for view in after.projects:
         old = previous.get(view.key)
         suggested = view.suggested.session_id if view.suggested else None
+        died: Tuple[str, ...] = ()
         if old is not None:
             was_live = {s.session_id for s in old.orchestrators}
-            for session in view.stale:
-                if session.role == ROLE_ORCHESTRATOR and session.session_id in was_live:
-                    events.append(Event(ORCHESTRATOR_DIED, view.key, view.name, session.session_id, suggested))
+            died = tuple(s.session_id for s in view.stale
+                         if s.role == ROLE_ORCHESTRATOR and s.session_id in was_live)
+        if died:
+            # One notice for the death; it covers the orphaned (or still-in-conflict) state it leaves behind.
+            survivors = tuple(s.session_id for s in view.orchestrators)
+            detail = f"Orchestrator {_ids(survivors)} is still running." if survivors else ""
+            events.append(Event(ORCHESTRATOR_DIED, view.key, view.name, died[0], None if survivors else suggested,
+                                detail, died))
+            continue
         if _entered(STATE_ORPHANED, old, view):
             events.append(Event(PROJECT_ORPHANED, view.key, view.name, suggested=suggested))
         if _entered(STATE_VACATING, old, view):
-            events.append(Event(PROJECT_VACATING, view.key, view.name, suggested=suggested))
+            leaving = view.vacating[0].session_id if view.vacating else None
+            events.append(Event(PROJECT_VACATING, view.key, view.name, leaving, suggested=suggested))
         if _entered(STATE_CONFLICT, old, view):
-            names = ", ".join(s.session_id for s in view.orchestrators)
-            events.append(Event(PROJECT_CONFLICT, view.key, view.name, detail=f"Live orchestrators: {names}."))
+            ids = tuple(s.session_id for s in view.orchestrators)
+            events.append(Event(PROJECT_CONFLICT, view.key, view.name, detail=f"Live orchestrators: {_ids(ids)}.",
+                                session_ids=ids))
     return events
 
 
@@ -101,9 +177,18 @@ class SessionEvent:
 
         what = f" ({self.detail})" if self.detail else ""
         last = f' Last prompt: "{self.prompt}".' if self.prompt else ""
+        who = short_id(self.session_id)
         if self.kind == SESSION_NEEDS_YOU:
-            return f"Session {self.session_id} is asking for an answer{what}.{last}"
-        return f"Session {self.session_id} has been waiting for {format_age(self.waited)}.{last}"
+            return f"Session {who} is asking for an answer{what}: focus it to answer.{last}"
+        return f"Session {who} has been waiting for you for {format_age(self.waited)}.{last}"
+
+    @property
+    def offers(self) -> Tuple[Offer, ...]:
+        return (Offer(OFFER_FOCUS, "Focus", self.session_id),)
+
+    @property
+    def click(self) -> Optional[Offer]:
+        return Offer(OFFER_FOCUS, "Focus", self.session_id)
 
 
 class ActivityWatcher:

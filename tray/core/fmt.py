@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import time
+import unicodedata
 from typing import Optional
+
+# Bidirectional overrides and isolates: they can make a folder name display as something else.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
 
 
 def format_age(seconds: float) -> str:
@@ -34,3 +38,16 @@ def shorten_middle(text: str, limit: int) -> str:
     head = (limit - 1) // 2
     tail = limit - 1 - head
     return text[:head] + "…" + text[len(text) - tail :]
+
+
+def one_line(text: str) -> str:
+    """`text` as one line of plain text: whitespace runs (newlines, tabs) become one space; other control
+    characters (escape sequences' ESC, NUL, DEL, C1) and bidi overrides are dropped. For menu labels, where a
+    folder name with a newline would otherwise make a two-line item."""
+    kept = []
+    for char in text:
+        if char.isspace():
+            kept.append(" ")
+        elif unicodedata.category(char) not in ("Cc", "Cs") and char not in _BIDI_CONTROLS:
+            kept.append(char)
+    return " ".join("".join(kept).split())

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import posixpath
 from dataclasses import dataclass
-from typing import Callable, Dict, Optional, Protocol
+from typing import Callable, Dict, Optional, Protocol, Tuple
 
 GIT_FILE_LIMIT = 4096
 
@@ -23,6 +23,7 @@ class PathModule(Protocol):
     def isabs(self, s: str, /) -> bool: ...
     def dirname(self, p: str, /) -> str: ...
     def basename(self, p: str, /) -> str: ...
+    def splitdrive(self, p: str, /) -> Tuple[str, str]: ...
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,23 @@ def find_project_root(
         current = parent
 
 
+ROOT_NAME = "filesystem root"
+
+
+def project_name(root: str, pathmod: PathModule = os.path) -> str:
+    """The folder's name; the top of a file system (`/`, `C:\\`, `\\\\server\\share\\`) is not a name, so it
+    gets a descriptive one: `filesystem root` or `drive C:`."""
+    name = pathmod.basename(root.rstrip("\\/"))
+    if name and name != root.rstrip("\\/"):
+        return name
+    drive, rest = pathmod.splitdrive(root)
+    if drive and rest.strip("\\/") == "":
+        return f"drive {drive}" if drive.endswith(":") else f"share {drive}"
+    if root.strip("\\/") == "" or root.rstrip("\\/") == drive:
+        return ROOT_NAME
+    return name or root
+
+
 class ProjectResolver:
     """Caches project resolution per cwd; the CLI's role decision and the tray's grouping both use it."""
 
@@ -104,9 +122,13 @@ class ProjectResolver:
             return cached
         pathmod = self.pathmod
         # Another platform's paths cannot be looked up on this disk: normalise only.
-        root = find_project_root(cwd) if pathmod is os.path else pathmod.normpath(cwd)
-        name = pathmod.basename(root.rstrip("\\/")) or root
-        project = Project(key=normalise(root, pathmod), root=root, name=name)
+        start = cwd
+        if pathmod is os.path and os.path.lexists(cwd) and not os.path.isdir(cwd):
+            # A cwd that is a file (a hand-edited or hostile entry): a process works in a folder, so the
+            # project is the folder holding that file, never a project named after the file.
+            start = os.path.dirname(os.path.normpath(cwd)) or cwd
+        root = find_project_root(start) if pathmod is os.path else pathmod.normpath(cwd)
+        project = Project(key=normalise(root, pathmod), root=root, name=project_name(root, pathmod))
         self._cache[cwd] = project
         return project
 

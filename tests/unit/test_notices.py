@@ -1,0 +1,427 @@
+"""One notice per episode, its texts and buttons, what the buttons do (re-checked against the registry), the
+menu's clarity fixes, and desktop-notifier on its own loop thread (with a stand-in for the library)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any, List, Optional, Tuple
+
+import pytest
+
+from tray.app import menu as m
+from tray.app.config import ConfigStore
+from tray.app.controller import TrayController
+from tray.core import actions, events
+from tray.core.entry import new_entry
+from tray.core.projects import Project, ProjectResolver, project_name
+from tray.core.registry import Registry
+from tray.core.snapshot import Session, snapshot_from_sessions
+from tray.platform import notify
+from tray.platform.focus_base import FocusResult
+
+NOW = 1_800_000_000.0
+ALPHA = Project(key="/p/alpha", root="/p/alpha", name="alpha")
+ORCH = "7c1e2a90-aaaa-4bbb-8ccc-000000000001"
+W_OLD = "3e8a6c55-aaaa-4bbb-8ccc-000000000002"
+W_NEW = "9b4f0d11-aaaa-4bbb-8ccc-000000000003"
+
+
+def _iso(ts: float) -> str:
+    import datetime
+
+    return datetime.datetime.fromtimestamp(ts, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def session(sid: str, role: str, alive: bool = True, age: float = 60, cwd: str = "/p/alpha",
+            project: Project = ALPHA) -> Session:
+    return Session(new_entry(sid, 4000 + len(sid) + sum(map(ord, sid)), cwd, role, started_at=_iso(NOW - age)),
+                   alive, project)
+
+
+def snap(*sessions: Session):
+    return snapshot_from_sessions("/reg", list(sessions), [])
+
+
+# --- one notice per episode --------------------------------------------------------------------------------
+
+
+def test_a_death_is_one_notice_with_project_first_short_ids_and_the_action_in_words():
+    before = snap(session(ORCH, "orchestrator"), session(W_OLD, "worker", age=900), session(W_NEW, "worker"))
+    after = snap(session(ORCH, "orchestrator", alive=False), session(W_OLD, "worker", age=900),
+                 session(W_NEW, "worker"))
+    (notice,) = events.diff(before, after)
+    assert notice.title == "alpha: orchestrator died"
+    assert notice.body == "Orchestrator 7c1e2a90 stopped running. Promote worker 3e8a6c55 to take over."
+    assert [(o.kind, o.label, o.target) for o in notice.offers] == [
+        (events.OFFER_PROMOTE, "Promote 3e8a6c55", W_OLD),
+        (events.OFFER_FOCUS, "Focus 3e8a6c55", W_OLD),
+    ]
+    assert notice.click == events.Offer(events.OFFER_FOCUS, "Focus 3e8a6c55", W_OLD)
+    assert events.diff(after, after) == []
+
+
+def test_two_orchestrators_dying_at_once_are_still_one_notice():
+    before = snap(session(ORCH, "orchestrator"), session(W_NEW, "orchestrator"), session(W_OLD, "worker"))
+    after = snap(session(ORCH, "orchestrator", False), session(W_NEW, "orchestrator", False),
+                 session(W_OLD, "worker"))
+    (notice,) = events.diff(before, after)
+    assert notice.kind == events.ORCHESTRATOR_DIED
+    assert notice.body.startswith("Orchestrator 7c1e2a90 and 9b4f0d11 stopped running.")
+
+
+def test_one_of_two_orchestrators_dying_offers_no_promotion():
+    before = snap(session(ORCH, "orchestrator"), session(W_NEW, "orchestrator"), session(W_OLD, "worker"))
+    after = snap(session(ORCH, "orchestrator", False), session(W_NEW, "orchestrator"), session(W_OLD, "worker"))
+    (notice,) = events.diff(before, after)
+    assert notice.body == "Orchestrator 7c1e2a90 stopped running. Orchestrator 9b4f0d11 is still running."
+    assert notice.offers == () and notice.click is None
+
+
+def test_death_with_no_worker_says_what_to_do():
+    (notice,) = events.diff(snap(session(ORCH, "orchestrator")), snap(session(ORCH, "orchestrator", False)))
+    assert notice.body == ("Orchestrator 7c1e2a90 stopped running. No live worker to take over: start a new "
+                           "session there.")
+    assert notice.offers == ()
+
+
+def test_orphaned_without_a_death_and_vacating_offer_their_buttons():
+    (orphaned,) = events.diff(None, snap(session(W_OLD, "worker")))
+    assert orphaned.kind == events.PROJECT_ORPHANED
+    assert orphaned.body == "Workers are running without an orchestrator. Promote worker 3e8a6c55 to take over."
+    assert [o.label for o in orphaned.offers] == ["Promote 3e8a6c55", "Focus 3e8a6c55"]
+    ok = snap(session(ORCH, "orchestrator"), session(W_OLD, "worker"))
+    (vacating,) = events.diff(ok, snap(session(ORCH, "vacating"), session(W_OLD, "worker")))
+    assert vacating.body == ("Orchestrator 7c1e2a90 wrote its handover. Read HANDOVER.md, then promote worker "
+                             "3e8a6c55.")
+    assert [(o.kind, o.label, o.target) for o in vacating.offers] == [
+        (events.OFFER_PROMOTE, "Promote 3e8a6c55", W_OLD),
+        (events.OFFER_OPEN_HANDOVER, "Open HANDOVER.md", "/p/alpha"),
+    ]
+
+
+def test_waiting_sessions_offer_focus_with_a_short_id():
+    notice = events.SessionEvent(events.SESSION_NEEDS_YOU, W_OLD, "alpha", detail="permission to use Bash")
+    assert notice.body == "Session 3e8a6c55 is asking for an answer (permission to use Bash): focus it to answer."
+    assert [(o.kind, o.label) for o in notice.offers] == [(events.OFFER_FOCUS, "Focus")]
+    assert notice.click is not None and notice.click.target == W_OLD
+
+
+# --- menu clarity ------------------------------------------------------------------------------------------
+
+
+def no_files(root: str, name: str) -> Optional[str]:
+    return None
+
+
+def test_the_orchestrator_line_is_live_not_greyed_and_ages_have_a_word():
+    orch = session(ORCH, "orchestrator", age=1)
+    (project, *_rest) = m.build_menu(snap(orch, session(W_OLD, "worker", age=300)), m.MenuSettings(), no_files,
+                                     now=NOW)
+    line = project.children[0]
+    assert line.enabled and line.text == f"Orchestrator: 7c1e2a90 · pid {orch.entry.pid} · up 1s"
+    assert [(c.text, c.action) for c in line.children] == [
+        ("Focus terminal", m.Action(m.FOCUS, ORCH)),
+        ("Open folder", m.Action(m.OPEN, "/p/alpha")),
+    ]
+    worker = next(item for item in project.children if item.text.startswith("3e8a6c55"))
+    assert " · up 5m" in worker.text
+    assert [c.text for c in worker.children] == ["Promote to orchestrator (demotes 7c1e2a90)", "Focus terminal",
+                                                 "Open folder"]
+
+
+def test_focus_says_why_where_it_cannot_work():
+    settings = m.MenuSettings(focus_problem="Wayland lets no app raise another's window")
+    (project, *_rest) = m.build_menu(snap(session(ORCH, "orchestrator")), settings, no_files, now=NOW)
+    focus = project.children[0].children[0]
+    assert focus.text == "Focus terminal: Wayland lets no app raise another's window"
+    assert not focus.enabled and focus.action is None
+
+
+def test_a_stale_project_counts_and_shows_its_stale_entries():
+    stale = snap(session(ORCH, "orchestrator", False), session(W_OLD, "worker", False))
+    (project, *_rest) = m.build_menu(stale, m.MenuSettings(), no_files, now=NOW)
+    assert project.text == "○ alpha — stale (2 stale entries)"
+    shown = [c.text for c in project.children if not c.separator]
+    assert f"Stale orchestrator: 7c1e2a90 · pid {stale.sessions[0].entry.pid} gone" in shown
+    assert f"Stale worker: 3e8a6c55 · pid {stale.sessions[1].entry.pid} gone" in shown
+    mixed = snap(session(W_OLD, "worker"), session(ORCH, "orchestrator", False))
+    assert m.project_label(mixed.projects[0]) == "▲ alpha — no orchestrator (1 session, 1 stale)"
+
+
+@pytest.mark.parametrize("weird", ["/p/alpha/two\nlines", "/p/alpha/esc\x1b[31mred\x07", "/p/alpha/tab\there\r"])
+def test_a_cwd_with_control_characters_gives_one_line_items(weird: str):
+    project = Project(key=weird, root=weird, name=os.path.basename(weird))
+    worker = session(W_OLD, "worker", cwd=weird, project=project)
+    sub = session(W_NEW, "worker", cwd=weird + "/sub\nfolder", project=project)
+    menu = m.build_menu(snap(worker, sub), m.MenuSettings(), no_files, now=NOW)
+
+    def every(items: Tuple[m.MenuItem, ...]) -> List[m.MenuItem]:
+        out: List[m.MenuItem] = []
+        for item in items:
+            out += [item, *every(item.children)]
+        return out
+
+    for item in every(menu):
+        assert not any(ord(c) < 32 or ord(c) == 127 for c in item.text), repr(item.text)
+    assert menu[0].text.startswith("▲ ") and "\n" not in menu[0].text
+    assert any("sub folder" in item.text for item in every(menu))
+
+
+def test_root_and_file_cwds_get_sensible_project_names(tmp_path: Path):
+    resolver = ProjectResolver()
+    assert resolver.resolve("/").name == "filesystem root"
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("x")
+    project = resolver.resolve(str(a_file))
+    assert project.root == str(tmp_path) and project.name == tmp_path.name  # the folder holding it
+    import ntpath
+
+    assert project_name("C:\\", ntpath) == "drive C:"
+    assert project_name("C:\\work\\shop", ntpath) == "shop"
+
+
+# --- notice buttons through the controller -----------------------------------------------------------------
+
+
+class ButtonView:
+    """Records notices with their buttons, the way a person would see them."""
+
+    def __init__(self) -> None:
+        self.notes: List[Tuple[str, str, Tuple[notify.Button, ...], Any]] = []
+
+    def show(self, *args: Any) -> None:
+        pass
+
+    def notify(self, title: str, body: str, buttons=(), on_click=None) -> bool:
+        self.notes.append((title, body, tuple(buttons), on_click))
+        return True
+
+    def stop(self) -> None:
+        pass
+
+    def press(self, index: int, label: str) -> None:
+        (button,) = [b for b in self.notes[index][2] if b.label.startswith(label)]
+        button.run()
+
+
+def _controller(tmp_path: Path, view: ButtonView, focus=None, opened=None) -> TrayController:
+    files = {"HANDOVER.md": str(tmp_path / "HANDOVER.md")}
+    return TrayController(
+        Registry(str(tmp_path / "reg")), view, ConfigStore(str(tmp_path / "cfg")),
+        find_file=lambda root, name: files.get(name) if os.path.exists(files.get(name, "")) else None,
+        open_path=(opened.append if opened is not None else None),
+        focus=focus, focus_problem="",
+    )
+
+
+def test_promote_button_promotes_and_a_stale_button_is_refused_in_a_notice(tmp_path: Path, procs):
+    orch, old, new = procs.spawn(), procs.spawn(), procs.spawn()
+    registry = Registry(str(tmp_path / "reg"))
+    actions.register(registry, ORCH, orch.pid, str(tmp_path))
+    actions.register(registry, W_OLD, old.pid, str(tmp_path))
+    actions.register(registry, W_NEW, new.pid, str(tmp_path))
+    view = ButtonView()
+    controller = _controller(tmp_path, view)
+    controller.poll_once()
+    procs.kill(orch)
+    controller.poll_once()
+    assert [(t, [b.label for b in buttons]) for t, _b, buttons, _c in view.notes] == [
+        (f"{tmp_path.name}: orchestrator died", ["Promote 3e8a6c55", "Focus 3e8a6c55"])
+    ]
+    view.press(0, "Promote")
+    assert registry.get(W_OLD).role == "orchestrator"
+    assert not os.path.exists(registry.path_for(ORCH))  # the dead orchestrator's entry went with it
+    # The same button again, and then a button of an older notice whose worker died meanwhile: refused, said.
+    view.press(0, "Promote")
+    assert registry.get(W_OLD).role == "orchestrator" and len(view.notes) == 1  # already: nothing to say
+    procs.kill(new)
+    controller.perform_offer(events.Offer(events.OFFER_PROMOTE, "Promote 9b4f0d11", W_NEW))
+    title, body, _buttons, _click = view.notes[-1]
+    assert title == "Orchestray: not promoted"
+    assert body == f"{tmp_path.name}: session 9b4f0d11 is no longer running (pid {new.pid})"
+    assert registry.get(W_OLD).role == "orchestrator"
+
+
+def test_promote_button_never_demotes_an_orchestrator_that_arrived_meanwhile(tmp_path: Path, procs):
+    a, b = procs.spawn(), procs.spawn()
+    registry = Registry(str(tmp_path / "reg"))
+    actions.register(registry, W_OLD, a.pid, str(tmp_path), role="worker")
+    actions.register(registry, W_NEW, b.pid, str(tmp_path), role="worker")
+    view = ButtonView()
+    controller = _controller(tmp_path, view)
+    controller.poll_once()
+    assert view.notes[0][0] == f"{tmp_path.name}: no orchestrator"
+    actions.promote(registry, W_NEW)  # someone took over from the menu meanwhile
+    view.press(0, "Promote")
+    assert registry.get(W_NEW).role == "orchestrator" and registry.get(W_OLD).role == "worker"
+    assert view.notes[-1][:2] == ("Orchestray: not promoted",
+                                  f"{tmp_path.name}: 9b4f0d11 is the orchestrator now; nothing changed")
+
+
+def test_focus_and_handover_buttons(tmp_path: Path, procs):
+    worker, orch = procs.spawn(), procs.spawn()
+    registry = Registry(str(tmp_path / "reg"))
+    actions.register(registry, ORCH, orch.pid, str(tmp_path))
+    actions.register(registry, W_OLD, worker.pid, str(tmp_path))
+    focused: List[int] = []
+    opened: List[str] = []
+
+    def focus(pid: int) -> FocusResult:
+        focused.append(pid)
+        return FocusResult(False, "no terminal window found among its parent processes (ssh, or another display?)")
+
+    view = ButtonView()
+    controller = _controller(tmp_path, view, focus=focus, opened=opened)
+    controller.poll_once()
+    actions.vacate(registry, ORCH)
+    controller.poll_once()
+    title, body, buttons, click = view.notes[-1]
+    assert title == f"{tmp_path.name}: orchestrator is handing over"
+    assert [b.label for b in buttons] == ["Promote 3e8a6c55", "Open HANDOVER.md"]
+    view.press(-1, "Open HANDOVER.md")
+    assert view.notes[-1][:2] == ("Orchestray: cannot open HANDOVER.md",
+                                  f"{tmp_path.name}: there is no HANDOVER.md (any more)")
+    (tmp_path / "HANDOVER.md").write_text("notes")
+    view.press(-2, "Open HANDOVER.md")
+    assert opened == [str(tmp_path / "HANDOVER.md")]
+    click()  # the body: focus the successor
+    assert focused == [worker.pid]
+    assert view.notes[-1][:2] == (
+        "Orchestray: cannot focus",
+        f"{tmp_path.name}: cannot focus 3e8a6c55: no terminal window found among its parent processes "
+        "(ssh, or another display?)",
+    )
+
+
+# --- desktop-notifier on its own loop, with a stand-in for the library ----------------------------------
+
+
+class FakeLibraryNotifier:
+    """Behaves like desktop_notifier.DesktopNotifier: async send, callbacks later, failures logged not raised."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+        self.sent: List[dict] = []
+        self.threads: List[str] = []
+
+    async def send(self, **kwargs: Any) -> str:
+        self.threads.append(threading.current_thread().name)
+        if self.fail:
+            import logging
+
+            logging.getLogger("desktop_notifier.backends.base").warning("Notification failed",
+                                                                        exc_info=OSError("no bus"))
+            return "id"
+        self.sent.append(kwargs)
+        kwargs["on_dispatched"]()
+        return "id"
+
+
+def test_desktop_notifier_runs_on_its_own_thread_and_buttons_run_off_it(tmp_path: Path):
+    library = FakeLibraryNotifier()
+    notifier = notify.DesktopNotifierNotifier(factory=lambda: library)
+    pressed = threading.Event()
+    where: List[str] = []
+
+    def run() -> None:
+        where.append(threading.current_thread().name)
+        pressed.set()
+
+    try:
+        assert notifier.notify("alpha: orchestrator died\n", "body", buttons=[notify.Button("Promote 3e8a6c55", run)],
+                               on_click=run) is True
+        assert library.threads == ["orchestray-notify"]
+        (sent,) = library.sent
+        assert sent["title"] == "alpha: orchestrator died" and [b.title for b in sent["buttons"]] == [
+            "Promote 3e8a6c55"]
+        sent["buttons"][0].on_pressed()  # what the library does when the user presses the button
+        assert pressed.wait(5) and where == ["orchestray-notice-action"]
+    finally:
+        notifier.close()
+    assert not any(t.name == "orchestray-notify" for t in threading.enumerate())
+
+
+def test_a_failing_desktop_notifier_falls_back_to_the_rest_of_the_chain(caplog):
+    broken = notify.DesktopNotifierNotifier(factory=lambda: FakeLibraryNotifier(fail=True))
+
+    class Plain:
+        name = "plain"
+        got: List[Tuple[str, str]] = []
+
+        def notify(self, title: str, body: str) -> bool:
+            self.got.append((title, body))
+            return True
+
+    plain = Plain()
+    chain = notify.ChainNotifier([broken, plain])
+    try:
+        assert chain.notify("t", "b", buttons=[notify.Button("Focus", lambda: None)]) is True
+    finally:
+        chain.close()
+    assert plain.got == [("t", "b")] and chain.working == "plain"
+    assert "desktop-notifier failed: Notification failed: OSError: no bus" in caplog.text
+
+
+def test_a_dummy_backend_is_not_a_notifier():
+    class DummyNotificationCenter:
+        pass
+
+    class Library:
+        _backend = DummyNotificationCenter()
+
+    notifier = notify.DesktopNotifierNotifier(factory=Library)
+    assert notifier.notify("t", "b") is False and "no native backend" in notifier.last_error
+
+
+def test_windows_app_user_model_id_is_set_through_shell32():
+    calls: List[str] = []
+
+    class Shell32:
+        def SetCurrentProcessExplicitAppUserModelID(self, app_id: str) -> int:  # noqa: N802 - the Win32 name
+            calls.append(app_id)
+            return 0
+
+    assert notify.set_app_user_model_id(Shell32(), platform="win32") is True
+    assert calls == ["Orchestray"]
+    assert notify.set_app_user_model_id(Shell32(), platform="linux") is False and calls == ["Orchestray"]
+
+
+def test_the_tray_chain_puts_desktop_notifier_first():
+    chain = notify.build_chain("linux", icon=None, which=lambda name: None, interactive=True)
+    assert [n.name for n in chain] == ["desktop-notifier", "plyer"]
+    assert [n.name for n in notify.build_chain("darwin", interactive=True)] == ["desktop-notifier", "osascript"]
+
+
+def test_a_library_that_cannot_start_leaves_no_thread_behind():
+    def broken() -> Any:
+        raise ImportError("No module named 'dbus_fast'")
+
+    notifier = notify.DesktopNotifierNotifier(factory=broken)
+    assert notifier.notify("t", "b") is False
+    assert notifier.last_error == "ImportError: No module named 'dbus_fast'"
+    assert not any(t.name == "orchestray-notify" for t in threading.enumerate())
+    assert notifier.notify("t", "b") is False  # decided once: not retried on every notice
+
+
+def test_a_hanging_send_is_given_up_after_the_timeout_and_the_chain_goes_on():
+    import asyncio
+
+    class Hanging:
+        async def send(self, **kwargs: Any) -> str:
+            await asyncio.sleep(30)
+            return "never"
+
+    class Plain:
+        name = "plain"
+
+        def notify(self, title: str, body: str) -> bool:
+            return True
+
+    chain = notify.ChainNotifier([notify.DesktopNotifierNotifier(factory=Hanging, timeout=0.3), Plain()])
+    try:
+        assert chain.notify("t", "b") is True and chain.working == "plain"
+        assert chain.chain[0].last_error == "no answer within 0.3 s"
+    finally:
+        chain.close()
