@@ -23,9 +23,9 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 from helpers import run_cli, unused_pid, write_entry
+from hook_sandbox import Sandbox, assert_silent, git, role_context, stat_of
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_hooks_e2e import Sandbox, assert_silent, git, role_context, stat_of
 
 from tray.app import menu as m
 from tray.app.config import ConfigStore
