@@ -157,7 +157,9 @@ def cmd_clean(args: argparse.Namespace) -> int:
         print(f"kept unreadable {os.path.basename(record.path)} for now ({record.error}; may be mid-write)")
     for record in result.ignored:
         print(f"left alone {os.path.basename(record.path)} ({record.error})")
-    if not (result.removed or result.quarantined or result.waiting or result.ignored):
+    if result.activities:
+        print(f"{verb} {len(result.activities)} activity file(s) of sessions that are gone")
+    if not (result.removed or result.quarantined or result.waiting or result.ignored or result.activities):
         print("nothing to clean")
     return EXIT_OK
 
