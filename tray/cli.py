@@ -38,7 +38,14 @@ def _registry(args: argparse.Namespace):
     from tray.core.paths import registry_dir
     from tray.core.registry import Registry
 
-    return Registry(registry_dir(getattr(args, "registry_dir", None)))
+    registry = Registry(registry_dir(getattr(args, "registry_dir", None)))
+    registry.check_modes()
+    return registry
+
+
+def _warn(line: str) -> None:
+    if sys.stderr is not None:  # a windowed Windows program has no stderr: the log has the line
+        sys.stderr.write(f"orchestray: warning: {line}\n")
 
 
 def _print_json(data: Any) -> None:
@@ -159,9 +166,12 @@ def cmd_clean(args: argparse.Namespace) -> int:
         print(f"left alone {os.path.basename(record.path)} ({record.error})")
     if result.activities:
         print(f"{verb} {len(result.activities)} activity file(s) of sessions that are gone")
-    if not (result.removed or result.quarantined or result.waiting or result.ignored or result.activities):
+    if not (result.removed or result.quarantined or result.waiting or result.ignored or result.activities
+            or result.problems):
         print("nothing to clean")
-    return EXIT_OK
+    for problem in result.problems:
+        sys.stderr.write(f"orchestray: {problem}\n")
+    return EXIT_REFUSED if result.problems else EXIT_OK
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -323,6 +333,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
         except (AttributeError, ValueError):
             pass
+    from tray.core.fsutil import set_warning_sink
+
+    set_warning_sink(_warn)  # what the core says once (a registry open to others, a planted link) reaches the user
     parser = build_parser()
     args = parser.parse_args(argv or ["tray"])
     if not hasattr(args, "func"):
@@ -333,6 +346,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 def dispatch(args: argparse.Namespace) -> int:
     from tray.core.actions import ActionRefused, BadInput
     from tray.core.entry import InvalidSessionId
+    from tray.core.fsutil import NotOurs
     from tray.core.lock import LockTimeout
 
     try:
@@ -343,6 +357,8 @@ def dispatch(args: argparse.Namespace) -> int:
         return _fail(EXIT_BAD_INPUT, str(bad))
     except LockTimeout as busy:
         return _fail(EXIT_REFUSED, f"{busy}; try again")
+    except NotOurs as refused:
+        return _fail(EXIT_REFUSED, str(refused))
     except KeyboardInterrupt:
         return _fail(EXIT_REFUSED, "interrupted")
     except BrokenPipeError:

@@ -193,6 +193,7 @@ def build_snapshot(
     alive = getattr(probe, "alive_fast", None) or probe.alive
     resolve = resolver.resolve
     activities = read_all(registry.directory)
+    now = time.time()
     sessions: List[Session] = []
     unreadable: List[Unreadable] = []
     for record in registry.scan():
@@ -200,7 +201,7 @@ def build_snapshot(
             unreadable.append(record)
             continue
         activity = activities.get(record.session_id)
-        live = alive(record.pid, record.started_ts)
+        live = alive(record.pid, record.reference_ts(now))
         if activity is not None and live and activity.state != WAITING:
             # A turn the hooks left open may have ended (Esc) or resumed (a permission approved) without a hook.
             activity = refine(activity, record.pid, record.session_id)
