@@ -149,6 +149,17 @@ def test_a_number_of_5000_digits_is_one_unreadable_entry(tmp_path: Path, procs, 
     assert (registry / ".quarantine" / aside).read_text() == body
 
 
+def test_a_hook_payload_with_a_huge_number_still_registers_the_session(tmp_path: Path) -> None:
+    registry = tmp_path / "registry"
+    env = cli_env(str(registry), {"ORCHESTRAY_LOG_DIR": str(tmp_path / "logs"), "CLAUDE_CODE_SESSION_ID": "s1"})
+    raw = ('{"session_id": "s1", "cwd": ' + json.dumps(str(tmp_path)) + ', "n": ' + "9" * 5000 + "}").encode()
+    done = subprocess.run([sys.executable, HOOK, "hook", "session-start"], input=raw, env=env, cwd=str(tmp_path),
+                          capture_output=True, timeout=DEADLINE)
+    assert done.returncode == 0
+    [row] = json.loads(cli(registry, "list").stdout)
+    assert row["sessionId"] == "s1" and row["alive"] is True
+
+
 # --- 3. long names --------------------------------------------------------------------------------------
 
 
@@ -339,6 +350,17 @@ def test_a_planted_lock_link_is_refused_and_nothing_is_created_outside(planted: 
     assert "symbolic link" in line and ".orchestray.lock" in line
     assert fingerprints(outside) == before and not (outside / "lock").exists()
     assert not (registry / "s1.json").exists()
+
+
+def test_a_planted_lock_link_is_one_log_line_for_the_hook(planted: Dict[str, Path]) -> None:
+    registry, outside = planted["registry"], planted["outside"]
+    (registry / ".orchestray.lock").symlink_to(outside / "lock")
+    logs = registry.parent / "logs"
+    done = hook("session-start", {"session_id": "s1", "cwd": str(outside)}, registry, logs, session="s1")
+    assert done.stdout == b"" and not (outside / "lock").exists()
+    log = log_text(logs)
+    assert "Traceback" not in log
+    assert [line for line in log.splitlines() if "symbolic link" in line and "orchestray.lock" in line]
 
 
 def test_a_planted_quarantine_link_is_refused_and_clean_does_the_rest(planted: Dict[str, Path], procs) -> None:
