@@ -115,12 +115,13 @@ def test_the_tray_logs_to_its_rotating_file(tmp_path: Path) -> None:
     code = (
         "import logging; from tray.core import log; log.get_logger('early').info('before the role');"
         "print(log.setup_logging(role=log.TRAY)); log.get_logger('tray').info('tray line');"
-        "print(type(logging.getLogger('orchestray').handlers[0]).__name__)"
+        "import logging.handlers as h;"
+        "print(isinstance(logging.getLogger('orchestray').handlers[0], h.RotatingFileHandler))"
     )
     env = dict(os.environ, PYTHONPATH=str(REPO), ORCHESTRAY_LOG_DIR=str(tmp_path / "log"))
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     path, handler = done.stdout.split()
-    assert path == str(tmp_path / "log" / tray_log.LOG_NAME) and handler == "RotatingFileHandler"
+    assert path == str(tmp_path / "log" / tray_log.LOG_NAME) and handler == "True"  # a rotating handler
     assert "tray line" in Path(path).read_text(encoding="utf-8")
     assert "tray line" not in (tmp_path / "log" / tray_log.HOOK_LOG_NAME).read_text(encoding="utf-8")
 
@@ -147,7 +148,9 @@ def test_a_held_hooks_log_is_appended_to(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setattr(os, "replace", held)
     handler = tray_log._file_handler(str(path), tray_log.HOOKS)
     try:
-        assert type(handler) is logging.FileHandler  # no rollover, ever
+        # a plain file handler (user-only files): no rollover, ever
+        assert isinstance(handler, logging.FileHandler)
+        assert not isinstance(handler, logging.handlers.RotatingFileHandler)
         handler.emit(logging.LogRecord("orchestray", logging.INFO, __file__, 1, "appended", None, None))
     finally:
         handler.close()
