@@ -457,3 +457,24 @@ def test_clean_dry_run_classifies_thousands_of_unreadable_files(tmp_path: Path) 
     result = actions.clean(Registry(str(registry)), dry_run=True)
     assert (len(result.quarantined), len(result.waiting), len(result.ignored)) == (1000, 2000, 1)
     assert len(os.listdir(registry)) == 3002  # dry run: nothing moved (the lock file was created)
+
+
+# --- 9. Claude Code's own files, read for session turns ----------------------------------------------------
+
+
+def test_hostile_transcript_and_session_status_files_are_skipped(tmp_path: Path) -> None:
+    from tray.core import turns
+
+    transcript = tmp_path / "t.jsonl"
+    good = json.dumps({"type": "user", "timestamp": "2026-12-01T12:00:00Z"})
+    transcript.write_text("\n".join([good, "[" * 5_000 + "]" * 5_000, '{"n": ' + "9" * 5000 + "}", good]) + "\n")
+    assert [entry["type"] for entry in turns.transcript_tail(str(transcript))] == ["user", "user"]
+    fifo = tmp_path / "fifo.jsonl"
+    os.mkfifo(fifo)
+    assert list(turns.transcript_tail(str(fifo))) == []  # never blocks on a FIFO
+    sessions = tmp_path / "sessions"
+    sessions.mkdir()
+    (sessions / "42.json").write_text('{"pid": 42, "a": ' + "[" * 5_000 + "]" * 5_000 + "}")
+    assert turns.client_status(str(tmp_path), 42, "s1") is None
+    (sessions / "43.json").write_text('{"pid": ' + "9" * 5000 + "}")
+    assert turns.client_status(str(tmp_path), 43, "s1") is None
