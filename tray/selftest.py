@@ -199,13 +199,22 @@ def check_tray_backends_bundled(check: Check, platform: str = sys.platform) -> N
 
 
 def check_tray_backend(check: Check, env: Optional[Dict[str, str]] = None) -> Any:
-    """Import pystray the way the tray does; returns its Icon class (or None). Without a display: skipped."""
-    from tray.app.main import display_problem
+    """Import pystray the way the tray does; returns its Icon class (or None). Without a display: skipped.
+
+    With a display, the backend is chosen as the tray chooses it (``tray.platform.tray_backend``: on Linux
+    StatusNotifierItem or XEmbed, asked of the session bus) and the reason is reported.
+    """
+    from tray.app.main import display_problem, import_pystray
+    from tray.platform.tray_backend import choose
 
     problem = display_problem(env=env)
     check.detail["PYSTRAY_BACKEND"] = os.environ.get("PYSTRAY_BACKEND", "")
     try:
-        import pystray
+        if problem:
+            import pystray
+        else:
+            check.detail["choice"] = choose().reason
+            pystray = import_pystray()
     except Exception as error:  # noqa: BLE001 - DisplayNameError, ValueError from gi, ImportError...
         check.fail(f"cannot import pystray: {_describe(error)}")
         if problem:
