@@ -475,3 +475,27 @@ def test_the_tray_process_starts_gtk_without_opengl_and_children_do_not_inherit_
     env = {k: v for k, v in os.environ.items() if k != "GDK_GL"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert out.stdout.split() == ["disable", "None"]
+
+
+@linux_only
+def test_watched_processes_answer_liveness_without_asking_the_os_until_they_end(linux_watcher):
+    import psutil
+
+    from tray.core.liveness import LivenessProbe
+
+    watcher, reasons = linux_watcher
+    process = spawn_sleeper()
+    try:
+        watcher.watch_pids([process.pid])
+        created = psutil.Process(process.pid).create_time()
+        assert watcher.known_alive() == {process.pid: created}
+        probe = LivenessProbe(known=watcher.known_alive())
+        assert probe.alive(process.pid, created)  # the entry of this very process
+        assert not probe.alive(process.pid, created - 60)  # an older entry with the same PID: a reused PID
+        process.kill()
+        assert reasons.wait_for("process-exit")
+        assert watcher.known_alive() == {}
+        assert not LivenessProbe(known=watcher.known_alive()).alive(process.pid, created)
+    finally:
+        process.kill()
+        process.wait(timeout=10)

@@ -125,7 +125,8 @@ class TrayController:
         """Take a snapshot, update the view if anything visible changed, notify about new events."""
         with self._lock:
             try:
-                snapshot = build_snapshot(self.registry, self.resolver, LivenessProbe())
+                known = self.change_watcher.known_alive() if self.watching and self.change_watcher else None
+                snapshot = build_snapshot(self.registry, self.resolver, LivenessProbe(known=known))
                 self.error = ""
             except OSError as error:
                 message = f"cannot read the registry {self.registry.directory}: {error.strerror or error}"
@@ -137,10 +138,10 @@ class TrayController:
             found: List[Any] = events.diff(self.snapshot, snapshot)
             found += self.watcher.check(snapshot, time.time())
             self.snapshot = snapshot
-            self.refresh_view()
-            if self.watching and self.change_watcher is not None:
-                self.change_watcher.watch_pids(s.entry.pid for v in snapshot.projects for s in v.live)
-        self.announce(found)
+        self.announce(found)  # before the menu: a death is said without waiting for a large menu to build
+        self.refresh_view()
+        if self.watching and self.change_watcher is not None:
+            self.change_watcher.watch_pids(s.entry.pid for v in snapshot.projects for s in v.live)
         return found
 
     def refresh_view(self) -> None:

@@ -31,6 +31,7 @@ import sys
 import threading
 from typing import Any, Callable, Dict, Iterable, List, Optional, Protocol, Set
 
+from tray.core.liveness import process_create_time
 from tray.core.log import get_logger
 
 log = get_logger("watch")
@@ -52,6 +53,10 @@ class ChangeWatcher(Protocol):
 
     def watch_pids(self, pids: Iterable[int]) -> None:
         """Watch exactly these processes from now on (the live sessions of the latest snapshot)."""
+        ...
+
+    def known_alive(self) -> Dict[int, float]:
+        """Processes known to run now (PID -> creation time) without asking the OS; may be empty."""
         ...
 
     def close(self) -> None: ...
@@ -173,6 +178,7 @@ class LinuxWatcher:
         self._folders: Dict[int, str] = {}  # inotify watch descriptor -> folder
         self._pidfds: Dict[int, int] = {}  # pid -> pidfd
         self._fd_pids: Dict[int, int] = {}  # pidfd -> pid
+        self._created: Dict[int, float] = {}  # pid -> creation time of the process its pidfd holds
         self._wake_read = self._wake_write = -1
         self._lock = threading.Lock()
         self._closed = threading.Event()
@@ -232,10 +238,21 @@ class LinuxWatcher:
                         log.warning("cannot watch process %d (%s); its end is found by polling", pid, error)
                         self._pid_trouble = True
                     continue
+                created = process_create_time(pid)  # of the process this pidfd holds, asked once in its life
+                if created is None:  # it ended between pidfd_open and now
+                    self.system.close(fd)
+                    self._later("process-gone")
+                    continue
                 self._pidfds[pid] = fd
                 self._fd_pids[fd] = pid
+                self._created[pid] = created
                 self._epoll.register(fd, select.EPOLLIN)
         self.watch_folders()
+
+    def known_alive(self) -> Dict[int, float]:
+        """Creation time of each watched process that has not ended: running now, as sure as asking the OS."""
+        with self._lock:
+            return {pid: self._created[pid] for pid in self._pidfds if pid in self._created}
 
     @property
     def watched_pids(self) -> Set[int]:
@@ -243,6 +260,7 @@ class LinuxWatcher:
             return set(self._pidfds)
 
     def _forget_pid(self, pid: int) -> None:
+        self._created.pop(pid, None)
         fd = self._pidfds.pop(pid)
         self._fd_pids.pop(fd, None)
         try:
@@ -434,6 +452,9 @@ class KqueueWatcher:
     def watched_pids(self) -> Set[int]:
         with self._lock:
             return set(self._pids)
+
+    def known_alive(self) -> Dict[int, float]:
+        return {}  # kqueue holds no handle on the process: a PID could be reused unseen, so ask the OS
 
     def _later(self, reason: str) -> None:
         if self.on_change is not None:

@@ -109,6 +109,9 @@ class WindowsWatcher:
         with self._lock:
             return set(self._waits)
 
+    def known_alive(self) -> Dict[int, float]:
+        return {}  # the snapshot asks the OS; a handle could give the creation time, not measured worth it yet
+
     def _process_ended(self, context: Any, _timed_out: bool) -> None:
         """Called on a thread-pool thread when a watched process ends (``context`` is its PID)."""
         pid = int(context or 0)
