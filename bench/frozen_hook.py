@@ -50,7 +50,9 @@ def build_minimal(workdir: str) -> str:
             "--workpath", os.path.join(workdir, "build"), "--specpath", workdir, script]
     if sys.platform.startswith("linux"):
         argv.insert(-1, "--strip")
-    subprocess.run(argv, check=True, cwd=workdir, stdout=subprocess.DEVNULL)
+    done = subprocess.run(argv, cwd=workdir, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"PyInstaller failed to build the minimal program: {done.stderr[-1500:]}")
     program = os.path.join(workdir, "dist", "minimal", "minimal" + EXE_SUFFIX)
     if not os.path.isfile(program):
         raise RuntimeError(f"PyInstaller did not build {program}")

@@ -38,6 +38,7 @@ WINDOWS_DIR_NAME = "Orchestray"
 MACOS_NAME = "Orchestray"
 #: The small frozen program Claude Code's hooks run (every OS): built from the hook handlers alone, without
 #: the GUI's start-up hooks. It sits beside the main program(s) and shares their ``_internal`` folder.
+#: ``tray.platform.launch.HOOK_PROGRAM`` is the same name: that is where hook commands look for it.
 HOOK_NAME = "orchestray-hook"
 #: ``FileDescription`` per Windows program (what Task Manager shows as its name).
 WINDOWS_DESCRIPTIONS = {

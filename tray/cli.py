@@ -38,7 +38,14 @@ def _registry(args: argparse.Namespace):
     from tray.core.paths import registry_dir
     from tray.core.registry import Registry
 
-    return Registry(registry_dir(getattr(args, "registry_dir", None)))
+    registry = Registry(registry_dir(getattr(args, "registry_dir", None)))
+    registry.check_modes()
+    return registry
+
+
+def _warn(line: str) -> None:
+    if sys.stderr is not None:  # a windowed Windows program has no stderr: the log has the line
+        sys.stderr.write(f"orchestray: warning: {line}\n")
 
 
 def _print_json(data: Any) -> None:
@@ -157,9 +164,11 @@ def cmd_clean(args: argparse.Namespace) -> int:
         print(f"kept unreadable {os.path.basename(record.path)} for now ({record.error}; may be mid-write)")
     for record in result.ignored:
         print(f"left alone {os.path.basename(record.path)} ({record.error})")
-    if not (result.removed or result.quarantined or result.waiting or result.ignored):
+    if not (result.removed or result.quarantined or result.waiting or result.ignored or result.problems):
         print("nothing to clean")
-    return EXIT_OK
+    for problem in result.problems:
+        sys.stderr.write(f"orchestray: {problem}\n")
+    return EXIT_REFUSED if result.problems else EXIT_OK
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -321,6 +330,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
         except (AttributeError, ValueError):
             pass
+    from tray.core.fsutil import set_warning_sink
+
+    set_warning_sink(_warn)  # what the core says once (a registry open to others, a planted link) reaches the user
     parser = build_parser()
     args = parser.parse_args(argv or ["tray"])
     if not hasattr(args, "func"):
@@ -331,6 +343,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 def dispatch(args: argparse.Namespace) -> int:
     from tray.core.actions import ActionRefused, BadInput
     from tray.core.entry import InvalidSessionId
+    from tray.core.fsutil import NotOurs
     from tray.core.lock import LockTimeout
 
     try:
@@ -341,6 +354,8 @@ def dispatch(args: argparse.Namespace) -> int:
         return _fail(EXIT_BAD_INPUT, str(bad))
     except LockTimeout as busy:
         return _fail(EXIT_REFUSED, f"{busy}; try again")
+    except NotOurs as refused:
+        return _fail(EXIT_REFUSED, str(refused))
     except KeyboardInterrupt:
         return _fail(EXIT_REFUSED, "interrupted")
     except BrokenPipeError:

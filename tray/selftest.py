@@ -263,6 +263,35 @@ def check_notifications(check: Check, icon_class: Any, send: bool, platform: str
             check.fail("the test notification was not delivered by any backend (details in the log)")
 
 
+#: desktop-notifier's backend module per OS (it imports it by name inside a function: PyInstaller may miss it).
+DESKTOP_NOTIFIER_BACKENDS = {"linux": "dbus", "darwin": "macos", "win32": "winrt"}
+
+
+def check_desktop_notifier(check: Check, platform: str = sys.platform) -> None:
+    """desktop-notifier (notifications with buttons), its data and this OS's backend module load.
+
+    Only imports: nothing is sent and no bus is contacted. Without them the tray still notifies, through the
+    fallback chain, but without buttons; a frozen build that misses them fails here rather than on a desktop.
+    """
+    import importlib
+
+    key = "linux" if platform.startswith("linux") else platform
+    names = ["desktop_notifier", "desktop_notifier.resources"]
+    backend = DESKTOP_NOTIFIER_BACKENDS.get(key)
+    if backend:
+        names.append(f"desktop_notifier.backends.{backend}")
+    loaded: List[str] = []
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception as error:  # noqa: BLE001 - ImportError, or a platform library's own error
+            check.detail["modules"] = loaded
+            check.fail(f"desktop-notifier cannot load {name}: {_describe(error)}")
+            return
+        loaded.append(name)
+    check.detail["modules"] = loaded
+
+
 def _plyer_backend(check: Check) -> None:
     """plyer's notification module for this OS: the module PyInstaller misses without hidden imports."""
     import importlib
@@ -404,6 +433,7 @@ def build_report(registry_dir: Optional[str] = None, notify: bool = False, platf
             lambda c: check_notifications(c, icon_holder.get("icon"), notify, platform),
         )
     )
+    checks.append(_run(Check("notification_buttons"), lambda c: check_desktop_notifier(c, platform)))
     if platform.startswith("linux"):
         checks.append(_run(Check("dbus", required=False), check_dbus))
     checks.append(_run(Check("platformdirs"), check_platformdirs))
@@ -441,16 +471,11 @@ def write_report(report: dict, path: Optional[str]) -> None:
             sys.stdout.flush()
         return
     path = os.path.abspath(path)
-    temp = f"{path}.tmp-{os.getpid()}"
+    from tray.core.fsutil import atomic_write_bytes
+
     try:
-        with open(temp, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(temp, path)
+        atomic_write_bytes(path, text.encode("utf-8"), mode=0o644)
     except OSError as error:  # name the file asked for, not our temp file
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
         raise OSError(error.errno, f"cannot write the report: {error.strerror or error}", path) from None
 
 

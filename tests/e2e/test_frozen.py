@@ -103,7 +103,7 @@ def test_frozen_self_test_without_a_display(frozen: Path, tmp_path: Path) -> Non
     assert bundled["gtk_typelib"] == "3.0" and bundled["appindicator_typelibs"]
     assert checks["notifications"]["detail"]["plyer"]["implementation"] == "NotifyDbus"  # dbus-python bundled
     assert checks["dbus"]["ok"] is True
-    assert checks["hooks"]["detail"]["command_prefix"] == [str(frozen)]
+    assert checks["hooks"]["detail"]["command_prefix"] == [str(frozen.parent / "orchestray-hook")]
     assert checks["autostart"]["detail"]["command"] == [str(frozen), "tray"]
     assert Path(checks["assets"]["detail"]["app_icon"]).is_relative_to(frozen.parent / "_internal" / "tray")
     assert not any(v.startswith(("missing", "unknown")) for v in report["versions"].values()), report["versions"]
@@ -184,7 +184,8 @@ def test_frozen_hooks_run_by_a_fake_claude_code(frozen: Path, tmp_path: Path) ->
     assert done.returncode == 0, done.stderr
     commands = [hook["command"] for groups in json.loads(settings_file.read_text())["hooks"].values()
                 for group in groups for hook in group["hooks"]]
-    assert commands and all(shlex.split(c)[:2] == [str(frozen), "hook"] for c in commands)
+    # The hooks run the small hook program beside the main one (issue 13), not the main program.
+    assert commands and all(shlex.split(c)[:2] == [str(frozen.parent / "orchestray-hook"), "hook"] for c in commands)
 
     link = tmp_path / "bin" / "claude"  # a process named `claude`, as tray.core.ancestry looks for
     link.parent.mkdir()

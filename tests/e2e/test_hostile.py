@@ -19,7 +19,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tray.core import actions
+from tray.core.fsutil import fit_name
 from tray.core.registry import MAX_ENTRY_BYTES, Registry
+
+pytestmark = pytest.mark.timeout(600)  # a backstop: every CLI call below also has its own deadline
 
 PASSWD = "/etc/passwd"
 LOCK = ".orchestray.lock"
@@ -62,6 +65,21 @@ def entry_bytes(stem: str, **changes: Any) -> bytes:
 
 
 _DROP = object()
+HUGE = "9" * 5000  # Python refuses to parse an integer of more than 4,300 digits (ValueError, not JSONDecodeError)
+
+
+def huge_number_bytes(stem: str, where: str) -> bytes:
+    """An entry with a 5,000-digit number in it (json.dumps cannot write one: built as text)."""
+    text = entry_bytes(stem).decode()
+    if where == "pid":
+        return text.replace('"pid": 4242', f'"pid": {HUGE}').encode()
+    return text.replace('"pid": 4242', f'"pid": 4242, "otherTool": [{{"n": {HUGE}}}]').encode()
+
+
+def long_stem(seed: str, char: str = "L") -> str:
+    """A stem whose `.json` file name is as long as a name can be: 255 bytes."""
+    room = 255 - len(".json") - len(seed.encode())
+    return seed + char * (room // len(char.encode()))
 
 
 def create(directory: str, spec: Spec, outside: str) -> None:
@@ -115,6 +133,12 @@ def zoo() -> List[Spec]:
         Spec("dangling", "dangling"),
         Spec("x", "dir"),
         Spec("y", "fifo"),
+        Spec("hugepid", "bytes", huge_number_bytes("hugepid", "pid")),
+        Spec("hugeextra", "bytes", huge_number_bytes("hugeextra", "extra")),
+        Spec(long_stem("long-"), "bytes", b"{broken"),
+        Spec(long_stem("long-é", "é"), "bytes", b"{broken"),
+        Spec(long_stem("long-valid-"), "bytes", entry_bytes(long_stem("long-valid-"))),  # a stem is no session id
+        Spec(long_stem("long-fifo-"), "fifo"),
     ]
 
 
@@ -141,7 +165,12 @@ NAME_CHARS = st.sampled_from(list("ab.-_ ü☕名") + ["..", " "])
 def hostile_spec(draw, index: int) -> Spec:
     stem = f"h{index}" + "".join(draw(st.lists(NAME_CHARS, max_size=6)))
     kind = draw(st.sampled_from(["garbage", "truncated", "wrong", "missing", "not-object", "binary", "empty",
-                                 "huge", "deep", "symlink", "valid-link", "dangling", "dir", "fifo"]))
+                                 "huge", "deep", "symlink", "valid-link", "dangling", "dir", "fifo",
+                                 "huge-number", "long-name"]))
+    if kind == "huge-number":
+        return Spec(stem, "bytes", huge_number_bytes(stem, draw(st.sampled_from(["pid", "extra"]))))
+    if kind == "long-name":
+        return Spec(long_stem(stem + "-", draw(st.sampled_from(["L", "é", "名"]))), "bytes", b"{")
     if kind == "garbage":
         text = draw(st.text(max_size=60))
         try:
@@ -233,6 +262,7 @@ def run_scenario(base: str, live_processes, specs: List[Spec], env: Optional[Dic
     project = os.path.join(base, "project")
     for folder in (registry, outside, project):
         os.mkdir(folder)
+    os.mkfifo(os.path.join(project, ".git"))  # git metadata that would block a reader: the project is the folder
     valid: Dict[str, Dict[str, Any]] = {}
     for index, process in enumerate(live_processes):
         # The first process orchestrates, the second hands over (vacating), the rest are workers; the first two
@@ -309,7 +339,8 @@ def run_scenario(base: str, live_processes, specs: List[Spec], env: Optional[Dic
     kept = os.listdir(quarantine) if moved else []
     assert len(kept) == len(moved)
     for name in moved:
-        [aside] = [k for k in kept if k.startswith(name + ".")]
+        # `<name>.<stamp>`, the name shortened to fit when it is already as long as a name can be
+        [aside] = [k for k in kept if k.startswith(fit_name(name, len(".20261201T120000")) + ".")]
         original = before[name]
         now = fingerprint(os.path.join(quarantine, aside))
         assert now is not None and (now[0], now[2], now[3]) == (original[0], original[2], original[3])
@@ -334,3 +365,74 @@ def test_every_kind_of_hostile_file_with_a_strict_utf8_console(live):
 @given(specs=hostile_specs(), live_count=st.integers(1, 4))
 def test_hostile_registry_contents(live, specs, live_count):
     scenario(live[:live_count], specs)
+
+
+@pytest.mark.parametrize("helper", [LOCK, QUARANTINE, ".activity"])
+def test_planted_links_at_our_helper_paths_with_every_hostile_file(live, helper):
+    """A shared registry where someone planted a link at one of our helper paths, beside every kind of hostile
+    file: reading commands show everything; `clean` refuses the link in one line (exit 1) and still does the
+    rest; nothing outside the registry is created or changed, valid entries stay byte-identical."""
+    base = tempfile.mkdtemp(prefix="orchestray-planted-")
+    try:
+        registry = os.path.join(base, "registry")
+        outside = os.path.join(base, "outside")
+        project = os.path.join(base, "project")
+        for folder in (registry, outside, project):
+            os.mkdir(folder)
+        with open(os.path.join(outside, "precious.txt"), "w") as handle:
+            handle.write("not yours")
+        os.symlink(os.path.join(outside, "target") if helper == LOCK else outside, os.path.join(registry, helper))
+        valid = {}
+        for index, process in enumerate(live):
+            data = seed_entry(f"live-{index}", process.pid, project, "orchestrator" if index == 0 else "worker",
+                              started_at=iso(create_time(process.pid)))
+            path = os.path.join(registry, f"live-{index}.json")
+            with open(path, "w", encoding="utf-8") as handle:
+                json.dump(data, handle)
+            valid[path] = fingerprint(path)
+        specs = zoo()
+        for spec in specs:
+            create(registry, spec, outside)
+            if spec.kind == "bytes":  # old enough to be moved aside
+                old = time.time() - 3600
+                os.utime(os.path.join(registry, spec.name), (old, old))
+        outside_before = tree(outside)
+
+        def read(args: List[str]) -> str:
+            done = run_cli(args, registry_dir=registry, timeout=30)
+            assert done.returncode == 0, done.stderr
+            if helper == ".activity":  # activity is read by every command: the link is said, once
+                [line] = done.stderr.splitlines()
+                assert line.startswith("orchestray: warning: session activity not shown") and "symbolic" in line
+            else:
+                assert done.stderr == ""
+            return done.stdout
+
+        rows = json.loads(read(["list"]))
+        assert len(rows) == len(specs) + len(live)
+        status = json.loads(read(["status", "--json"]))
+        assert [p["state"] for p in status["projects"]] == ["ok"]
+        shown = read(["check"])
+        assert all(f"live-{i}" in shown for i in range(len(live)))
+
+        cleaned = run_cli(["clean"], registry_dir=registry, timeout=30)
+        if helper == ".activity":  # clean only reads activity: the link is said, the clean is done
+            assert cleaned.returncode == 0, cleaned.stderr
+            assert len(cleaned.stderr.splitlines()) == 1
+        else:
+            assert cleaned.returncode == 1
+            [line] = cleaned.stderr.splitlines()
+            assert f"{helper} is a symbolic link" in line
+        assert tree(outside) == outside_before
+        assert not os.path.lexists(os.path.join(outside, "target"))
+        for path, before in valid.items():
+            assert fingerprint(path) == before
+        # The hook of a live session still runs and writes no prompt text outside.
+        hook = run_cli(["hook", "prompt"], registry_dir=registry, timeout=30,
+                       input=json.dumps({"session_id": "live-1", "prompt": "secret prompt"}))
+        assert hook.returncode == 0 and hook.stdout == ""
+        assert tree(outside) == outside_before
+        for path, before in valid.items():
+            assert fingerprint(path) == before
+    finally:
+        shutil.rmtree(base, ignore_errors=True)

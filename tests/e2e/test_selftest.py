@@ -158,6 +158,9 @@ def test_self_test_without_a_display_reports_it_and_passes(tmp_path: Path) -> No
     assert bundled["detail"]["gtk_typelib"] == "3.0"
     plyer = report["checks"]["notifications"]["detail"]["plyer"]
     assert plyer["module"] == "plyer.platforms.linux.notification" and plyer["implementation"]
+    buttons = report["checks"]["notification_buttons"]
+    assert buttons["ok"] and buttons["required"]
+    assert buttons["detail"]["modules"][-1] == "desktop_notifier.backends.dbus"
     assert report["checks"]["registry"]["detail"]["path"] == str(tmp_path / "registry")
     assert done.stderr == ""
 

@@ -425,3 +425,18 @@ def test_a_hanging_send_is_given_up_after_the_timeout_and_the_chain_goes_on():
         assert chain.chain[0].last_error == "no answer within 0.3 s"
     finally:
         chain.close()
+
+
+def test_self_test_reports_a_missing_desktop_notifier_backend(monkeypatch):
+    """A frozen build that lacks desktop-notifier's backend fails its self-test (instead of quietly losing the
+    buttons on the user's desktop)."""
+    import sys as _sys
+
+    from tray import selftest
+
+    monkeypatch.setitem(_sys.modules, "desktop_notifier.backends.winrt", None)  # import fails, as if not bundled
+    check = selftest._run(selftest.Check("notification_buttons"),
+                          lambda c: selftest.check_desktop_notifier(c, "win32"))
+    assert not check.ok and check.error.startswith(
+        "desktop-notifier cannot load desktop_notifier.backends.winrt: ")
+    assert check.detail["modules"] == ["desktop_notifier", "desktop_notifier.resources"]

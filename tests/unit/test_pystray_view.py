@@ -22,7 +22,7 @@ from fake_appkit import OffMainThread, load_darwin_backend, run_on_main
 
 from tray.app import pystray_view
 from tray.app.menu import Action, MenuItem
-from tray.app.pystray_view import PystrayView, cap_utf16, utf16_units
+from tray.app.pystray_view import PystrayView
 
 MENU = (
     MenuItem("● proj — ok (1 session)", children=(MenuItem("Open folder", Action("open", "/tmp")),)),
@@ -220,6 +220,10 @@ def windows_tip(text: str) -> WindowsTip:
 EMOJI_FOLDER = "🚀📁" * 40 + " orchestrator"  # 80 astral characters: 160 UTF-16 units
 
 
+def utf16_units(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
 def test_emoji_tooltip_is_capped_in_utf16_units(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = _pystray_base(monkeypatch)
     view = PystrayView(fake, lambda _a: None, platform="win32")
@@ -236,16 +240,13 @@ def test_emoji_tooltip_is_capped_in_utf16_units(monkeypatch: pytest.MonkeyPatch)
     shown.encode("utf-16-le")  # no lone surrogate: a pair was never split
 
 
-@pytest.mark.parametrize("limit", [1, 2, 3, 10, 127])
-def test_cap_utf16_never_splits_a_pair(limit: int) -> None:
-    for text in ("a" * 200, "😀" * 200, "a😀" * 100, "😀a" * 100):
-        capped = cap_utf16(text, limit)
-        assert utf16_units(capped) <= limit
-        capped.encode("utf-16-le")  # strict: raises on a lone surrogate
-        assert text.startswith(capped[:-1])
-
-
-def test_short_tooltips_are_untouched() -> None:
-    assert cap_utf16("Orchestray: all ok", 127) == "Orchestray: all ok"
-    exact = "😀" * 63 + "a"  # 127 units
-    assert cap_utf16(exact, 127) == exact
+def test_short_tooltips_are_untouched_and_control_characters_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = _pystray_base(monkeypatch)
+    view = PystrayView(fake, lambda _a: None, platform="win32")
+    view.show("ok", 0, "Orchestray: all ok", MENU)
+    assert view.icon.title == "Orchestray: all ok"
+    exact = "😀" * 63 + "a"  # 127 units: fits exactly
+    view.show("ok", 0, exact, MENU)
+    assert view.icon.title == exact
+    view.show("ok", 0, "Orchestray: evil\u202e\x07name", MENU)
+    assert view.icon.title == "Orchestray: evilname"

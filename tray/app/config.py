@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 import time
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Dict, List, Optional, Tuple
 
-from tray.core.fsutil import atomic_write_json
+from tray.core.fsutil import ReadRefused, atomic_write_json, read_regular_file, replace
 
 CONFIG_ENV = "ORCHESTRAY_CONFIG_DIR"
 STATE_ENV = "ORCHESTRAY_STATE_DIR"
@@ -108,7 +107,7 @@ class ConfigStore:
         os.makedirs(self.directory, exist_ok=True)
         if self._broken and os.path.exists(self.path):
             stamp = time.strftime("%Y%m%dT%H%M%S")
-            os.replace(self.path, f"{self.path}.broken-{stamp}")
+            replace(self.path, f"{self.path}.broken-{stamp}")
             self._broken = False
         data = dict(self._raw)  # keep keys written by a newer version
         data.update(asdict(config))
@@ -119,13 +118,7 @@ class ConfigStore:
 def _read_config(path: str) -> str:
     """The file's text; never blocks on a FIFO and never reads more than `MAX_CONFIG_BYTES` (links are followed:
     dotfile managers link their config files)."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError("not a regular file")
-        data = os.read(fd, MAX_CONFIG_BYTES + 1)
-    finally:
-        os.close(fd)
-    if len(data) > MAX_CONFIG_BYTES:
-        raise OSError(f"larger than {MAX_CONFIG_BYTES} bytes")
-    return data.decode("utf-8")
+        return read_regular_file(path, MAX_CONFIG_BYTES, follow=True).decode("utf-8")
+    except ReadRefused as refused:
+        raise OSError(str(refused)) from None

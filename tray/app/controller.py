@@ -180,7 +180,8 @@ class TrayController:
         """Notify about `found`, at most `notify_per_minute` a minute; called after every poll, even one that
         found nothing, so that what was held back is summed up as soon as the minute allows."""
         for event in found:
-            log.info("event %s: %s", event.kind, event.title)  # not the body: it may quote the user's prompt
+            # Never the body: a session's event quotes the user's last prompt, and no prompt goes into a log.
+            log.info("event %s: %s (session %s)", event.kind, event.title, event.session_id)
         if not self.config.notifications or self.view is None:
             return
         for event in found:

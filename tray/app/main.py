@@ -130,8 +130,9 @@ def run_tray(args: argparse.Namespace) -> int:
         except RuntimeError as error:
             _say(f"{error}" + (f"; {LINUX_HINT}" if sys.platform.startswith("linux") else ""))
             return EXIT_CANNOT
-        return _run(args, pystray, Registry(registry_dir(getattr(args, "registry_dir", None))), log, log_file,
-                    ConfigStore())
+        registry = Registry(registry_dir(getattr(args, "registry_dir", None)))
+        registry.check_modes()
+        return _run(args, pystray, registry, log, log_file, ConfigStore())
     finally:
         instance.release()
 

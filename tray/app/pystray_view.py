@@ -15,7 +15,9 @@ Three platform rules live here, because pystray 0.19.5 leaves them to the applic
 * **Windows: left click and the tooltip.** pystray maps a left click to the menu's *default* item; the view
   adds a hidden default item that opens the same menu a right click opens. The tooltip goes into
   `NOTIFYICONDATAW.szTip`, `WCHAR[128]`: 127 UTF-16 units and a NUL, so it is capped in UTF-16 units (an
-  emoji is two), not in characters; one unit too many raises in ctypes and leaves the icon stale.
+  emoji is two), not in characters; one unit too many raises in ctypes and leaves the icon stale. The cap is
+  `notify.safe_text`, the one that already caps notification texts the same way (on every platform: it also
+  drops control and bidi characters a folder name may carry).
 
 GTK backends marshal to their own loop internally, so elsewhere a call runs directly (under the view's lock).
 """
@@ -30,6 +32,7 @@ from typing import Any, Callable, Optional, Tuple
 from tray.app.icon import render_icon
 from tray.app.menu import FOCUS, Action, MenuItem
 from tray.core.log import get_logger
+from tray.platform.notify import safe_text
 
 log = get_logger("tray.view")
 ICON_NAME = "orchestray"
@@ -41,27 +44,6 @@ WINDOWS_TIP_UNITS = 127
 #: pystray._util.win32.WM_RBUTTONUP: what the win32 backend's `_on_notify` treats as "show the menu".
 WM_RBUTTONUP = 0x0205
 OPEN_MENU_TEXT = "Open menu"
-
-
-def utf16_units(text: str) -> int:
-    """How many UTF-16 code units Windows needs for ``text`` (a character outside the BMP takes two)."""
-    return len(text.encode("utf-16-le", "surrogatepass")) // 2
-
-
-def cap_utf16(text: str, limit: int, ellipsis: str = "…") -> str:
-    """``text`` cut to at most ``limit`` UTF-16 units, ending in ``ellipsis`` when cut; never splits a
-    surrogate pair."""
-    if utf16_units(text) <= limit:
-        return text
-    budget = limit - utf16_units(ellipsis)
-    kept = []
-    for char in text:
-        width = utf16_units(char)
-        if width > budget:
-            break
-        kept.append(char)
-        budget -= width
-    return "".join(kept) + ellipsis
 
 
 def ui_call(function: Callable[[], None], platform: str = sys.platform) -> None:
@@ -184,8 +166,7 @@ class PystrayView:
     def show(self, state: str, count: int, title: str, menu: Tuple[MenuItem, ...]) -> None:
         image = render_icon(state, count, size=64, template=self.template)
         native = self.pystray.Menu(*self._leading_items(), *[self._convert(item) for item in menu])
-        if self.platform == "win32":
-            title = cap_utf16(title, WINDOWS_TIP_UNITS)
+        title = safe_text(title, WINDOWS_TIP_UNITS)  # UTF-16 units, control and bidi characters dropped
 
         def apply() -> None:
             with self._lock:

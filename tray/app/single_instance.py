@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from typing import Optional
 
+from tray.core.fsutil import ReadRefused, atomic_write_bytes, read_regular_file
 from tray.core.lock import FileLock, LockTimeout
 
 
@@ -29,14 +30,12 @@ class SingleInstance:
             other = self.running_pid()
             who = f" (pid {other})" if other else ""
             raise AlreadyRunning(f"Orchestray is already running{who}") from None
-        with open(self.pid_path, "w", encoding="ascii") as handle:
-            handle.write(str(os.getpid()))
+        atomic_write_bytes(self.pid_path, str(os.getpid()).encode("ascii"))
 
     def running_pid(self) -> Optional[int]:
-        try:
-            with open(self.pid_path, encoding="ascii") as handle:
-                return int(handle.read().strip() or 0) or None
-        except (OSError, ValueError):
+        try:  # a FIFO or a huge file planted here must not hang or break the start
+            return int(read_regular_file(self.pid_path, 64).decode("ascii").strip() or 0) or None
+        except (OSError, ReadRefused, ValueError):
             return None
 
     def release(self) -> None:

@@ -7,11 +7,12 @@ process.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import stat
 import time
 from dataclasses import dataclass, field
-from typing import List, Optional, Tuple
+from typing import List, Optional, Set, Tuple
 
 from tray.core.entry import (
     ROLE_ORCHESTRATOR,
@@ -19,13 +20,15 @@ from tray.core.entry import (
     ROLE_WORKER,
     ROLES,
     Entry,
+    InvalidCwd,
     Unreadable,
+    check_cwd,
     check_session_id,
     new_entry,
     utc_now_iso,
 )
 from tray.core.fields import PROMOTED_AT, PROMOTION_PENDING, VACATED_AT
-from tray.core.fsutil import TEMP_SUFFIX
+from tray.core.fsutil import TEMP_SUFFIX, NotOurs, fit_name, private_dir, replace, unlink_quietly
 from tray.core.liveness import LivenessProbe, process_create_time
 from tray.core.projects import ProjectResolver
 from tray.core.registry import Registry
@@ -75,6 +78,10 @@ def register(
         raise BadInput(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
     if process_create_time(pid) is None:
         raise BadInput(f"no running process has pid {pid}")
+    try:
+        cwd = check_cwd(cwd)  # never write an entry the registry would call unreadable
+    except InvalidCwd as bad:
+        raise BadInput(str(bad)) from None
     resolver = resolver or ProjectResolver()
     project = resolver.resolve(cwd)
     with registry.lock():
@@ -212,6 +219,7 @@ class CleanResult:
     waiting: Tuple[Unreadable, ...] = ()  # unreadable files still within the grace period
     ignored: Tuple[Unreadable, ...] = ()  # folders, pipes, devices named *.json: never touched
     temporaries: Tuple[str, ...] = field(default=())  # our own half-written temp files left by a crash
+    problems: Tuple[str, ...] = ()  # one line per thing that could not be done; the rest was still done
 
 
 def clean(
@@ -220,33 +228,50 @@ def clean(
     grace: float = UNREADABLE_GRACE_SECONDS,
     now: Optional[float] = None,
 ) -> CleanResult:
-    """Remove stale entries; move unreadable files older than `grace` into `.quarantine/` (nothing is lost)."""
+    """Remove stale entries; move unreadable files older than `grace` into `.quarantine/` (nothing is lost).
+
+    One file that cannot be moved (or removed) is a line in `problems`, never the end of the clean: every
+    other file is still handled.
+    """
     now = time.time() if now is None else now
     if not os.path.lexists(registry.directory):  # nothing to clean; do not create the folder
         return CleanResult()
     with registry.lock():
         snapshot = _fresh(registry, None)
         dead = tuple(s for s in snapshot.sessions if not s.alive)
-        ignored = tuple(u for u in snapshot.unreadable if not _movable(u.path))
-        old = tuple(u for u in snapshot.unreadable if u not in ignored and u.mtime and now - u.mtime >= grace)
-        young = tuple(u for u in snapshot.unreadable if u not in old and u not in ignored)
+        ignored: List[Unreadable] = []
+        old: List[Unreadable] = []
+        young: List[Unreadable] = []
+        for record in snapshot.unreadable:  # one pass: this ran in quadratic time with thousands of files
+            if not _movable(record.path):
+                ignored.append(record)
+            elif record.mtime and now - record.mtime >= grace:
+                old.append(record)
+            else:
+                young.append(record)
         temporaries = tuple(_old_temporaries(registry.directory, now, grace))
-        result = CleanResult(removed=dead, quarantined=old, waiting=young, ignored=ignored, temporaries=temporaries)
+        result = CleanResult(
+            removed=dead, quarantined=tuple(old), waiting=tuple(young), ignored=tuple(ignored),
+            temporaries=temporaries,
+        )
         if dry_run:
             return result
+        problems: List[str] = []
+        removed: List[Session] = []
         for session in dead:
             # Re-check with a fresh probe at the last moment: a PID can only die, never come back to life
             # for the same startedAt, but we stay on the safe side regardless.
-            if not LivenessProbe().alive(session.entry.pid, session.entry.started_ts):
-                registry.remove(session.session_id)
-        for record in old:
-            _quarantine(registry.directory, record.path, now)
-        for path in temporaries:
+            if LivenessProbe().alive(session.entry.pid, session.entry.reference_ts(now)):
+                continue
             try:
-                os.unlink(path)
-            except OSError:
-                pass
-        return result
+                registry.remove(session.session_id)
+                removed.append(session)
+            except OSError as error:
+                problems.append(f"could not remove {session.entry.path}: {error.strerror or error}")
+        moved = _quarantine_all(registry.directory, old, now, problems)
+        for path in temporaries:
+            unlink_quietly(path)
+        return dataclasses.replace(result, removed=tuple(removed), quarantined=moved, problems=tuple(problems))
 
 
 def _movable(path: str) -> bool:
@@ -258,16 +283,55 @@ def _movable(path: str) -> bool:
     return stat.S_ISREG(mode) or stat.S_ISLNK(mode)
 
 
-def _quarantine(directory: str, path: str, now: float) -> None:
+def _quarantine_all(
+    directory: str, records: List[Unreadable], now: float, problems: List[str]
+) -> Tuple[Unreadable, ...]:
+    """Move each record's file into `.quarantine/`; what could not be moved is said in `problems`."""
+    if not records:
+        return ()
     target_dir = os.path.join(directory, QUARANTINE_DIR)
-    os.makedirs(target_dir, mode=0o700, exist_ok=True)
-    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now))
-    base = os.path.join(target_dir, f"{os.path.basename(path)}.{stamp}")
-    target, counter = base, 1
-    while os.path.lexists(target):  # never overwrite an earlier quarantined file
+    try:
+        fd = private_dir(target_dir)
+    except NotOurs as refused:
+        problems.append(f"unreadable files left in place: {refused}")
+        return ()
+    except OSError as error:
+        problems.append(f"unreadable files left in place: cannot create {target_dir}: {error.strerror or error}")
+        return ()
+    moved: List[Unreadable] = []
+    try:
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now))
+        taken = set(os.listdir(fd if fd is not None else target_dir))
+        for record in records:
+            name = _quarantine_name(os.path.basename(record.path), stamp, taken)
+            try:
+                if fd is not None:
+                    replace(record.path, name, dst_dir_fd=fd)
+                else:
+                    replace(record.path, os.path.join(target_dir, name))
+            except OSError as error:
+                problems.append(f"could not move aside {record.path}: {error.strerror or error}")
+                continue
+            taken.add(name)
+            moved.append(record)
+    finally:
+        if fd is not None:
+            os.close(fd)
+    return tuple(moved)
+
+
+def _quarantine_name(name: str, stamp: str, taken: Set[str]) -> str:
+    """`<name>.<stamp>[.<n>]`, never an earlier quarantined file's name, within the file-name limit.
+
+    A 255-byte file name plus the stamp is too long for any file system: the name is shortened to fit.
+    """
+    counter = 1
+    while True:
+        suffix = f".{stamp}" + (f".{counter}" if counter > 1 else "")
+        candidate = fit_name(name, len(suffix)) + suffix
+        if candidate not in taken:
+            return candidate
         counter += 1
-        target = f"{base}.{counter}"
-    os.replace(path, target)
 
 
 def _old_temporaries(directory: str, now: float, grace: float) -> List[str]:

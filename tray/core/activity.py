@@ -7,13 +7,26 @@ lines of plain text, replaced atomically, written only by the session's own hook
 ignored (activity is a hint, never a reason to change the registry).
 
 Format: `orchestray-activity 1`, state, since (epoch seconds), detail, first line of the last prompt.
+
+The file holds prompt text, so `.activity` is checked to be our own user-only folder (`fsutil.private_dir`) and
+used through its descriptor: a symlink planted there is refused with one warning, never written through.
 """
 
 from __future__ import annotations
 
 import os
-import stat
 import time
+
+from tray.core.fsutil import (
+    NotOurs,
+    ReadRefused,
+    atomic_write_bytes,
+    ensure_private_dir,
+    private_dir,
+    read_regular_file,
+    unlink_quietly,
+    warn_once,
+)
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the prompt hook imports this module)
 if TYPE_CHECKING:
@@ -70,47 +83,44 @@ def write_activity(
     `session_id` must already be validated: it names the file.
     """
     folder = activity_dir(registry_dir)
-    path = os.path.join(folder, session_id)
-    if prompt is None:
-        previous = read_activity_file(path)
-        prompt = previous.prompt if previous is not None else ""
-    text = "\n".join((MAGIC, state, repr(time.time() if now is None else now), one_line(detail),
-                      one_line(prompt))) + "\n"
-    temp = f"{path}.{os.getpid()}.{time.monotonic_ns()}.tmp"
-    # O_BINARY: without it Windows opens the file in text mode and writes every "\n" as "\r\n".
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     try:
-        fd = os.open(temp, flags, 0o600)
+        fd = _open_folder(registry_dir, folder)
+    except NotOurs as refused:
+        warn_once(f"session activity not recorded: {refused}")
+        return
+    try:
+        name = session_id if fd is not None else os.path.join(folder, session_id)
+        if prompt is None:
+            previous = read_activity_file(name, fd)
+            prompt = previous.prompt if previous is not None else ""
+        text = "\n".join((MAGIC, state, repr(time.time() if now is None else now), one_line(detail),
+                          one_line(prompt))) + "\n"
+        # Not fsynced: activity is a hint, and the prompt hook must stay fast.
+        atomic_write_bytes(name, text.encode("utf-8"), durable=False, dir_fd=fd)
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def _open_folder(registry_dir: str, folder: str) -> Optional[int]:
+    """`.activity`, checked to be ours (created user-only, with the registry if it is missing)."""
+    try:
+        return private_dir(folder)
     except FileNotFoundError:
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-        fd = os.open(temp, flags, 0o600)
-    try:
-        os.write(fd, text.encode("utf-8"))
-    finally:
-        os.close(fd)
-    try:
-        os.replace(temp, path)
-    except OSError:
-        os.unlink(temp)
-        raise
+        ensure_private_dir(registry_dir)  # the prompt hook may be the first to touch the registry
+        return private_dir(folder)
 
 
-def read_activity_file(path: str) -> Optional[Activity]:
-    # O_NONBLOCK and the regular-file check: a FIFO (or a device) put there must not block the reader forever.
-    # A file larger than ours can be is someone else's: ignored, not read in part.
+def read_activity_file(path: str, dir_fd: Optional[int] = None) -> Optional[Activity]:
+    """One activity file, or None when there is none or it is not ours to read.
+
+    Through the non-blocking reader: a FIFO (or a device) put there must not block the reader forever; a link
+    is not followed; a file larger than ours can be is someone else's: ignored, not read in part.
+    """
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    except OSError:
+        raw = read_regular_file(path, MAX_FILE_BYTES, dir_fd=dir_fd)
+    except (OSError, ReadRefused):
         return None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE_BYTES:
-            return None
-        raw = os.read(fd, MAX_FILE_BYTES)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
     lines = raw.decode("utf-8", "replace").split("\n")
     if len(lines) < 5 or lines[0] != MAGIC or lines[1] not in STATES:
         return None
@@ -127,21 +137,41 @@ def read_all(registry_dir: str) -> Dict[str, Activity]:
     """Every session's recorded activity, by session id; unreadable files are skipped."""
     folder = activity_dir(registry_dir)
     try:
-        names = os.listdir(folder)
+        fd = private_dir(folder, create=False)
+    except NotOurs as refused:
+        warn_once(f"session activity not shown: {refused}")
+        return {}
     except OSError:
         return {}
-    found = {}
-    for name in names:
-        if name.endswith(".tmp"):
-            continue
-        activity = read_activity_file(os.path.join(folder, name))
-        if activity is not None:
-            found[name] = activity
-    return found
+    try:
+        names = os.listdir(fd if fd is not None else folder)
+        found = {}
+        for name in names:
+            if name.endswith(".tmp"):
+                continue
+            activity = read_activity_file(name if fd is not None else os.path.join(folder, name), fd)
+            if activity is not None:
+                found[name] = activity
+        return found
+    except OSError:
+        return {}
+    finally:
+        if fd is not None:
+            os.close(fd)
 
 
 def remove_activity(registry_dir: str, session_id: str) -> None:
+    """Remove a session's activity file; a folder that is not ours is left alone (and said once)."""
+    folder = activity_dir(registry_dir)
     try:
-        os.unlink(os.path.join(activity_dir(registry_dir), session_id))
+        fd = private_dir(folder, create=False)
+    except NotOurs as refused:
+        warn_once(f"session activity not removed: {refused}")
+        return
     except OSError:
-        pass
+        return
+    try:
+        unlink_quietly(session_id if fd is not None else os.path.join(folder, session_id), fd)
+    finally:
+        if fd is not None:
+            os.close(fd)

@@ -6,6 +6,7 @@ registry full of files written by other tools must be shown, never silently drop
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -71,6 +72,18 @@ class Entry:
     started_ts: float
     extra: Dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     path: str = field(default="", compare=False)
+    mtime: float = field(default=0.0, compare=False)  # when the file was last written (0: not read from disk)
+
+    def reference_ts(self, now: float) -> float:
+        """The time by which the entry's process must have been running, for the PID-reuse check.
+
+        `startedAt` as written, unless it lies in the future: then the file's own mtime (a session cannot have
+        written its entry before it started). Trusting a future `startedAt` would count any process that ever
+        reuses the PID as alive, forever.
+        """
+        if self.started_ts > now and self.mtime:
+            return min(self.started_ts, self.mtime)
+        return self.started_ts
 
     def to_json(self) -> Dict[str, Any]:
         """The file's content: the protocol's fields first, then every other field we found or added."""
@@ -96,6 +109,7 @@ class Entry:
             "started_ts": self.started_ts,
             "extra": dict(self.extra),
             "path": self.path,
+            "mtime": self.mtime,
         }
         values.update(changes)
         if "started_at" in changes and "started_ts" not in changes:
@@ -126,6 +140,27 @@ def new_entry(session_id: str, pid: int, cwd: str, role: str, started_at: Option
         role=role,
         started_ts=parse_timestamp(started),
     )
+
+
+class InvalidCwd(ValueError):
+    """A session folder the registry would reject: empty, relative, too long or with a NUL character."""
+
+
+def check_cwd(cwd: object) -> str:
+    """The session folder as an entry stores it (absolute, normalised), or `InvalidCwd` saying why not.
+
+    Checked when a session registers, so that we never write an entry that every reader then calls unreadable
+    (and `clean` would move aside while the session lives). A relative folder is made absolute against the
+    current folder: the hook runs in the session's folder.
+    """
+    if not isinstance(cwd, str) or not cwd:
+        raise InvalidCwd(f"the session folder must be a non-empty path, found {_short(cwd)}")
+    if "\x00" in cwd:
+        raise InvalidCwd(f"the session folder contains a NUL character: {_short(cwd)}")
+    absolute = os.path.abspath(cwd)
+    if len(absolute) > MAX_CWD_LENGTH:
+        raise InvalidCwd(f"the session folder is longer than {MAX_CWD_LENGTH} characters ({len(absolute)})")
+    return absolute
 
 
 def entry_from_json(data: Any, stem: str, path: str = "") -> Union[Entry, str]:

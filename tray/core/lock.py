@@ -2,7 +2,8 @@
 
 A hand-written `flock`/`msvcrt.locking` lock rather than a dependency, because the hook imports this on every
 Claude Code prompt and must stay cheap. The lock file is never deleted (deleting a lock file races with a
-process that has just opened it).
+process that has just opened it). It is opened through `fsutil.open_private_file`: a symlink, FIFO or folder
+planted at its name is refused (`NotOurs`), never followed, so no file is ever created outside the registry.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import sys
 import time
 from types import TracebackType
 from typing import Optional, Type
+
+from tray.core.fsutil import open_private_file
 
 LOCK_NAME = ".orchestray.lock"
 
@@ -33,7 +36,7 @@ class FileLock:
         if self._depth:
             self._depth += 1
             return
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = open_private_file(self.path)
         deadline = time.monotonic() + self.timeout
         delay = 0.001
         while True:

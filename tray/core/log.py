@@ -54,14 +54,38 @@ def _trim(path: str) -> None:
 
 
 def _file_handler(path: str, role: str) -> logging.Handler:
+    """The handler of this process's log file; every file it opens is user-only (0600) in a folder made 0700.
+
+    The logs name projects, sessions and folders: nobody else's business. Each file the handler opens (the first,
+    and each one after a rollover) is created 0600; a file left 0644 by an older version is fixed.
+    """
     import logging
     import logging.handlers
 
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    from tray.core.fsutil import PRIVATE_FILE, ensure_private_dir
+
+    def private_open(self: logging.FileHandler):  # type: ignore[no-untyped-def]
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE)
+        return open(fd, self.mode, encoding=self.encoding, errors=self.errors)
+
+    class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+        _open = private_open
+
+    class PrivateFileHandler(logging.FileHandler):
+        _open = private_open
+
+    ensure_private_dir(os.path.dirname(path))
+    handler: logging.FileHandler
     if role == TRAY:
-        return logging.handlers.RotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
-    _trim(path)
-    return logging.FileHandler(path, encoding="utf-8")  # appends; never renames a file others hold
+        handler = PrivateRotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
+    else:
+        _trim(path)
+        handler = PrivateFileHandler(path, encoding="utf-8")  # appends; never renames a file others hold
+    try:
+        os.chmod(path, PRIVATE_FILE)
+    except OSError:
+        pass
+    return handler
 
 
 def setup_logging(verbose: bool = False, console: bool = False, role: Optional[str] = None) -> str:

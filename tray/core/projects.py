@@ -11,6 +11,8 @@ import posixpath
 from dataclasses import dataclass
 from typing import Callable, Dict, Optional, Protocol, Tuple
 
+from tray.core.fsutil import ReadRefused, read_regular_file
+
 GIT_FILE_LIMIT = 4096
 
 
@@ -39,10 +41,13 @@ def normalise(path: str, pathmod: PathModule = os.path) -> str:
 
 
 def _read_small(path: str) -> Optional[str]:
+    """A small git metadata file (`.git`, `commondir`), or None: a FIFO, a device or a huge file is not read.
+
+    Through the non-blocking reader: a FIFO named `.git` once hung `register` while it held the registry lock.
+    """
     try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return handle.read(GIT_FILE_LIMIT)
-    except OSError:
+        return read_regular_file(path, GIT_FILE_LIMIT, follow=True).decode("utf-8", "replace")
+    except (OSError, ReadRefused):
         return None
 
 

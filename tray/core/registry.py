@@ -1,6 +1,8 @@
 """The registry folder: scanning, reading, writing and removing entries.
 
 Reads need no lock (writes are atomic renames); every read-modify-write goes through `Registry.lock()`.
+Reading never fails a command: whatever a file holds (a FIFO, a 4,301-digit number, nesting a parser cannot
+follow), it is one `Unreadable` record. The folder is created user-only and entries are written 0600.
 """
 
 from __future__ import annotations
@@ -11,7 +13,16 @@ import os
 from typing import Iterator, List, Optional
 
 from tray.core.entry import Entry, Record, Unreadable, check_session_id, entry_from_json
-from tray.core.fsutil import ReadRefused, atomic_write_json, read_regular_file
+from tray.core.fsutil import (
+    PRIVATE_FILE,
+    ReadRefused,
+    atomic_write_json,
+    ensure_private_dir,
+    loose_mode_warning,
+    read_regular,
+    unlink,
+    warn_once,
+)
 from tray.core.lock import RegistryLock
 
 MAX_ENTRY_BYTES = 64 * 1024
@@ -26,7 +37,14 @@ class Registry:
         self._lock = RegistryLock(directory, lock_timeout)
 
     def ensure(self) -> None:
-        os.makedirs(self.directory, mode=0o700, exist_ok=True)
+        """Create the folder user-only if it is missing (an existing one keeps its modes: see `check_modes`)."""
+        ensure_private_dir(self.directory)
+
+    def check_modes(self) -> None:
+        """Warn once per process when other users can reach into the registry (the log, and stderr for the CLI)."""
+        warning = loose_mode_warning(self.directory)
+        if warning:
+            warn_once(warning)
 
     def lock(self) -> RegistryLock:
         """The inter-process lock; creates the folder first so the lock file has somewhere to live."""
@@ -55,29 +73,35 @@ class Registry:
         path = os.path.join(self.directory, name)
         stem = name[: -len(SUFFIX)]
         try:
-            raw = read_regular_file(path, MAX_ENTRY_BYTES)
+            raw, info = read_regular(path, MAX_ENTRY_BYTES)
         except ReadRefused as refused:
             return Unreadable(stem, path, f"file {refused}", _mtime(path))
         except OSError as error:
             if error.errno == errno.ENOENT:
                 return Unreadable(stem, path, "file vanished while being read", 0.0)
             return Unreadable(stem, path, f"cannot read file: {error.strerror or error}", _mtime(path))
+        mtime = info.st_mtime
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as error:
-            return Unreadable(stem, path, f"not UTF-8 text (byte {error.start})", _mtime(path))
+            return Unreadable(stem, path, f"not UTF-8 text (byte {error.start})", mtime)
         if not text.strip():
-            return Unreadable(stem, path, "empty file", _mtime(path))
+            return Unreadable(stem, path, "empty file", mtime)
         try:
             data = json.loads(text)
         except json.JSONDecodeError as error:
-            return Unreadable(stem, path, f"invalid JSON at line {error.lineno} column {error.colno}", _mtime(path))
+            return Unreadable(stem, path, f"invalid JSON at line {error.lineno} column {error.colno}", mtime)
         except RecursionError:
-            return Unreadable(stem, path, "invalid JSON: nested too deeply", _mtime(path))
-        result = entry_from_json(data, stem, path)
+            return Unreadable(stem, path, "invalid JSON: nested too deeply", mtime)
+        except (ValueError, MemoryError) as error:  # e.g. an integer of more than 4,300 digits
+            return Unreadable(stem, path, f"invalid JSON: {_first_line(error)}", mtime)
+        try:
+            result = entry_from_json(data, stem, path)
+        except Exception as error:  # noqa: BLE001 - whatever the content, one unreadable entry, not a failed command
+            return Unreadable(stem, path, f"cannot use the content: {_first_line(error)}", mtime)
         if isinstance(result, str):
-            return Unreadable(stem, path, result, _mtime(path))
-        return result
+            return Unreadable(stem, path, result, mtime)
+        return result.replace(mtime=mtime)
 
     def get(self, session_id: str) -> Optional[Record]:
         """The record of one session, or None when it has no file."""
@@ -90,13 +114,13 @@ class Registry:
         """Atomically (re)write an entry. Callers hold the lock."""
         self.ensure()
         path = self.path_for(entry.session_id)
-        atomic_write_json(path, entry.to_json())
+        atomic_write_json(path, entry.to_json(), PRIVATE_FILE)
         return entry.replace(path=path)
 
     def remove(self, session_id: str) -> bool:
         """Remove an entry's file; True if it was there. Callers hold the lock and have checked liveness."""
         try:
-            os.unlink(self.path_for(session_id))
+            unlink(self.path_for(session_id))
             return True
         except FileNotFoundError:
             return False
@@ -107,3 +131,8 @@ def _mtime(path: str) -> float:
         return os.lstat(path).st_mtime
     except OSError:
         return 0.0
+
+
+def _first_line(error: BaseException, limit: int = 120) -> str:
+    text = (str(error).splitlines() or [type(error).__name__])[0]
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -192,6 +192,7 @@ def build_snapshot(
     alive = getattr(probe, "alive_fast", None) or probe.alive
     resolve = resolver.resolve
     activities = read_all(registry.directory)
+    now = time.time()
     sessions: List[Session] = []
     unreadable: List[Unreadable] = []
     for record in registry.scan():
@@ -199,7 +200,7 @@ def build_snapshot(
             unreadable.append(record)
             continue
         activity = activities.get(record.session_id)
-        sessions.append(Session(record, alive(record.pid, record.started_ts), resolve(record.cwd), activity))
+        sessions.append(Session(record, alive(record.pid, record.reference_ts(now)), resolve(record.cwd), activity))
     return snapshot_from_sessions(registry.directory, sessions, unreadable)
 
 

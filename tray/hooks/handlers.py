@@ -332,7 +332,36 @@ def _register(payload: Payload, registry):
     from tray.core.actions import register
     from tray.core.ancestry import session_pid
 
-    return register(registry, payload.session_id, session_pid(), cwd_of(payload))
+    return register(registry, payload.session_id, session_pid(), session_cwd(payload))
+
+
+def session_cwd(payload: Payload) -> str:
+    """The folder to register: the payload's `cwd`, made absolute; one the registry would reject is replaced.
+
+    An entry with a `cwd` holding a NUL or longer than 4,096 characters would be called unreadable by every
+    reader and moved aside by `clean` while its session lives: such a `cwd` is logged in one line and the
+    folder Claude Code runs the hook in is registered instead.
+    """
+    from tray.core.entry import InvalidCwd, check_cwd
+
+    given = cwd_of(payload)
+    try:
+        used = check_cwd(given)
+        if used != given and not os.path.isabs(given):
+            from tray.core.log import get_logger
+
+            get_logger("hook").warning("relative session folder %r registered as %s", given[:200], used)
+        return used
+    except InvalidCwd as bad:
+        fallback = os.environ.get("CLAUDE_PROJECT_DIR") or os.getcwd()
+        try:
+            used = check_cwd(fallback)
+        except InvalidCwd:
+            used = check_cwd(os.getcwd())
+        from tray.core.log import get_logger
+
+        get_logger("hook").warning("%s; registering session folder %s instead", bad, used)
+        return used
 
 
 def on_session_start(payload: Payload, registry) -> str:
@@ -430,14 +459,16 @@ def _mark_registered(registry_dir: str, session_id: str, state: str, detail: str
 def _peek(path: str) -> Optional[str]:
     """The entry file's text, '' if it cannot be read, None if there is none: no parsing in the common case.
 
-    A file that is there but unreadable is left to the user and the tray; the hook never rewrites it.
+    A file that is there but unreadable (a FIFO, a link, a folder, too large) is left to the user and the tray;
+    the hook never rewrites it, and never waits on it: the non-blocking reader opens no FIFO.
     """
+    from tray.core.fsutil import ReadRefused, read_regular_file
+
     try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return handle.read(64 * 1024)
+        return read_regular_file(path, 64 * 1024).decode("utf-8", "replace")
     except FileNotFoundError:
         return None
-    except OSError:
+    except (OSError, ReadRefused):
         return ""
 
 

@@ -17,7 +17,8 @@ the line split like a shell would, POSIX rules and then Windows double-quote rul
 subcommand of ``events.HOOK_EVENTS``) preceded by one of: ``<interpreter> [-options] -c <bootstrap>
 [<folder>]`` (the bootstrap of ``tray/platform/launch.py``, recognised by its mark), ``<interpreter>
 [-options] -m tray``, ``<interpreter> [-options] <…>/tray/hook.py`` (what earlier versions wrote), or a single
-program named ``orchestray[.exe]``. A command the user customised (extra words after the subcommand) is theirs.
+program named ``orchestray[.exe]`` or ``orchestray-hook[.exe]`` (the frozen builds). A command the user
+customised (extra words after the subcommand) is theirs.
 
 Running a hook as Claude Code would (:func:`probe`) is how ``hooks status`` proves that each installed command
 still works: it sets ``handlers.PROBE_ENV`` and expects the hook's one-line JSON answer and exit status 0.
@@ -34,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from tray.hooks.events import HOOK_EVENTS, SUBCOMMANDS
-from tray.platform.launch import HOOK_BOOTSTRAP_MARK
+from tray.platform.launch import FROZEN_HOOK_PROGRAM_NAMES, HOOK_BOOTSTRAP_MARK
 
 FORM_EXEC = "exec"
 FORM_SHELL = "shell"
@@ -134,7 +135,7 @@ def match_words(words: Sequence[str]) -> Optional[str]:
     if len(words) < 3 or words[-2] != "hook" or words[-1] not in SUBCOMMANDS:
         return None
     prefix = list(words[:-2])
-    if len(prefix) == 1 and program_name(prefix[0]) == "orchestray":
+    if len(prefix) == 1 and program_name(prefix[0]) in FROZEN_HOOK_PROGRAM_NAMES:
         return words[-1]
     # `<interpreter> [-options…] -c <bootstrap> [<folder>]`
     if "-c" in prefix:

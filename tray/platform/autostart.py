@@ -34,7 +34,7 @@ import sys
 from pathlib import Path
 from typing import Any, List, Optional, Protocol, Sequence
 
-from tray.core.fsutil import atomic_write_bytes
+from tray.core.fsutil import ReadRefused, atomic_write_bytes, read_regular_file, unlink
 
 __all__ = [
     "APP_NAME",
@@ -65,6 +65,7 @@ BUNDLE_ID = "io.github.orchestray"
 RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
 APPROVED_KEY = r"Software\Microsoft\Windows\CurrentVersion\Explorer\StartupApproved\Run"
 DESKTOP_MARKER = "X-Orchestray"
+MAX_READ_BYTES = 256 * 1024  # a launch agent or desktop entry of ours is a few hundred bytes
 
 
 class AutostartError(OSError):
@@ -251,10 +252,9 @@ class LaunchAgentAutostart:
 
     def _load(self) -> Optional[dict]:
         """The plist if it parses as a dict, else None (missing, unreadable or not a plist)."""
-        try:
-            with open(self.path, "rb") as handle:
-                data = plistlib.load(handle)
-        except (OSError, ValueError, plistlib.InvalidFileException):
+        try:  # non-blocking and capped: a FIFO here must not hang the tray's menu
+            data = plistlib.loads(read_regular_file(str(self.path), MAX_READ_BYTES, follow=True))
+        except (OSError, ReadRefused, ValueError, plistlib.InvalidFileException):
             return None
         return data if isinstance(data, dict) else None
 
@@ -276,7 +276,7 @@ class LaunchAgentAutostart:
 
     def disable(self) -> None:
         if self._ours(self._load()):
-            self.path.unlink()
+            unlink(str(self.path))  # retried on Windows while another process has it open
 
     def is_enabled(self) -> bool:
         data = self._load()
@@ -342,10 +342,9 @@ class XdgAutostart:
     def _entry(self) -> Optional[configparser.SectionProxy]:
         parser = configparser.ConfigParser(interpolation=None, strict=False)
         parser.optionxform = str  # type: ignore[assignment,method-assign]  # keys are case-sensitive
-        try:
-            with open(self.path, encoding="utf-8") as handle:
-                parser.read_file(handle)
-        except (OSError, UnicodeDecodeError, configparser.Error):
+        try:  # non-blocking and capped: a FIFO here must not hang the tray's menu
+            parser.read_string(read_regular_file(str(self.path), MAX_READ_BYTES, follow=True).decode("utf-8"))
+        except (OSError, ReadRefused, UnicodeDecodeError, configparser.Error):
             return None
         return parser["Desktop Entry"] if parser.has_section("Desktop Entry") else None
 
@@ -375,7 +374,7 @@ class XdgAutostart:
 
     def disable(self) -> None:
         if self._ours(self._entry()):
-            self.path.unlink()
+            unlink(str(self.path))  # retried on Windows while another process has it open
 
     def is_enabled(self) -> bool:
         entry = self._entry()

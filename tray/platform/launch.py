@@ -13,8 +13,11 @@ over ``pip install .``). ``python -c`` never exits 2 by itself, and the bootstra
 non-blocking. The bootstrap holds no quote of either kind and no backslash, so it survives every shell's quoting
 (POSIX ``sh``, Git Bash on Windows) unchanged; the package folder travels as its own argument.
 
-Frozen builds run their own console program (on Windows the console ``orchestray.exe`` beside the windowed
-``OrchestrayTray.exe``). A separate small frozen hook program can be added in :func:`frozen_hook_program`.
+Frozen builds run the hooks through ``orchestray-hook``, a small console program built from the hook handlers
+alone (``packaging/hook_entry.py``), beside the main program(s) in every build: the main program bundles the
+tray, and PyInstaller runs the start-up hooks of all it bundles (GTK, multiprocessing...) before a hook's first
+line. A build without it (older, or made by hand from one spec) falls back to the console CLI program (on Windows
+``orchestray.exe`` beside the windowed ``OrchestrayTray.exe``).
 """
 
 from __future__ import annotations
@@ -27,6 +30,10 @@ from typing import List, Optional
 #: They cannot be called ``orchestray.exe`` and ``Orchestray.exe``: Windows file names are case-insensitive.
 WINDOWS_TRAY_EXE = "OrchestrayTray.exe"
 WINDOWS_CLI_EXE = "orchestray.exe"
+#: The small frozen hook program (``.exe`` on Windows), beside the main program in every build.
+HOOK_PROGRAM = "orchestray-hook"
+#: The program names a frozen hook command starts with: the hook program, or (older builds) the main program.
+FROZEN_HOOK_PROGRAM_NAMES = ("orchestray", HOOK_PROGRAM)
 
 #: The program a hook command gives ``python -c``. ``sys.argv`` is then ``["-c", PACKAGE_ROOT, "hook", EVENT]``.
 #: It puts the folder that held Orchestray first on ``sys.path`` (in place of ``''``, the hook's working
@@ -117,8 +124,10 @@ def cli_executable(
 
 
 def frozen_hook_program(platform: Optional[str] = None, executable: Optional[str] = None) -> Optional[str]:
-    """The frozen program the hooks run (today the console CLI program), or None when there is none."""
-    return cli_executable(True, platform, executable)
+    """The frozen program the hooks run: ``orchestray-hook`` beside the running program, else the console CLI
+    program, else None."""
+    name = HOOK_PROGRAM + (".exe" if (platform or sys.platform) == "win32" else "")
+    return _sibling(name, executable) or cli_executable(True, platform, executable)
 
 
 def hook_prefix(
@@ -126,7 +135,7 @@ def hook_prefix(
 ) -> List[str]:
     """The argv words a hook command starts with; ``hook EVENT`` follows them.
 
-    Frozen: the console program. From Python: ``<python> -c HOOK_BOOTSTRAP <package root>``.
+    Frozen: :func:`frozen_hook_program`. From Python: ``<python> -c HOOK_BOOTSTRAP <package root>``.
     """
     if _frozen(frozen):
         program = frozen_hook_program(platform, executable)

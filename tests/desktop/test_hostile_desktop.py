@@ -1,0 +1,105 @@
+"""The tray on a real desktop (Xvfb, trayer, dunst on a private D-Bus) while hostile files sit in its registry:
+FIFOs (an entry, a project's `.git`), an entry with a 5,000-digit number, a 255-byte file name, a link to
+/etc/passwd, a folder named like an entry, and links planted at `.activity` and `.quarantine`.
+
+The tray keeps polling and notifying: a real orchestrator process dies, and dunst receives "orchestrator died";
+more hostile files arrive while it runs, a second orchestrator dies, and dunst receives that too. Nothing in the
+registry or outside it is changed, and the tray's log has no traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+from pathlib import Path
+from typing import Any, Dict, List
+
+import pytest
+from helpers import read_bytes
+from test_tray_desktop import cli, make_repo, tray_command, tray_env
+
+pytestmark = [pytest.mark.desktop, pytest.mark.timeout(300)]
+
+HUGE = "9" * 5000
+
+
+def snapshot_of(folder: Path) -> Dict[str, tuple]:
+    found = {}
+    for root, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            path = os.path.join(root, name)
+            info = os.lstat(path)
+            data = read_bytes(path) if stat.S_ISREG(info.st_mode) else b""
+            found[os.path.relpath(path, folder)] = (stat.S_IFMT(info.st_mode), info.st_mtime_ns, data)
+    return found
+
+
+def plant_hostile_files(registry: Path, outside: Path, tag: str) -> None:
+    os.mkfifo(registry / f"fifo-{tag}.json")
+    (registry / f"huge-{tag}.json").write_text(
+        '{"pid": ' + HUGE + ', "startedAt": "2026-01-01T00:00:00Z", "sessionId": "huge-' + tag + '", '
+        '"cwd": "/x", "role": "orchestrator"}'
+    )
+    long_name = f"long-{tag}-" + "L" * (255 - len(f"long-{tag}-.json")) + ".json"
+    (registry / long_name).write_text("{broken")
+    (registry / f"passwd-{tag}.json").symlink_to("/etc/passwd")
+    (registry / f"dir-{tag}.json").mkdir()
+
+
+def died(desktop: Any, project: str) -> List[Dict[str, Any]]:
+    return [n for n in desktop.notifications() if n["summary"] == f"{project}: orchestrator died"]
+
+
+def test_tray_keeps_polling_and_notifying_with_hostile_files_in_the_registry(desktop, tmp_path: Path, procs) -> None:
+    registry = tmp_path / "registry"
+    registry.mkdir(mode=0o700)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "precious.txt").write_text("not Orchestray's")
+    env = tray_env(desktop, tmp_path, str(registry))
+    alpha = make_repo(tmp_path / "alpha")
+    beta = tmp_path / "beta"
+    beta.mkdir()
+    os.mkfifo(beta / ".git")  # a reader that opened this would wait forever
+
+    sessions = {name: procs.spawn() for name in ("a-orch", "a-work", "b-orch", "b-work")}
+    for name, cwd in (("a-orch", alpha), ("a-work", alpha), ("b-orch", beta), ("b-work", beta)):
+        done = cli(env, "register", "--session-id", name, "--pid", str(sessions[name].pid), "--cwd", str(cwd))
+        assert done.returncode == 0, done.stderr
+    plant_hostile_files(registry, outside, "one")
+    (registry / ".activity").symlink_to(outside)
+    (registry / ".quarantine").symlink_to(outside)
+    outside_before = snapshot_of(outside)
+
+    tray = desktop.popen([*tray_command(), "tray", "--poll-interval", "0.5"], env=env, log="tray.log")
+    desktop.find_window("^Orchestray: 2 project", timeout=30)
+
+    # 1. An orchestrator dies: dunst is told, once.
+    procs.kill(sessions["a-orch"])
+    (notice,) = desktop.wait_for(lambda: died(desktop, "alpha"), timeout=20, interval=0.2)
+    assert "a-orch" in notice["body"] and "a-work" in notice["body"]
+
+    # 2. More hostile files arrive while the tray runs; then the other project's orchestrator dies.
+    plant_hostile_files(registry, outside, "two")
+    before = {name: read_bytes(str(registry / f"{name}.json")) for name in ("a-work", "b-orch", "b-work")}
+    procs.kill(sessions["b-orch"])
+    (notice,) = desktop.wait_for(lambda: died(desktop, "beta"), timeout=20, interval=0.2)
+    assert "b-orch" in notice["body"] and "b-work" in notice["body"]
+    assert tray.poll() is None, "the tray stopped"
+
+    # Nothing was changed by the tray: hostile files are still what they were, nothing outside was touched.
+    assert stat.S_ISFIFO(os.lstat(registry / "fifo-one.json").st_mode)
+    assert stat.S_ISFIFO(os.lstat(beta / ".git").st_mode)
+    assert snapshot_of(outside) == outside_before
+    for name, data in before.items():
+        assert read_bytes(str(registry / f"{name}.json")) == data
+
+    tray.terminate()
+    try:
+        assert tray.wait(timeout=15) == 0
+    except subprocess.TimeoutExpired:
+        pytest.fail("the tray did not stop on SIGTERM")
+    log = (tmp_path / "log" / "orchestray.log").read_text(encoding="utf-8")
+    assert "Traceback" not in log and "poll failed" not in log
+    assert log.count(".activity is a symbolic link") == 1  # said once, not at every poll

@@ -1,0 +1,437 @@
+"""Regression tests for the hostile-files findings (issue 11), each through the real command line or the real
+hook script in a subprocess, with real FIFOs, real symlinks, real 255-byte names, real huge numbers and real
+processes. Every subprocess runs under a deadline: a hang is a failure, never a stuck test run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import pytest
+from helpers import REPO, cli_env, create_time, iso, one_line_error, read_bytes, run_cli, seed_entry, write_entry
+
+from tray.app.config import ConfigStore
+from tray.app.controller import TrayController
+from tray.core import actions, activity
+from tray.core.registry import Registry
+
+pytestmark = pytest.mark.timeout(180)
+
+HOOK = os.path.join(REPO, "tray", "hook.py")
+DEADLINE = 20.0  # seconds any one command may take before it counts as hung
+OLD = time.time() - 3600  # an mtime past clean's five-minute grace period
+
+
+def cli(registry: Path, *args: str, env: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess:
+    return run_cli(list(args), registry_dir=str(registry), env=env or {}, timeout=DEADLINE)
+
+
+def hook(event: str, payload: Dict[str, object], registry: Path, logs: Path, cwd: Optional[Path] = None,
+         session: Optional[str] = None) -> subprocess.CompletedProcess:
+    """The installed hook command, run as Claude Code runs it: JSON on stdin, the session in the environment."""
+    cwd = cwd or registry.parent
+    cwd.mkdir(parents=True, exist_ok=True)
+    env = cli_env(str(registry), {"ORCHESTRAY_LOG_DIR": str(logs)})
+    if session:
+        env["CLAUDE_CODE_SESSION_ID"] = session
+    completed = subprocess.run(
+        [sys.executable, HOOK, "hook", event], input=json.dumps(payload).encode(), env=env,
+        cwd=str(cwd), capture_output=True, timeout=DEADLINE,
+    )
+    assert completed.returncode == 0, completed.stderr  # never 2: that would block Claude Code
+    return completed
+
+
+def log_text(logs: Path) -> str:
+    """Everything logged in the folder (the tray's `orchestray.log`, the hooks' and commands' `hooks.log`)."""
+    return "".join(p.read_text(encoding="utf-8", errors="replace") for p in sorted(logs.glob("*.log*")))
+
+
+def fingerprints(folder: Path) -> Dict[str, tuple]:
+    """Every file under `folder` (not following links): kind, size, mtime and bytes."""
+    found = {}
+    for root, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            path = os.path.join(root, name)
+            info = os.lstat(path)
+            data = read_bytes(path) if stat.S_ISREG(info.st_mode) else b""
+            found[os.path.relpath(path, folder)] = (stat.S_IFMT(info.st_mode), info.st_size, info.st_mtime_ns, data)
+    return found
+
+
+def live_entry(registry: Path, session: str, process: subprocess.Popen, cwd: Path, role: str = "worker") -> bytes:
+    path = write_entry(str(registry), session, process.pid, str(cwd), role, started_at=iso(create_time(process.pid)))
+    return read_bytes(path)
+
+
+# --- 1. FIFOs -------------------------------------------------------------------------------------------
+
+
+def test_the_issue_repro_register_with_a_fifo_git_does_not_hang(tmp_path: Path, procs) -> None:
+    """`mkdir p; mkfifo p/.git; orchestray register --session-id a --cwd p --pid $$` must not hang."""
+    project = tmp_path / "p"
+    project.mkdir()
+    os.mkfifo(project / ".git")
+    registry = tmp_path / "registry"
+    shell = procs.spawn()
+    done = cli(registry, "register", "--session-id", "a", "--cwd", str(project), "--pid", str(shell.pid))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "orchestrator"
+    # The registry lock was not held forever: a second session registers at once, a worker of the same project.
+    other = procs.spawn()
+    done = cli(registry, "register", "--session-id", "b", "--cwd", str(project), "--pid", str(other.pid))
+    assert (done.returncode, done.stdout.strip()) == (0, "worker")
+    for command in (["list"], ["check"], ["status", "--json"], ["clean"], ["clean", "--dry-run"]):
+        assert cli(registry, *command).returncode == 0, command
+    assert stat.S_ISFIFO(os.lstat(project / ".git").st_mode)
+
+
+def test_a_git_file_pointing_at_a_fifo_commondir_does_not_hang(tmp_path: Path, procs) -> None:
+    gitdir = tmp_path / "main" / ".git" / "worktrees" / "wt"
+    gitdir.mkdir(parents=True)
+    os.mkfifo(gitdir / "commondir")
+    worktree = tmp_path / "wt"
+    worktree.mkdir()
+    (worktree / ".git").write_text(f"gitdir: {gitdir}\n")
+    registry = tmp_path / "registry"
+    session = procs.spawn()
+    done = cli(registry, "register", "--session-id", "w", "--cwd", str(worktree), "--pid", str(session.pid))
+    assert (done.returncode, done.stdout.strip()) == (0, "orchestrator"), done.stderr
+    [project] = json.loads(cli(registry, "status", "--json").stdout)["projects"]
+    assert project["root"] == str(worktree)  # a .git file we cannot follow: the folder is the project
+
+
+def test_a_fifo_entry_never_stalls_the_prompt_hook(tmp_path: Path) -> None:
+    registry = tmp_path / "registry"
+    registry.mkdir()
+    os.mkfifo(registry / "s1.json")
+    done = hook("prompt", {"session_id": "s1", "prompt": "hi"}, registry, tmp_path / "logs", session="s1")
+    assert done.stdout == b""
+    assert stat.S_ISFIFO(os.lstat(registry / "s1.json").st_mode)  # left alone: not ours to rewrite
+    [row] = json.loads(cli(registry, "list").stdout)
+    assert row["error"] == "file is not a regular file"
+
+
+# --- 2. huge numbers ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["pid", "extra", "nested"])
+def test_a_number_of_5000_digits_is_one_unreadable_entry(tmp_path: Path, procs, where: str) -> None:
+    registry = tmp_path / "registry"
+    registry.mkdir()
+    project = tmp_path / "project"
+    project.mkdir()
+    valid = live_entry(registry, "ok", procs.spawn(), project, "orchestrator")
+    digits = "9" * 5000
+    body = json.dumps(seed_entry("big", 4242, str(project))).replace('"pid": 4242', {
+        "pid": f'"pid": {digits}', "extra": f'"pid": 4242, "n": {digits}', "nested": f'"pid": 4242, "n": [[{digits}]]',
+    }[where])
+    (registry / "big.json").write_text(body)
+    os.utime(registry / "big.json", (OLD, OLD))
+    rows = {row["sessionId"]: row for row in json.loads(cli(registry, "list").stdout)}
+    assert "error" not in rows["ok"] and "digits" in rows["big"]["error"]
+    assert "ok" in cli(registry, "check").stdout
+    status = json.loads(cli(registry, "status", "--json").stdout)
+    assert [u["sessionId"] for u in status["unreadable"]] == ["big"]
+    assert cli(registry, "register", "--session-id", "new", "--cwd", str(project),
+               "--pid", str(procs.spawn().pid)).stdout.strip() == "worker"
+    done = cli(registry, "clean")
+    assert done.returncode == 0 and "moved aside unreadable big.json" in done.stdout
+    assert read_bytes(str(registry / "ok.json")) == valid
+    [aside] = os.listdir(registry / ".quarantine")
+    assert (registry / ".quarantine" / aside).read_text() == body
+
+
+# --- 3. long names --------------------------------------------------------------------------------------
+
+
+def test_clean_goes_on_past_a_255_byte_file_name(tmp_path: Path, procs) -> None:
+    registry = tmp_path / "registry"
+    registry.mkdir()
+    project = tmp_path / "project"
+    project.mkdir()
+    valid = live_entry(registry, "live", procs.spawn(), project)
+    names = ["a" + "x" * 249 + ".json", "é" * 125 + ".json", "zz-after.json", "名" * 83 + ".json"]
+    for index, name in enumerate(names):
+        assert len(name.encode()) <= 255
+        (registry / name).write_bytes(b"broken %d" % index)
+        os.utime(registry / name, (OLD, OLD))
+    done = cli(registry, "clean")
+    assert done.returncode == 0, done.stderr
+    assert sorted(os.listdir(registry)) == sorted([".orchestray.lock", ".quarantine", "live.json"])
+    aside = os.listdir(registry / ".quarantine")
+    assert len(aside) == 4 and all(len(n.encode()) <= 255 for n in aside)
+    assert sorted((registry / ".quarantine" / n).read_bytes() for n in aside) == [b"broken %d" % i for i in range(4)]
+    assert read_bytes(str(registry / "live.json")) == valid
+    # A second batch with the same long names on the same second: never overwrites the first.
+    for index, name in enumerate(names):
+        (registry / name).write_bytes(b"again %d" % index)
+        os.utime(registry / name, (OLD, OLD))
+    result = actions.clean(Registry(str(registry)), grace=0, now=time.time())
+    result = actions.clean(Registry(str(registry)), grace=0, now=time.time())
+    assert not result.problems
+    assert len(os.listdir(registry / ".quarantine")) == 8
+
+
+def test_clean_never_overwrites_an_earlier_quarantined_file(tmp_path: Path) -> None:
+    registry = tmp_path / "registry"
+    quarantine = registry / ".quarantine"
+    quarantine.mkdir(parents=True, mode=0o700)
+    now = OLD + 3600
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now))
+    (quarantine / f"a.json.{stamp}").write_text("earlier")
+    (registry / "a.json").write_text("{")
+    os.utime(registry / "a.json", (OLD, OLD))
+    result = actions.clean(Registry(str(registry)), now=now)
+    assert len(result.quarantined) == 1 and not result.problems
+    assert (quarantine / f"a.json.{stamp}").read_text() == "earlier"
+    assert (quarantine / f"a.json.{stamp}.2").read_text() == "{"
+
+
+# --- 4. prompts never in a log; logs user-only -------------------------------------------------------------
+
+
+class RecordingView:
+    def __init__(self) -> None:
+        self.notified: List[tuple] = []
+
+    def show(self, *shown: object) -> None:
+        pass
+
+    def notify(self, title: str, body: str, **options: object) -> bool:
+        self.notified.append((title, body))
+        return True
+
+    def stop(self) -> None:
+        pass
+
+
+def test_the_tray_log_never_holds_prompt_text_and_is_user_only(tmp_path: Path, procs) -> None:
+    """The tray notifies about a session that needs an answer (the notification quotes the prompt, for the
+    user) and logs the event without the prompt, in a 0600 file in a 0700 folder."""
+    script = f"""
+import json, os, sys, time
+sys.path.insert(0, {REPO!r})
+from tray.app.config import ConfigStore
+from tray.app.controller import TrayController
+from tray.core import activity
+from tray.core.registry import Registry
+class View:
+    def show(self, *a): pass
+    def notify(self, title, body, **options): print(json.dumps([title, body]), flush=True); return True
+    def stop(self): pass
+registry = Registry(sys.argv[1])
+controller = TrayController(registry, view=View(), config_store=ConfigStore(sys.argv[2]))
+controller.poll_once()
+"""
+    registry = tmp_path / "registry"
+    project = tmp_path / "project"
+    project.mkdir()
+    session = procs.spawn()
+    live_entry(registry, "s1", session, project, "orchestrator")
+    secret = "deploy with password hunter2 please"
+    activity.write_activity(str(registry), "s1", activity.ATTENTION, "Claude needs your permission", secret)
+    logs = tmp_path / "logs"
+    env = cli_env(str(registry), {"ORCHESTRAY_LOG_DIR": str(logs)})
+    done = subprocess.run([sys.executable, "-c", script, str(registry), str(tmp_path / "config")], env=env,
+                          capture_output=True, text=True, timeout=DEADLINE)
+    assert done.returncode == 0, done.stderr
+    [(title, body)] = [json.loads(line) for line in done.stdout.splitlines()]
+    assert secret in body  # the user is told...
+    log = log_text(logs)
+    assert "needs-you" in log and "s1" in log
+    assert "hunter2" not in log  # ...the log is not
+    files = list(logs.iterdir())
+    assert files and all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in files)
+    assert stat.S_IMODE(logs.stat().st_mode) == 0o700
+
+
+def test_the_controller_in_process_logs_no_prompt(tmp_path: Path, procs, caplog: pytest.LogCaptureFixture) -> None:
+    registry = tmp_path / "registry"
+    project = tmp_path / "project"
+    project.mkdir()
+    live_entry(registry, "s1", procs.spawn(), project, "orchestrator")
+    activity.write_activity(str(registry), "s1", activity.ATTENTION, "permission", "my secret prompt text")
+    view = RecordingView()
+    import logging
+
+    logger = logging.getLogger("orchestray")
+    logger.addHandler(caplog.handler)
+    try:
+        TrayController(Registry(str(registry)), view=view, config_store=ConfigStore(str(tmp_path / "c"))).poll_once()
+    finally:
+        logger.removeHandler(caplog.handler)
+    assert view.notified and "my secret prompt text" in view.notified[0][1]
+    assert any("needs-you" in r.getMessage() for r in caplog.records)
+    assert not any("my secret prompt" in r.getMessage() for r in caplog.records)
+
+
+# --- 5. user-only registry -------------------------------------------------------------------------------
+
+
+def test_the_prompt_hook_creates_the_registry_user_only(tmp_path: Path) -> None:
+    registry = tmp_path / "home" / ".claude" / "active"
+    old = os.umask(0o022)
+    try:
+        hook("prompt", {"session_id": "s1", "prompt": "hi", "cwd": str(tmp_path)}, registry, tmp_path / "logs",
+             session="s1")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(registry.stat().st_mode) == 0o700
+    assert stat.S_IMODE((registry / ".activity").stat().st_mode) == 0o700
+    assert stat.S_IMODE((registry / ".activity" / "s1").stat().st_mode) == 0o600
+    # The prompt hook repaired the missing registration: the entry is user-only too.
+    assert stat.S_IMODE((registry / "s1.json").stat().st_mode) == 0o600
+    assert stat.S_IMODE((registry / ".orchestray.lock").stat().st_mode) == 0o600
+
+
+def test_entries_are_written_0600_and_a_loose_registry_gets_one_warning(procs) -> None:
+    import shutil
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="orchestray-loose-", dir="/tmp"))
+    try:
+        os.chmod(base, 0o755)
+        if not all(os.stat(p).st_mode & 0o001 for p in [base, *base.parents]):
+            pytest.skip("the temporary folder is not reachable by others here")
+        registry = base / "registry"
+        registry.mkdir(mode=0o755)
+        os.chmod(registry, 0o755)
+        done = cli(registry, "register", "--session-id", "s1", "--cwd", str(base), "--pid", str(procs.spawn().pid))
+        assert done.returncode == 0
+        line = one_line_error(done)
+        assert line.startswith("orchestray: warning: the registry") and "0755" in line and "chmod 700" in line
+        assert stat.S_IMODE((registry / "s1.json").stat().st_mode) == 0o600
+        assert stat.S_IMODE(registry.stat().st_mode) == 0o755  # the user's folder: warned about, not changed
+        os.chmod(registry, 0o700)
+        assert cli(registry, "check").stderr == ""
+    finally:
+        shutil.rmtree(base)
+
+
+# --- 6. planted symlinks ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def planted(tmp_path: Path) -> Dict[str, Path]:
+    registry = tmp_path / "registry"
+    registry.mkdir(mode=0o700)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("untouched")
+    return {"registry": registry, "outside": outside}
+
+
+def test_a_planted_lock_link_is_refused_and_nothing_is_created_outside(planted: Dict[str, Path], procs) -> None:
+    registry, outside = planted["registry"], planted["outside"]
+    (registry / ".orchestray.lock").symlink_to(outside / "lock")
+    before = fingerprints(outside)
+    done = cli(registry, "register", "--session-id", "s1", "--cwd", str(outside), "--pid", str(procs.spawn().pid))
+    assert done.returncode == 1
+    line = one_line_error(done)
+    assert "symbolic link" in line and ".orchestray.lock" in line
+    assert fingerprints(outside) == before and not (outside / "lock").exists()
+    assert not (registry / "s1.json").exists()
+
+
+def test_a_planted_quarantine_link_is_refused_and_clean_does_the_rest(planted: Dict[str, Path], procs) -> None:
+    registry, outside = planted["registry"], planted["outside"]
+    (registry / ".quarantine").symlink_to(outside)
+    (registry / "junk.json").write_text("{")
+    os.utime(registry / "junk.json", (OLD, OLD))
+    dead = procs.spawn()
+    live_entry(registry, "dead", dead, outside)
+    procs.kill(dead)
+    before = fingerprints(outside)
+    done = cli(registry, "clean")
+    assert done.returncode == 1
+    line = one_line_error(done)
+    assert ".quarantine is a symbolic link" in line
+    assert "removed stale worker dead" in done.stdout  # the rest of the clean was done
+    assert not (registry / "dead.json").exists() and (registry / "junk.json").exists()
+    assert fingerprints(outside) == before
+
+
+def test_a_planted_activity_link_gets_no_prompt_text(planted: Dict[str, Path], procs) -> None:
+    registry, outside = planted["registry"], planted["outside"]
+    (registry / ".activity").symlink_to(outside)
+    logs = registry.parent / "logs"
+    before = fingerprints(outside)
+    for event, payload in (("session-start", {"cwd": str(outside)}), ("prompt", {"prompt": "secret words"}),
+                           ("stop", {}), ("session-end", {})):
+        done = hook(event, dict(payload, session_id="s1"), registry, logs, session="s1")
+        assert event != "prompt" or done.stdout == b""
+    assert fingerprints(outside) == before
+    log = log_text(logs)
+    assert "secret words" not in log
+    assert "session activity not recorded" in log and ".activity is a symbolic link" in log
+    rows = json.loads(cli(registry, "list").stdout)
+    assert rows == []  # session-end removed the entry: the hooks' real work was done all along
+
+
+# --- 7. the hook never writes an entry the registry rejects ---------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["nul", "too-long", "relative"])
+def test_the_hook_registers_a_usable_cwd(tmp_path: Path, kind: str) -> None:
+    registry = tmp_path / "registry"
+    logs = tmp_path / "logs"
+    work = tmp_path / "work"
+    (work / "sub").mkdir(parents=True)
+    given = {"nul": str(work) + "\x00evil", "too-long": "/" + "d" * 5000, "relative": "sub"}[kind]
+    hook("session-start", {"session_id": "s1", "cwd": given, "source": "startup"}, registry, logs, cwd=work,
+         session="s1")
+    [row] = json.loads(cli(registry, "list").stdout)
+    assert "error" not in row and row["alive"] is True
+    assert row["cwd"] == (str(work / "sub") if kind == "relative" else str(work))
+    log = log_text(logs)
+    assert {"nul": "NUL character", "too-long": "longer than 4096", "relative": "relative session folder"}[kind] in log
+    result = actions.clean(Registry(str(registry)), grace=0, now=time.time() + 3600)
+    assert result.quarantined == () and (registry / "s1.json").exists()
+
+
+def test_the_cli_refuses_a_too_long_cwd_in_one_line(tmp_path: Path, procs) -> None:
+    done = cli(tmp_path / "registry", "register", "--session-id", "s1", "--cwd", "/" + "d" * 5000,
+               "--pid", str(procs.spawn().pid))
+    assert done.returncode == 2 and "longer than 4096" in one_line_error(done)
+
+
+# --- 8. smaller ------------------------------------------------------------------------------------------
+
+
+def test_a_future_started_at_does_not_keep_a_reused_pid_alive(tmp_path: Path, procs) -> None:
+    """The entry says 2099; its file was written before the process with that PID started: that process is
+    not the session (PID reuse), so the entry is stale and `clean` removes it. The same entry written after
+    the process started stays."""
+    registry = tmp_path / "registry"
+    process = procs.spawn()
+    started = create_time(process.pid)
+    for name, mtime in (("reused", started - 60), ("same", started + 1)):
+        path = write_entry(str(registry), name, process.pid, str(tmp_path), started_at="2099-01-01T00:00:00Z")
+        os.utime(path, (mtime, mtime))
+    rows = {r["sessionId"]: r for r in json.loads(cli(registry, "list").stdout)}
+    assert (rows["reused"]["alive"], rows["same"]["alive"]) == (False, True)
+    done = cli(registry, "clean")
+    assert "removed stale worker reused" in done.stdout
+    assert sorted(p.name for p in registry.glob("*.json")) == ["same.json"]
+
+
+def test_clean_dry_run_classifies_thousands_of_unreadable_files(tmp_path: Path) -> None:
+    registry = tmp_path / "registry"
+    registry.mkdir()
+    for index in range(3000):
+        path = registry / f"bad{index}.json"
+        path.write_text("{")
+        if index % 3 == 0:
+            os.utime(path, (OLD, OLD))
+    os.mkfifo(registry / "fifo.json")
+    result = actions.clean(Registry(str(registry)), dry_run=True)
+    assert (len(result.quarantined), len(result.waiting), len(result.ignored)) == (1000, 2000, 1)
+    assert len(os.listdir(registry)) == 3002  # dry run: nothing moved (the lock file was created)
