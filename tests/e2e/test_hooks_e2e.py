@@ -415,7 +415,7 @@ def test_cli_hooks_install_then_a_full_session_through_the_installed_commands(
     del env["ORCHESTRAY_REGISTRY_DIR"]  # the default: $CLAUDE_CONFIG_DIR/active, as a user would have it
     registry = sandbox.config / "active"
 
-    completed = sandbox.cli("hooks", "install", "--settings", str(sandbox.settings))
+    completed = sandbox.cli("hooks", "install", "--settings", str(sandbox.settings), "--form", "shell")
     assert completed.returncode == 0, completed.stderr
     installed_bytes = sandbox.settings.read_bytes()
     settings = json.loads(installed_bytes)
@@ -429,7 +429,7 @@ def test_cli_hooks_install_then_a_full_session_through_the_installed_commands(
         ours = [c for c in commands if hook_settings.orchestray_subcommand(c)]
         assert len(ours) == 1 and os.path.isabs(shlex.split(ours[0])[0]), commands
     # Idempotent: a second install does not touch the file.
-    again = sandbox.cli("hooks", "install", "--settings", str(sandbox.settings))
+    again = sandbox.cli("hooks", "install", "--settings", str(sandbox.settings), "--form", "shell")
     assert again.returncode == 0 and sandbox.settings.read_bytes() == installed_bytes
     assert "state: installed" in sandbox.cli("hooks", "status", "--settings", str(sandbox.settings)).stdout
 

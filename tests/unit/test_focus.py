@@ -34,6 +34,9 @@ class FakeProcesses(Processes):
     def terminal(self, pid: int) -> str:
         return self.ttys.get(pid, "")
 
+    def executable(self, pid: int) -> str:
+        return "/opt/homebrew/bin/tmux" if pid == 200 else ""
+
 
 class Recorder:
     """Stands in for subprocess.run: records argv, answers from a table keyed by the tmux subcommand."""
@@ -76,6 +79,7 @@ def test_inside_tmux_the_pane_is_selected_and_its_client_is_raised():
 
     result = focus.focus_pid(220, "darwin", {}, processes, run=run, raise_window=step)
     assert result == FocusResult(True, "raised Terminal; tmux pane %3 of session orch")
+    assert {call[0] for call in run.calls} == {"/opt/homebrew/bin/tmux"}  # the server's own binary
     assert [call[1:] for call in run.calls] == [
         ["-S", "/tmp/t/sock", "list-panes", "-a", "-F",
          "#{pane_pid}\t#{pane_id}\t#{window_id}\t#{session_id}\t#{session_name}"],
@@ -119,6 +123,10 @@ def test_wayland_and_no_display_say_why_and_still_select_the_tmux_pane():
                              raise_window=lambda a, t, p: FocusResult(True, "must not be called"))
     assert result == FocusResult(False, "selected tmux pane %3 of session orch, but cannot raise a window: "
                                         "Wayland lets no app raise another's window")
+    # XWayland: X11 windows can be raised, a Wayland-native terminal cannot, and the refusal says so.
+    xwayland = focus.focus_pid(120, "linux", {"WAYLAND_DISPLAY": "w", "DISPLAY": ":0"}, FakeProcesses(),
+                               run=Recorder({}), raise_window=lambda a, t, p: FocusResult(False, "no window"))
+    assert xwayland == FocusResult(False, "no window; a Wayland-native terminal cannot be raised from here")
 
 
 def test_a_gone_process_is_said_not_raised():

@@ -122,6 +122,10 @@ def test_every_file_a_step_names_exists(job: str) -> None:
 
 def test_pins_match_the_rest_of_the_repository() -> None:
     env = load()["env"]
+    support = (REPO / "tests" / "support" / "real_claude.py").read_text(encoding="utf-8")  # POSIX-only to import
+    assert f'\nPINNED_VERSION = "{env["CLAUDE_CODE_VERSION"]}"\n' in support
+    ci_run = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    assert f"\nCLAUDE_CODE_VERSION={env['CLAUDE_CODE_VERSION']}\n" in ci_run
     build_script = (REPO / "packaging" / "build-linux.sh").read_text(encoding="utf-8")
     assert f"PYINSTALLER_VERSION=${{PYINSTALLER_VERSION:-{env['PYINSTALLER_VERSION']}}}" in build_script
     assert f"HOOKS_CONTRIB_VERSION=${{HOOKS_CONTRIB_VERSION:-{env['HOOKS_CONTRIB_VERSION']}}}" in build_script

@@ -79,21 +79,27 @@ class TmuxTarget:
     session_name: str
 
 
-def _tmux_socket(pid: int, ancestors: Sequence[int], processes: Processes) -> str:
-    """The tmux socket whose server runs this session, from its `TMUX` variable (`socket,server-pid,index`)."""
+def _tmux_server(pid: int, ancestors: Sequence[int], processes: Processes) -> Tuple[str, int]:
+    """The tmux socket and server PID that run this session, from its `TMUX` variable (`socket,pid,index`);
+    ("", 0) when it does not run inside tmux."""
     value = processes.environ(pid).get("TMUX", "")
     parts = value.split(",")
     if len(parts) < 2 or not parts[0]:
-        return ""
+        return "", 0
     try:
         server = int(parts[1])
     except ValueError:
-        return ""
-    return parts[0] if server in ancestors else ""  # an inherited TMUX from elsewhere: not inside that server
+        return "", 0
+    # An inherited TMUX (claude started from a tmux shell into something else) names a server it is not under.
+    return (parts[0], server) if server in ancestors else ("", 0)
 
 
 class Tmux:
-    """tmux commands on one socket (argv, no shell, under a timeout)."""
+    """tmux commands on one socket (argv, no shell, under a timeout).
+
+    The executable is the running server's own when it can be read (a GUI app on macOS has a PATH without
+    Homebrew's folder), else `tmux` from PATH. Run with the user's library path, not a frozen build's.
+    """
 
     def __init__(self, socket: str, run: Runner = subprocess.run, executable: Optional[str] = None) -> None:
         self.socket = socket
@@ -101,8 +107,10 @@ class Tmux:
         self.executable = executable or shutil.which("tmux") or "tmux"
 
     def __call__(self, *args: str) -> str:
+        from tray.platform.opener import child_env
+
         done = self.run_impl([self.executable, "-S", self.socket, *args], capture_output=True, text=True,
-                             timeout=TMUX_TIMEOUT, check=False, stdin=subprocess.DEVNULL)
+                             timeout=TMUX_TIMEOUT, check=False, stdin=subprocess.DEVNULL, env=child_env())
         if done.returncode != 0:
             raise RuntimeError(f"tmux {args[0]}: {(done.stderr or '').strip() or 'exit ' + str(done.returncode)}")
         return str(done.stdout or "")
@@ -178,11 +186,11 @@ def _focus(
         return FocusResult(False, f"process {pid} is gone")
     raise_window = raise_window or _platform_step(platform, env, run)
     windows_side = platform.startswith(("win", "cygwin", "msys"))
-    socket = "" if windows_side else _tmux_socket(pid, ancestors, processes)
+    socket, server = ("", 0) if windows_side else _tmux_server(pid, ancestors, processes)
     tty = processes.terminal(pid)
     selected = ""
     if socket:
-        tmux = Tmux(socket, run)
+        tmux = Tmux(socket, run, processes.executable(server) or None)
         target = tmux_target(ancestors, tmux)
         if target is not None:
             client = tmux_select(target, tmux)
@@ -194,6 +202,8 @@ def _focus(
         prefix = f"selected {selected}, but " if selected else ""
         return FocusResult(False, prefix + f"cannot raise a window: {problem}")
     result = raise_window(ancestors, tty, processes)
+    if not result.ok and env.get("WAYLAND_DISPLAY") and not platform.startswith(("win", "darwin")):
+        result = FocusResult(False, result.message + "; a Wayland-native terminal cannot be raised from here")
     if selected:
         if result.ok:
             return FocusResult(True, f"{result.message}; {selected}")

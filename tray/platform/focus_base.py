@@ -40,6 +40,12 @@ class Processes:
         except (psutil.Error, OSError):
             return {}
 
+    def executable(self, pid: int) -> str:
+        try:
+            return psutil.Process(pid).exe() or ""
+        except (psutil.Error, OSError):
+            return ""
+
     def terminal(self, pid: int) -> str:
         try:
             return psutil.Process(pid).terminal() or ""

@@ -78,9 +78,11 @@ def raise_tab(
         outer = names[-1] if names else "?"
         return FocusResult(False, f"not in Terminal or iTerm2 (its outermost process is {outer})")
     title, script = app
+    from tray.platform.opener import child_env
+
     try:
         done = run(argv(script, tty), capture_output=True, text=True, timeout=TIMEOUT, check=False,
-                   stdin=subprocess.DEVNULL)
+                   stdin=subprocess.DEVNULL, env=child_env())
     except (OSError, subprocess.TimeoutExpired) as error:
         return FocusResult(False, f"osascript failed: {error}")
     answer = (done.stdout or "").strip()
