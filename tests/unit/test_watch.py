@@ -499,3 +499,35 @@ def test_watched_processes_answer_liveness_without_asking_the_os_until_they_end(
     finally:
         process.kill()
         process.wait(timeout=10)
+
+
+@linux_only
+def test_claude_codes_own_session_folder_wakes_the_tray_too(linux_watcher, tmp_path):
+    """Esc and an approved permission fire no hook; Claude Code rewrites `<config>/sessions/<pid>.json`."""
+    watcher, reasons = linux_watcher
+    sessions = tmp_path.parent / (tmp_path.name + "-claude") / "sessions"
+    sessions.mkdir(parents=True)
+    watcher.watch_pids([], folders=[str(sessions)])
+    (sessions / "123.json.tmp").write_text('{"status": "idle"}')
+    os.replace(sessions / "123.json.tmp", sessions / "123.json")
+    assert reasons.wait_for("file")
+
+
+def test_the_folders_worth_watching_come_from_the_sessions_transcripts(tmp_path):
+    from tray.app.controller import client_status_folders
+    from tray.core.activity import Activity
+    from tray.core.entry import new_entry
+    from tray.core.projects import Project
+    from tray.core.snapshot import Session
+
+    project = Project(key="/p", root="/p", name="p")
+    config = tmp_path / "claude"
+
+    def live(sid: str, transcript: str) -> Session:
+        entry = new_entry(sid, 4242, "/p", "worker")
+        return Session(entry, True, project, Activity("working", 0.0, transcript=transcript))
+
+    sessions = [live("a", str(config / "projects" / "-p" / "a.jsonl")),
+                live("b", str(config / "projects" / "-p" / "b.jsonl")),
+                live("c", ""), live("d", "/somewhere/else.txt")]
+    assert client_status_folders(sessions) == [str(config / "sessions")]

@@ -11,6 +11,7 @@ the notice, so each one re-reads the registry first and refuses, in a notificati
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import deque
@@ -149,7 +150,8 @@ class TrayController:
         self.announce(found)  # before the menu: a death is said without waiting for a large menu to build
         self.refresh_view()
         if self.watching and self.change_watcher is not None:
-            self.change_watcher.watch_pids(s.entry.pid for v in snapshot.projects for s in v.live)
+            live = [s for v in snapshot.projects for s in v.live]
+            self.change_watcher.watch_pids((s.entry.pid for s in live), client_status_folders(live))
         return found
 
     def refresh_view(self) -> None:
@@ -442,3 +444,17 @@ def _default_change_watcher(directory: str) -> Optional[ChangeWatcher]:
 
     raise_fd_limit()
     return for_platform(directory)
+
+
+def client_status_folders(sessions: List[Session]) -> List[str]:
+    """Claude Code's `sessions/` folders of these sessions: it rewrites a session's file there when a turn
+    ends or resumes without a hook (Esc, an approved permission), so a change there is worth a wake."""
+    from tray.core.turns import claude_config_of
+
+    folders = set()
+    for session in sessions:
+        transcript = session.activity.transcript if session.activity is not None else ""
+        config = claude_config_of(transcript) if transcript else ""
+        if config:
+            folders.add(os.path.join(config, "sessions"))
+    return sorted(folders)

@@ -51,8 +51,9 @@ class ChangeWatcher(Protocol):
         """Begin watching; False when this watcher cannot run here (the caller then polls)."""
         ...
 
-    def watch_pids(self, pids: Iterable[int]) -> None:
-        """Watch exactly these processes from now on (the live sessions of the latest snapshot)."""
+    def watch_pids(self, pids: Iterable[int], folders: Iterable[str] = ()) -> None:
+        """Watch exactly these processes from now on (the live sessions of the latest snapshot), and also these
+        folders outside the registry (Claude Code's `sessions/` folders, where a turn's end shows without a hook)."""
         ...
 
     def known_alive(self) -> Dict[int, float]:
@@ -179,6 +180,7 @@ class LinuxWatcher:
         self._pidfds: Dict[int, int] = {}  # pid -> pidfd
         self._fd_pids: Dict[int, int] = {}  # pidfd -> pid
         self._created: Dict[int, float] = {}  # pid -> creation time of the process its pidfd holds
+        self._extra: Set[str] = set()  # folders outside the registry worth a wake (kept once added)
         self._wake_read = self._wake_write = -1
         self._lock = threading.Lock()
         self._closed = threading.Event()
@@ -203,9 +205,11 @@ class LinuxWatcher:
         self._thread.start()
         return True
 
-    def watch_folders(self) -> None:
-        """Watch the registry and its sub-folders that exist; called again when one appears."""
+    def watch_folders(self, extra: Iterable[str] = ()) -> None:
+        """Watch the registry and its sub-folders that exist (called again when one appears), and `extra`."""
+        self._extra.update(extra)
         wanted = [self.directory] + [os.path.join(self.directory, sub) for sub in WATCHED_SUBFOLDERS]
+        wanted += sorted(self._extra)
         with self._lock:
             known = set(self._folders.values())
             for folder in wanted:
@@ -219,7 +223,7 @@ class LinuxWatcher:
                     continue
                 self._folders[wd] = folder
 
-    def watch_pids(self, pids: Iterable[int]) -> None:
+    def watch_pids(self, pids: Iterable[int], folders: Iterable[str] = ()) -> None:
         wanted: Set[int] = {pid for pid in pids if isinstance(pid, int) and pid > 0}
         with self._lock:
             if self._epoll is None:
@@ -247,7 +251,7 @@ class LinuxWatcher:
                 self._fd_pids[fd] = pid
                 self._created[pid] = created
                 self._epoll.register(fd, select.EPOLLIN)
-        self.watch_folders()
+        self.watch_folders(folders)
 
     def known_alive(self) -> Dict[int, float]:
         """Creation time of each watched process that has not ended: running now, as sure as asking the OS."""
@@ -379,6 +383,7 @@ class KqueueWatcher:
         self._kq: Any = None
         self._folder_fds: Dict[str, int] = {}
         self._pids: Set[int] = set()
+        self._extra: Set[str] = set()
         self._wake_read = self._wake_write = -1
         self._lock = threading.Lock()
         self._closed = threading.Event()
@@ -408,11 +413,13 @@ class KqueueWatcher:
         self._thread.start()
         return True
 
-    def watch_folders(self) -> None:
+    def watch_folders(self, extra: Iterable[str] = ()) -> None:
+        self._extra.update(extra)
         s = self.select
         fflags = s.KQ_NOTE_WRITE | s.KQ_NOTE_DELETE | s.KQ_NOTE_RENAME | s.KQ_NOTE_ATTRIB | s.KQ_NOTE_EXTEND
         with self._lock:
-            for folder in [self.directory] + [os.path.join(self.directory, sub) for sub in WATCHED_SUBFOLDERS]:
+            ours = [self.directory] + [os.path.join(self.directory, sub) for sub in WATCHED_SUBFOLDERS]
+            for folder in ours + sorted(self._extra):
                 if folder in self._folder_fds or self._kq is None:
                     continue
                 try:
@@ -423,7 +430,7 @@ class KqueueWatcher:
                 self._folder_fds[folder] = fd
                 self._kq.control([self._event(fd, "KQ_FILTER_VNODE", ("KQ_EV_ADD", "KQ_EV_CLEAR"), fflags)], 0)
 
-    def watch_pids(self, pids: Iterable[int]) -> None:
+    def watch_pids(self, pids: Iterable[int], folders: Iterable[str] = ()) -> None:
         wanted = {pid for pid in pids if isinstance(pid, int) and pid > 0}
         s = self.select
         with self._lock:
@@ -446,7 +453,7 @@ class KqueueWatcher:
                     log.warning("cannot watch process %d (%s); its end is found by polling", pid, error)
                     continue
                 self._pids.add(pid)
-        self.watch_folders()
+        self.watch_folders(folders)
 
     @property
     def watched_pids(self) -> Set[int]:

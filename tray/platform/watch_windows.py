@@ -84,7 +84,9 @@ class WindowsWatcher:
                 return
             self._say("file" if returned.value else "overflow")  # 0 bytes: more changes than the buffer held
 
-    def watch_pids(self, pids: Iterable[int]) -> None:
+    def watch_pids(self, pids: Iterable[int], folders: Iterable[str] = ()) -> None:
+        """`folders` (Claude Code's `sessions/`) are left to the safety-net rescan here: one more blocking
+        ReadDirectoryChangesW thread each was not worth it yet."""
         wanted: Set[int] = {pid for pid in pids if isinstance(pid, int) and pid > 0}
         with self._lock:
             if self._callback is None:
