@@ -25,6 +25,8 @@ from tray.hooks.events import EVENT_OF, HOOK_EVENTS, SUBCOMMANDS
 from tray.hooks.invocation import (
     FORM_EXEC,
     FORM_SHELL,
+    claude_program,
+    detect_form,
     form_for,
     hook_entries,
     hook_entry,
@@ -366,3 +368,17 @@ def test_no_import_cycle_through_the_hooks_the_launcher_the_tray_start_or_the_se
     cyclic = [m for m in watched if _reaches(graph, m, m)]
     assert cyclic == []
     assert graph["tray.hooks.events"] == set()  # the table imports nothing
+
+
+@posix_only
+@pytest.mark.parametrize(("says", "exit_code", "form"), [
+    ("2.1.332 (Claude Code)", 0, FORM_EXEC), ("2.1.139 (Claude Code)", 0, FORM_EXEC),
+    ("2.1.138 (Claude Code)", 0, FORM_SHELL), ("garbage", 0, FORM_SHELL), ("2.1.332 (Claude Code)", 1, FORM_SHELL),
+])
+def test_the_form_follows_what_the_installed_claude_says(tmp_path: Path, says: str, exit_code: int, form: str) -> None:
+    program = tmp_path / "claude"
+    program.write_text(f"#!/bin/sh\necho '{says}'\nexit {exit_code}\n")
+    program.chmod(0o755)
+    assert detect_form(str(program)) == form
+    assert claude_program({"PATH": str(tmp_path), "HOME": str(tmp_path / "nohome")}) == str(program)
+    assert claude_program({"PATH": str(tmp_path / "empty"), "HOME": str(tmp_path / "nohome")}) is None
