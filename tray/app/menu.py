@@ -286,7 +286,8 @@ def build_menu(
     if error:
         items.append(info(f"⚠ {error}"))
     if settings.hook_problems:
-        items.append(info(f"⚠ {settings.hook_problems[0]}"))
+        count = len(settings.hook_problems)
+        items.append(info(f"⚠ {count} Claude Code hook{'s' if count != 1 else ''} broken (details: Open log)"))
         items.append(MenuItem("Repair Claude Code hooks", Action(REPAIR_HOOKS)))
     if snapshot is None:
         items.append(info("Reading the registry…"))
