@@ -112,12 +112,14 @@ def activity_text(session: Session, now: float) -> str:
     activity = session.activity
     if activity is None or not session.alive:
         return ""
-    return f"{ACTIVITY_WORDS.get(activity.state, activity.state)} {format_age(now - activity.since)}"
+    word = ACTIVITY_WORDS.get(activity.state, activity.state)
+    return f"{word} {format_age(now - activity.since, coarse=True)}"
 
 
 def session_label(session: Session, now: float, extra: str = "") -> str:
     entry = session.entry
-    parts = [short_id(entry.session_id), f"pid {entry.pid}", f"up {format_age(now - entry.started_ts)}"]
+    up = format_age(now - entry.started_ts, coarse=True)
+    parts = [short_id(entry.session_id), f"pid {entry.pid}", f"up {up}"]
     folder = session_folder(session)
     if folder:
         parts.append(folder)
@@ -224,7 +226,8 @@ def build_menu(
     if error:
         items.append(info(f"⚠ {error}"))
     if settings.hook_problems:
-        items.append(info(f"⚠ {settings.hook_problems[0]}"))
+        count = len(settings.hook_problems)
+        items.append(info(f"⚠ {count} Claude Code hook{'s' if count != 1 else ''} broken (details: Open log)"))
         items.append(MenuItem("Repair Claude Code hooks", Action(REPAIR_HOOKS)))
     if snapshot is None:
         items.append(info("Reading the registry…"))

@@ -226,3 +226,23 @@ class ActivityWatcher:
                                           activity.prompt))
         self._said &= current  # forget episodes that ended
         return found
+
+    def next_due(self, snapshot: Optional[Snapshot], now: float) -> Optional[float]:
+        """Seconds until a waiting session that has not been said yet reaches `delay`, or None if none will.
+
+        An event-driven tray sleeps until something changes; waiting long enough is a change only the clock
+        makes, so the tray wakes for it then and not before.
+        """
+        if snapshot is None:
+            return None
+        due: Optional[float] = None
+        for view in snapshot.projects:
+            for session in view.live:
+                activity = session.activity
+                if activity is None or activity.state != "waiting":
+                    continue
+                if (session.session_id, activity.state, activity.since) in self._said:
+                    continue
+                left = max(0.0, activity.since + self.delay - now)
+                due = left if due is None else min(due, left)
+        return due
