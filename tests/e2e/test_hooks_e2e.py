@@ -206,18 +206,28 @@ def test_clear_starts_a_new_session_id_that_replaces_the_old_entry_and_keeps_the
     assert installed.sessions() == ["orch-1", "work-2"]
     entry = installed.entry("work-2")
     assert (entry["pid"], entry["role"], entry["cwd"]) == (worker.pid, "worker", str(project["worktree"]))
-    if not session_end:
-        assert entry["startedAt"] == started  # the same process, replaced in place
+    assert entry["startedAt"] == started  # the same process, replaced in place: seniority kept
 
+    orchestrator_started = installed.entry("orch-1")["startedAt"]
     steps = orchestrator.send("clear", "orch-1", "orch-2", *extra)["steps"]
     assert "ORCHESTRATOR" in role_context(steps[-1])
     assert installed.sessions() == ["orch-2", "work-2"]
     entry = installed.entry("orch-2")
-    assert (entry["pid"], entry["role"]) == (orchestrator.pid, "orchestrator")
+    assert (entry["pid"], entry["role"], entry["startedAt"]) == (orchestrator.pid, "orchestrator", orchestrator_started)
 
     # And the new ids are ordinary sessions from then on.
     assert_silent(worker.prompt("work-2"))
     assert_silent(orchestrator.prompt("orch-2"))
+
+    # A vacating orchestrator that clears is still handing over (the handover is not silently cancelled).
+    vacated = installed.cli("vacate", "--session-id", "orch-2")
+    assert vacated.returncode == 0, vacated.stderr
+    steps = orchestrator.send("clear", "orch-2", "orch-3", *extra)["steps"]
+    assert "VACATING" in role_context(steps[-1])
+    assert installed.sessions() == ["orch-3", "work-2"]
+    entry = installed.entry("orch-3")
+    assert (entry["role"], entry["startedAt"]) == ("vacating", orchestrator_started)
+    assert not (installed.registry / ".activity" / "orch-2").exists()  # the old id's activity went with it
 
 
 def test_prompt_repairs_a_lost_registration_silently(installed: Sandbox, project: Dict[str, Path]) -> None:

@@ -74,7 +74,7 @@ import uuid
 from typing import Any, Dict, List, Optional
 
 CONTEXT_EVENTS = ("SessionStart", "UserPromptSubmit")
-EVENTS = ("SessionStart", "UserPromptSubmit", "SessionEnd", "Stop", "Notification")
+EVENTS = ("SessionStart", "UserPromptSubmit", "SessionEnd", "Stop", "StopFailure", "Notification")
 DEFAULT_TIMEOUT = 60.0
 
 

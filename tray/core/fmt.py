@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import time
 import unicodedata
-from typing import Optional
 
 # Bidirectional overrides and isolates: they can make a folder name display as something else.
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
 
 
-def format_age(seconds: float) -> str:
-    """`42s`, `5m`, `3h 12m`, `2d 4h`: short enough for a menu line."""
+def format_age(seconds: float, coarse: bool = False) -> str:
+    """`42s`, `5m`, `3h 12m`, `2d 4h`: short enough for a menu line.
+
+    `coarse` says `<1m` for the first minute: the tray refreshes ages at most once a minute, so a count of
+    seconds there would be wrong most of the time.
+    """
     seconds = max(0, int(seconds))
     if seconds < 60:
-        return f"{seconds}s"
+        return "<1m" if coarse else f"{seconds}s"
     minutes = seconds // 60
     if minutes < 60:
         return f"{minutes}m"
@@ -23,10 +25,6 @@ def format_age(seconds: float) -> str:
         return f"{hours}h {minutes}m" if minutes else f"{hours}h"
     days, hours = divmod(hours, 24)
     return f"{days}d {hours}h" if hours else f"{days}d"
-
-
-def age_since(started_ts: float, now: Optional[float] = None) -> str:
-    return format_age((time.time() if now is None else now) - started_ts)
 
 
 def shorten_middle(text: str, limit: int) -> str:

@@ -1,4 +1,4 @@
-"""The hook handlers Claude Code runs: `orchestray hook session-start|prompt|session-end|stop|notification`.
+"""The hook handlers Claude Code runs: `orchestray hook session-start|prompt|session-end|stop|stop-failure|...`.
 
 Contract (docs/protocol.md, "Claude Code's hooks"; docs/decisions.md, "Exit codes"): read the hook JSON on
 stdin; never fail Claude Code (any error is logged, the handler exits 0 and prints nothing); print only the role
@@ -186,10 +186,17 @@ def run_hook(
             context = {"hookEventName": HOOK_EVENT_NAMES[event], "additionalContext": text}
             out.write(json.dumps({"hookSpecificOutput": context}) + "\n")
             out.flush()
-    except BaseException:  # noqa: BLE001 - a hook must never fail Claude Code, not even on Ctrl-C
-        from tray.core.log import log_exception
+    except BaseException as error:  # noqa: BLE001 - a hook must never fail Claude Code, not even on Ctrl-C
+        from tray.core.fsutil import NotOurs
 
-        log_exception(f"hook {event} failed")
+        if isinstance(error, NotOurs):  # a link planted at the registry lock: one line, not a traceback
+            from tray.core.log import get_logger
+
+            get_logger("hook").warning("hook %s: %s", event, error)
+        else:
+            from tray.core.log import log_exception
+
+            log_exception(f"hook {event} failed")
     return 0
 
 
@@ -280,15 +287,15 @@ def session_cwd(payload: Payload) -> str:
 
 def on_session_start(payload: Payload, registry) -> str:
     result = _register(payload, registry)
-    _mark(registry.directory, result.entry.session_id, "waiting", prompt="")
+    _mark(registry.directory, result.entry.session_id, "waiting", prompt="",
+          transcript=payload.string_field("transcript_path"))
     return role_context(registry, result.entry)
-
-
 
 
 def on_prompt(payload: Payload, registry_dir: str) -> str:
     session_id = payload.session_id
-    _mark(registry_dir, session_id, "working", prompt=payload.string_field("prompt"))
+    _mark(registry_dir, session_id, "working", prompt=payload.string_field("prompt"),
+          transcript=payload.string_field("transcript_path"))
     raw = _peek(os.path.join(registry_dir, session_id + ".json"))
     if raw is not None and f'"{PROMOTION_PENDING}"' not in raw:
         return ""  # the common case: registered, nothing to say; no JSON parsing, no further import
@@ -303,11 +310,19 @@ def on_prompt(payload: Payload, registry_dir: str) -> str:
 
 
 def on_session_end(payload: Payload, registry) -> str:
-    from tray.core.actions import deregister
-    from tray.core.activity import remove_activity
+    """The session ends: its entry goes, with its activity (`actions.deregister` removes both).
 
+    Except for `/clear`: Claude Code ends the session (reason `clear`) and at once starts a new one, with a
+    new id, in the same process. The entry stays for that `SessionStart`, whose `register` replaces it and so
+    inherits its role (orchestrator, worker or vacating), its `startedAt` and a promotion not yet told. Should
+    that SessionStart never come, the next prompt's hook (a lost registration) does the same replacement, and a
+    process that exits first leaves an ordinary stale entry.
+    """
+    from tray.core.actions import deregister
+
+    if payload.string_field("reason") == "clear":
+        return ""
     deregister(registry, payload.session_id)
-    remove_activity(registry.directory, payload.session_id)
     return ""
 
 
@@ -317,6 +332,13 @@ def on_stop(payload: Payload, registry_dir: str) -> str:
     Never deregister here (the protocol's original "Stop deletes the registration" would drop a live session).
     """
     _mark_registered(registry_dir, payload.session_id, "waiting")
+    return ""
+
+
+def on_stop_failure(payload: Payload, registry_dir: str) -> str:
+    """`StopFailure`: the turn ended in an API error (no `Stop` comes): the session waits for its user."""
+    error = str(payload.get("error") or "")
+    _mark_registered(registry_dir, payload.session_id, "waiting", detail=f"turn failed: {error or 'API error'}")
     return ""
 
 
@@ -340,13 +362,15 @@ HANDLERS = {
     "prompt": on_prompt,
     "session-end": on_session_end,
     "stop": on_stop,
+    "stop-failure": on_stop_failure,
     "notification": on_notification,
 }
-FOLDER_HANDLERS = (on_prompt, on_stop, on_notification)  # they take the registry folder, not a Registry
+# They take the registry folder, not a Registry.
+FOLDER_HANDLERS = (on_prompt, on_stop, on_stop_failure, on_notification)
 
 
 def _mark(registry_dir: str, session_id: str, state: str, detail: str = "", prompt=None,
-          keep_since: bool = False) -> None:
+          keep_since: bool = False, transcript: str = "") -> None:
     """Record the session's activity; a failure is logged and never stops the hook's real work."""
     try:
         from tray.core.activity import read_activity_file, write_activity
@@ -356,7 +380,7 @@ def _mark(registry_dir: str, session_id: str, state: str, detail: str = "", prom
             previous = read_activity_file(os.path.join(registry_dir, ".activity", session_id))
             if previous is not None and previous.state == state:
                 now = previous.since
-        write_activity(registry_dir, session_id, state, detail, prompt, now=now)
+        write_activity(registry_dir, session_id, state, detail, prompt, now=now, transcript=transcript)
     except OSError:
         from tray.core.log import log_exception
 
