@@ -274,7 +274,7 @@ def clean(
         for session in dead:
             # Re-check with a fresh probe at the last moment: a PID can only die, never come back to life
             # for the same startedAt, but we stay on the safe side regardless.
-            if LivenessProbe().alive(session.entry.pid, session.entry.reference_ts(now)):
+            if LivenessProbe().alive(session.entry.pid, session.entry.reference_ts(time.time())):
                 continue
             try:
                 registry.remove(session.session_id)

@@ -63,7 +63,7 @@ def client_status(config: str, pid: int, session_id: str) -> Optional[tuple[str,
     """(state, since, detail) from Claude Code's `sessions/<pid>.json`, or None when it is absent or not ours."""
     try:
         data = json.loads(read_regular_file(os.path.join(config, "sessions", f"{pid}.json"), STATUS_FILE_LIMIT))
-    except (OSError, ReadRefused, ValueError):
+    except (OSError, ReadRefused, ValueError, RecursionError):  # any parse error: not ours to understand
         return None
     if not isinstance(data, dict) or data.get("pid") != pid or data.get("sessionId") != session_id:
         return None
@@ -128,8 +128,8 @@ def transcript_tail(path: str, limit: int = TRANSCRIPT_TAIL) -> Iterator[Dict[st
             continue
         try:
             entry = json.loads(line)
-        except ValueError:
-            continue  # a line being written, or not ours to understand
+        except (ValueError, RecursionError):
+            continue  # a line being written, or not ours to understand (nested too deeply, huge numbers)
         if isinstance(entry, dict):
             yield entry
 

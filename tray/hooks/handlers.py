@@ -186,10 +186,17 @@ def run_hook(
             context = {"hookEventName": HOOK_EVENT_NAMES[event], "additionalContext": text}
             out.write(json.dumps({"hookSpecificOutput": context}) + "\n")
             out.flush()
-    except BaseException:  # noqa: BLE001 - a hook must never fail Claude Code, not even on Ctrl-C
-        from tray.core.log import log_exception
+    except BaseException as error:  # noqa: BLE001 - a hook must never fail Claude Code, not even on Ctrl-C
+        from tray.core.fsutil import NotOurs
 
-        log_exception(f"hook {event} failed")
+        if isinstance(error, NotOurs):  # a link planted at the registry lock: one line, not a traceback
+            from tray.core.log import get_logger
+
+            get_logger("hook").warning("hook %s: %s", event, error)
+        else:
+            from tray.core.log import log_exception
+
+            log_exception(f"hook {event} failed")
     return 0
 
 
