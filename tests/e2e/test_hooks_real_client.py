@@ -23,7 +23,9 @@ from pathlib import Path
 import pytest
 from broken_install import ThrowAwayInstall
 from claude_api import Text
-from real_claude import ClaudeWorld
+from real_claude import ClaudeWorld, require_claude
+
+from tray.hooks.invocation import FORM_EXEC, detect_form
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="the real client runs on a POSIX pseudo-terminal here")
 
@@ -77,3 +79,8 @@ def test_a_broken_install_never_blocks_the_real_client(
     second = claude_world.start(project)
     answered_and_ended(claude_world, second, "hello-second", "ANSWER-SECOND")
     assert [entry["pid"] for entry in claude_world.entries()] == [client.pid]
+
+
+def test_the_real_client_says_it_has_exec_form_hooks() -> None:
+    """`hooks install --form auto` asks `claude --version`: the pinned client must get the exec form."""
+    assert detect_form(require_claude()) == FORM_EXEC
