@@ -15,15 +15,15 @@ import os
 import threading
 import time
 from collections import deque
-from typing import Any, Callable, Deque, List, Optional, Protocol, Tuple
+from typing import Any, Callable, Deque, Dict, List, Optional, Protocol, Tuple
 
 from tray.app import menu as menu_model
 from tray.app.config import Config, ConfigStore
-from tray.core import actions, events
+from tray.core import actions, events, handover, projectfiles, traffic
 from tray.core.events import OFFER_FOCUS, OFFER_OPEN_HANDOVER, OFFER_PROMOTE, Offer, short_id
 from tray.core.liveness import LivenessProbe
 from tray.core.log import get_logger
-from tray.core.projects import ProjectResolver
+from tray.core.projects import ProjectResolver, project_name
 from tray.core.registry import Registry
 from tray.core.snapshot import Session, Snapshot, build_snapshot
 from tray.platform.focus_base import FocusResult
@@ -120,6 +120,10 @@ class TrayController:
         self.shown: Optional[Tuple[str, int, str, Tuple[menu_model.MenuItem, ...]]] = None
         self.limiter = RateLimiter(self.config.notify_per_minute)
         self.watcher = events.ActivityWatcher(self.config.waiting_notify_after)
+        self.claim_watcher = events.ClaimWatcher()
+        #: TRAFFIC.md and HANDOVER.md of each live project, read at each poll (a change to them shows at the
+        #: next poll: the change watcher wakes the tray for the registry, not for project folders).
+        self.files: Dict[str, projectfiles.ProjectFiles] = {}
         self.held_back = 0
         self.stopping = threading.Event()
         self._lock = threading.RLock()
@@ -148,7 +152,9 @@ class TrayController:
                 return []
             found: List[Any] = events.diff(self.snapshot, snapshot)
             found += self.watcher.check(snapshot, time.time())
-            self.snapshot = snapshot
+            files = projectfiles.gather(snapshot)
+            found += self.claim_watcher.check(projectfiles.clashes(snapshot, files))
+            self.snapshot, self.files = snapshot, files
         self.announce(found)  # before the menu: a death is said without waiting for a large menu to build
         self.refresh_view()
         if self.watching and self.change_watcher is not None:
@@ -180,7 +186,8 @@ class TrayController:
             hook_problems=self.hook_problems,
             focus_problem=self.focus_problem,
         )
-        menu = menu_model.build_menu(self.snapshot, settings, self.find_file, now=now, error=self.error)
+        menu = menu_model.build_menu(self.snapshot, settings, self.find_file, now=now, error=self.error,
+                                     files=self.files)
         state = "stale" if self.error else (self.snapshot.state if self.snapshot is not None else "none")
         return (
             state,
@@ -359,6 +366,20 @@ class TrayController:
             raise actions.ActionRefused(f"{view.name}: there is no {menu_model.HANDOVER} (any more)")
         self.open_path(path)
 
+    def _create_from_template(self, kind: str, root: str) -> None:
+        """Create TRAFFIC.md or HANDOVER.md from the protocol's template, then open it; never over a file."""
+        name = project_name(root)
+        try:
+            create = traffic.create if kind == menu_model.CREATE_TRAFFIC else handover.create
+            path = create(root, name)
+        except traffic.AlreadyThere as there:
+            raise actions.ActionRefused(
+                f"{name}: {os.path.basename(str(there))} exists already; left as it is") from None
+        except OSError as error:
+            raise actions.ActionRefused(f"{name}: cannot create it: {error.strerror or error}") from error
+        log.info("created %s", path)
+        self.open_path(path)
+
     def perform(self, action: menu_model.Action) -> None:
         """Carry out a menu action; failures are logged and said in a notification, never raised."""
         log.info("%s action %s %s%s", action.origin, action.kind, action.argument, " (force)" if action.force else "")
@@ -384,6 +405,8 @@ class TrayController:
             self._focus(action.argument)
         elif kind == menu_model.OPEN_HANDOVER:
             self._open_handover(action.argument)
+        elif kind in (menu_model.CREATE_TRAFFIC, menu_model.CREATE_HANDOVER):
+            self._create_from_template(kind, action.argument)
         elif kind == menu_model.CLEAN:
             result = actions.clean(self.registry)
             log.info("cleaned %d stale entr(ies)", len(result.removed))
@@ -417,6 +440,8 @@ NOT_DONE_TITLES = {
     menu_model.PROMOTE: "Orchestray: not promoted",
     menu_model.FOCUS: "Orchestray: cannot focus",
     menu_model.OPEN_HANDOVER: "Orchestray: cannot open HANDOVER.md",
+    menu_model.CREATE_TRAFFIC: "Orchestray: TRAFFIC.md not created",
+    menu_model.CREATE_HANDOVER: "Orchestray: HANDOVER.md not created",
 }
 
 
