@@ -36,6 +36,8 @@ SAFETY_NET_SECONDS = 60.0
 #: Ages in the menu ("up 3m", "waiting 5m") are refreshed at most this often when nothing else changed:
 #: rebuilding a native menu for a ticking clock costs milliseconds of CPU and closes an open submenu.
 AGE_REFRESH_SECONDS = 60.0
+#: After a wake, wait this long for the rest of a burst of changes before looking.
+COALESCE_SECONDS = 0.02
 
 log = get_logger("tray")
 #: Seconds between checks that the installed Claude Code hooks really run (each check starts a few processes).
@@ -266,8 +268,11 @@ class TrayController:
                 self.poll_once()
             except Exception:  # noqa: BLE001 - the tray keeps running; the log has the detail
                 log.exception("poll failed")
-            self._wake.wait(self.sleep_for())
+            woke = self._wake.wait(self.sleep_for())
             self._wake.clear()
+            if woke and self.watching:
+                # A writer's burst (a temp file, its rename, the activity file) becomes one look, not three.
+                self.stopping.wait(COALESCE_SECONDS)
 
     def sleep_for(self) -> float:
         """How long the poll thread may sleep: the poll interval without a watcher; with one, until the next
