@@ -10,7 +10,7 @@ import argparse
 import contextlib
 import os
 import sys
-from typing import Any, Iterator, List, Mapping, MutableMapping, Optional
+from typing import Any, Iterator, List, Mapping, MutableMapping, Optional, cast
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
@@ -103,6 +103,20 @@ def _import_pystray_as_is() -> Any:
     return pystray
 
 
+#: Modules the tray never uses but would load through others' imports: asyncio (desktop-notifier's loop)
+#: imports ssl, which maps libcrypto (about 4 MB resident) for connections the tray never makes. A None in
+#: sys.modules makes `import ssl` raise ImportError, which asyncio and the standard library handle.
+UNUSED_AT_REST = ("ssl",)
+
+
+def keep_unused_modules_out(modules: Optional[MutableMapping[str, Any]] = None) -> None:
+    """In the tray process only: keep what rest does not use from being imported (see UNUSED_AT_REST)."""
+    modules = cast("MutableMapping[str, Any]", sys.modules) if modules is None else modules
+    for name in UNUSED_AT_REST:
+        if name not in modules:
+            modules[name] = None
+
+
 def run_tray(args: argparse.Namespace) -> int:
     from tray.app.config import ConfigStore, state_dir
     from tray.app.single_instance import AlreadyRunning, SingleInstance
@@ -110,6 +124,7 @@ def run_tray(args: argparse.Namespace) -> int:
     from tray.core.paths import registry_dir
     from tray.core.registry import Registry
 
+    keep_unused_modules_out()
     log_file = setup_logging(verbose=getattr(args, "verbose", False), role=TRAY)
     log = get_logger("tray")
     problem = display_problem()
