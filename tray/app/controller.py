@@ -96,6 +96,7 @@ class TrayController:
         focus: Optional[Callable[[int], FocusResult]] = None,
         focus_problem: Optional[str] = None,
         change_watcher: Optional[Callable[[str], Optional[ChangeWatcher]]] = None,
+        spawn_worker: Optional[Callable[[str], str]] = None,
     ) -> None:
         self.registry = registry
         self.view = view
@@ -113,6 +114,7 @@ class TrayController:
         self.hook_problems: Tuple[str, ...] = ()
         self._hooks_checked_at: Optional[float] = None
         self.focus = focus or _default_focus
+        self.spawn_worker = spawn_worker or _default_spawn_worker
         self.focus_problem = _default_focus_problem() if focus_problem is None else focus_problem
         self.resolver = ProjectResolver()
         self.snapshot: Optional[Snapshot] = None
@@ -407,6 +409,8 @@ class TrayController:
             self._open_handover(action.argument)
         elif kind in (menu_model.CREATE_TRAFFIC, menu_model.CREATE_HANDOVER):
             self._create_from_template(kind, action.argument)
+        elif kind == menu_model.NEW_WORKER:
+            log.info("new worker in %s: %s", action.argument, self.spawn_worker(action.argument))
         elif kind == menu_model.CLEAN:
             result = actions.clean(self.registry)
             log.info("cleaned %d stale entr(ies)", len(result.removed))
@@ -442,6 +446,7 @@ NOT_DONE_TITLES = {
     menu_model.OPEN_HANDOVER: "Orchestray: cannot open HANDOVER.md",
     menu_model.CREATE_TRAFFIC: "Orchestray: TRAFFIC.md not created",
     menu_model.CREATE_HANDOVER: "Orchestray: HANDOVER.md not created",
+    menu_model.NEW_WORKER: "Orchestray: no new worker",
 }
 
 
@@ -449,6 +454,16 @@ def _default_focus(pid: int) -> FocusResult:
     from tray.platform.focus import focus_pid
 
     return focus_pid(pid)
+
+
+def _default_spawn_worker(root: str) -> str:
+    """Open the user's terminal running `claude --worktree` in `root`; which terminal it was."""
+    from tray.platform.spawn import SpawnRefused, spawn
+
+    try:
+        return spawn(root).terminal
+    except SpawnRefused as refused:
+        raise actions.ActionRefused(str(refused)) from None
 
 
 def _default_focus_problem() -> str:

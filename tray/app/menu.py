@@ -38,6 +38,8 @@ FOCUS = "focus"  # raise the terminal that shows a session (argument: its sessio
 OPEN_HANDOVER = "open-handover"  # a notice's "Open HANDOVER.md" (argument: the project key; looked up when run)
 CREATE_TRAFFIC = "create-traffic"  # create TRAFFIC.md from the template (argument: the project root)
 CREATE_HANDOVER = "create-handover"  # create HANDOVER.md from the template, then open it (argument: the root)
+NEW_WORKER = "new-worker"  # open a terminal running `claude --worktree` in the project (argument: the root)
+NEW_WORKER_LABEL = "New worker (claude --worktree)"
 
 #: Where an action came from: the menu (what the user saw a moment ago) or a notification (maybe minutes old).
 FROM_MENU = "menu"
@@ -265,6 +267,8 @@ def project_items(
     items.append(SEPARATOR)
     items.extend(file_items(view, now, find_file, files))
     folder_exists = os.path.isdir(view.project.root)
+    if folder_exists:
+        items.append(MenuItem(NEW_WORKER_LABEL, Action(NEW_WORKER, view.project.root)))
     items.append(
         MenuItem("Open folder", Action(OPEN, view.project.root) if folder_exists else None, enabled=folder_exists)
     )
