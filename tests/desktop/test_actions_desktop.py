@@ -9,13 +9,14 @@ active window (`xdotool getactivewindow`) and tmux's own idea of its active pane
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import subprocess
 import time
 from pathlib import Path
-from typing import List, Tuple
+from typing import Iterator, List, Tuple
 
 import pytest
 from desktop import Desktop, missing_tools, start_desktop
@@ -79,6 +80,18 @@ def _log(tmp_path: Path) -> str:
     return path.read_text() if path.exists() else ""
 
 
+@contextlib.contextmanager
+def _explained(tmp_path: Path) -> Iterator[None]:
+    """A failure here carries what the tray logged and what dunst offered: what a person would look at."""
+    try:
+        yield
+    except Exception as error:
+        picks = tmp_path / "picks.log"
+        offered = picks.read_text() if picks.exists() else "(nothing)"
+        raise AssertionError(f"{type(error).__name__}: {error}\n--- tray log ---\n{_log(tmp_path)[-4000:]}"
+                             f"\n--- dunst offered ---\n{offered[-2000:]}") from error
+
+
 def test_promote_picked_in_dunst_and_one_notice_per_death(tmp_path: Path, procs) -> None:
     missing = missing_tools()
     if missing:
@@ -93,7 +106,7 @@ def test_promote_picked_in_dunst_and_one_notice_per_death(tmp_path: Path, procs)
     actions.register(registry, W_OLD, old.pid, str(project))
     actions.register(registry, W_NEW, new.pid, str(project))
 
-    with start_desktop(tmp_path / "desktop", dunst_settings={"dmenu": str(pick)}) as desktop:
+    with start_desktop(tmp_path / "desktop", dunst_settings={"dmenu": str(pick)}) as desktop, _explained(tmp_path):
         tray = _start_tray(desktop, tmp_path, registry_dir)
         assert desktop.wait_for(lambda: "notifiers, best first: desktop-notifier" in _log(tmp_path), 10)
 
@@ -196,7 +209,7 @@ def test_focus_terminal_raises_the_right_xterm_and_tmux_pane(tmp_path: Path) -> 
     tmux_server = 0
     loose = None
     pick, want, _picks = _dmenu_picker(tmp_path)
-    with start_desktop(tmp_path / "desktop", dunst_settings={"dmenu": str(pick)}) as desktop:
+    with start_desktop(tmp_path / "desktop", dunst_settings={"dmenu": str(pick)}) as desktop, _explained(tmp_path):
         try:
             desktop.popen(["openbox", "--config-file", "/dev/null"], log="openbox.log")
             desktop.wait_for(lambda: desktop.run(["xprop", "-root", "_NET_SUPPORTING_WM_CHECK"], check=False)

@@ -440,3 +440,34 @@ def test_self_test_reports_a_missing_desktop_notifier_backend(monkeypatch):
     assert not check.ok and check.error.startswith(
         "desktop-notifier cannot load desktop_notifier.backends.winrt: ")
     assert check.detail["modules"] == ["desktop_notifier", "desktop_notifier.resources"]
+
+
+def test_warm_up_connects_before_the_first_notice_and_a_notice_waits_for_it():
+    import asyncio
+
+    order: List[str] = []
+    gate = threading.Event()
+
+    class Slow(FakeLibraryNotifier):
+        async def get_capabilities(self) -> frozenset:
+            await asyncio.get_running_loop().run_in_executor(None, gate.wait, 5)
+            order.append("connected")
+            return frozenset()
+
+        async def send(self, **kwargs: Any) -> str:
+            order.append("sent")
+            return await super().send(**kwargs)
+
+    notifier = notify_buttons.DesktopNotifierNotifier(factory=Slow)
+    chain = notify.ChainNotifier([notifier])
+    try:
+        chain.warm_up()  # returns at once
+        sender = threading.Thread(target=chain.notify, args=("t", "b"))
+        sender.start()
+        sender.join(1.0)  # a bounded look for something that must not happen: a send before the connection
+        assert sender.is_alive() and order == []
+        gate.set()
+        sender.join(10)
+        assert order == ["connected", "sent"] and chain.working == "desktop-notifier"
+    finally:
+        chain.close()

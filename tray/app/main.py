@@ -143,6 +143,7 @@ def _run(args: argparse.Namespace, pystray: Any, registry: Any, log: Any, log_fi
     set_app_user_model_id()  # Windows: toasts are filed under "Orchestray", the id desktop-notifier registers
     view.notifier = ChainNotifier(tray_chain(icon=view.icon))
     log.info("notifiers, best first: %s", ", ".join(view.notifier.names))
+    view.notifier.warm_up()
     controller.view = view
     log.info("tray starting: backend %s, registry %s, poll every %.1fs", view.backend, registry.directory,
              controller.config.poll_interval)

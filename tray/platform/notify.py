@@ -321,6 +321,13 @@ class ChainNotifier:
     def names(self) -> List[str]:
         return [notifier.name for notifier in self.chain]
 
+    def warm_up(self) -> None:
+        """Let each notifier that has costs to pay up front start paying them (``warm_up`` returns at once)."""
+        for notifier in self.chain:
+            warm = getattr(notifier, "warm_up", None)
+            if warm is not None:
+                warm()
+
     def close(self) -> None:
         for notifier in self.chain:
             close = getattr(notifier, "close", None)

@@ -31,6 +31,10 @@ from tray.platform.notify import (
 
 log = logging.getLogger("orchestray.notify")
 
+#: Seconds the warm-up (import, start the loop, connect, ask the daemon what it can do) may take; a notice that
+#: comes meanwhile waits for it at most this long, then is sent (or falls back) as usual.
+WARM_UP_TIMEOUT = 15.0
+
 #: Windows: the AppUserModelID toasts are filed under. desktop-notifier uses its app name as the id (and registers
 #: it under HKCU\\Software\\Classes\\AppUserModelId), so the process sets the same one for itself.
 APP_USER_MODEL_ID = APP_NAME
@@ -94,6 +98,7 @@ class DesktopNotifierNotifier(_Base):
         self._unavailable = ""
         self._start_lock = threading.Lock()
         self._warnings = _LastWarning()
+        self._warming: Optional[threading.Event] = None
 
     # --- the loop ---------------------------------------------------------------------------------------
 
@@ -149,6 +154,30 @@ class DesktopNotifierNotifier(_Base):
             log.info("desktop-notifier runs with its %s backend", backend)
             return True
 
+    def warm_up(self) -> None:
+        """Pay the first send's costs now, on a thread of its own: import, start the loop, connect to the bus,
+        ask the daemon for its capabilities. A first notice is then not held up by them (on a busy machine they
+        took seconds); one that comes meanwhile waits for the warm-up rather than racing it. Returns at once."""
+        warming = threading.Event()
+        self._warming = warming
+        threading.Thread(target=self._warm, args=(warming,), name="orchestray-notify-warm-up", daemon=True).start()
+
+    def _warm(self, warming: threading.Event) -> None:
+        try:
+            if not self._start():
+                return
+            import asyncio
+
+            async def connect() -> None:
+                await self._notifier.get_capabilities()
+
+            asyncio.run_coroutine_threadsafe(connect(), self._loop).result(WARM_UP_TIMEOUT)
+            log.info("desktop-notifier is connected")
+        except Exception as error:  # noqa: BLE001 - e.g. no daemon yet: the first send tries again
+            log.info("desktop-notifier warm-up: %s", _describe(error) or "no answer")
+        finally:
+            warming.set()
+
     def close(self) -> None:
         """Stop the loop (the tray is quitting); safe to call more than once."""
         logging.getLogger("desktop_notifier").removeHandler(self._warnings)
@@ -169,6 +198,8 @@ class DesktopNotifierNotifier(_Base):
         on_click: Optional[Callable[[], None]] = None,
     ) -> bool:
         title, body = _clean(title, body)
+        if self._warming is not None:
+            self._warming.wait(WARM_UP_TIMEOUT)
         if not self._start():
             return self._fail(self._unavailable)
         import asyncio
