@@ -311,6 +311,9 @@ def bench_hooks(rounds: int, workdir: str, sleepers: Sleepers) -> Dict[str, Any]
         problems.append("the prompt hook printed something")
     if not os.path.exists(os.path.join(registry_dir, session + ".json")):
         problems.append("the prompt hook's session lost its entry")
+    # The bootstrap exits 0 silently even when it cannot run Orchestray: make sure it did its work.
+    if not os.path.exists(os.path.join(registry_dir, ".activity", session)):
+        problems.append("the prompt hook recorded no activity: it did not run Orchestray")
     if not all(b"Orchestray: you are" in out for out in outputs["session-start"]):
         problems.append("session-start did not state the role")
     log_file = os.path.join(log_dir, "orchestray.log")

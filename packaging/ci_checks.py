@@ -25,8 +25,9 @@ and ends every process it starts by PID.
   print mode (``claude -p``: no terminal needed, so the same on Windows, where there is no pseudo-terminal)
   against the stand-in Messages API of tests/support/claude_api.py, with Orchestray's hooks installed in its
   settings.json. Passes when the model's request carries the SessionStart context (the hook ran, registered
-  the session and told it its role), the answer is printed, the session's entry is gone afterwards
-  (SessionEnd ran) and the hook log holds no error.
+  the session and told it its role), the session's entry names Claude Code's own process while the answer is
+  held back (ancestry found the native binary), the answer is printed, the entry is gone afterwards (SessionEnd
+  ran) and the hook log holds no error.
 * ``screenshot``: starts the tray program, waits (with a deadline) until its log says the tray started, takes
   a screenshot of the whole screen with Pillow's ``ImageGrab`` (Windows, macOS, X11), checks the tray is still
   running, then ends it by PID. The screenshot is for a person to look at (a CI artifact).
@@ -240,10 +241,31 @@ def write_client_state(home: Path, config_dir: Path, project: Path, api_key: str
         (folder / ".claude.json").write_text(json.dumps(state), encoding="utf-8")
 
 
+def check_live_entry(registry: Path, started_pid: int) -> None:
+    """One entry, an orchestrator, whose PID is Claude Code's own process: the one we started, or (an npm
+    launcher such as ``claude.cmd``) a descendant of it whose program is named ``claude``."""
+    import psutil
+
+    entries = [json.loads(p.read_text(encoding="utf-8")) for p in registry.glob("*.json")]
+    if len(entries) != 1 or entries[0].get("role") != "orchestrator":
+        raise CheckFailed(f"expected one orchestrator entry while the session runs, found {entries}")
+    pid = entries[0].get("pid")
+    started = psutil.Process(started_pid)
+    claude_processes = {started_pid} | {p.pid for p in started.children(recursive=True)
+                                        if p.name().lower() in ("claude", "claude.exe")}
+    if pid not in claude_processes:
+        try:
+            name = psutil.Process(pid).name()
+        except (psutil.Error, TypeError, ValueError):
+            name = "gone"
+        raise CheckFailed(f"the entry names pid {pid} ({name}), not Claude Code's process {sorted(claude_processes)}")
+    say(f"while the session ran, its entry named Claude Code's process (pid {pid}, {started.name()})")
+
+
 def check_claude(cli: Sequence[str], claude: str, root: Path) -> None:
     sys.path.insert(0, str(REPO / "tests" / "support"))
     try:
-        from claude_api import StandInAPI, Text  # the stand-in Messages API the Linux tests use
+        from claude_api import Slow, StandInAPI  # the stand-in Messages API the Linux tests use
     except ImportError as error:
         raise CheckFailed(f"tests/support/claude_api.py is needed for the stand-in API: {error}") from None
     env = sandbox(root)
@@ -257,22 +279,33 @@ def check_claude(cli: Sequence[str], claude: str, root: Path) -> None:
     version = subprocess.run([claude, "--version"], capture_output=True, text=True, timeout=120, env=env)
     say(f"Claude Code {version.stdout.strip() or version.stderr.strip()}")
     with StandInAPI() as api:
-        api.when("orchestray-ci", Text("ORCHESTRAY-CI-ANSWER"))
+        answer = api.when("orchestray-ci", Slow(text="ORCHESTRAY-CI-ANSWER", limit=120.0))
         env.update(HOME=str(home), USERPROFILE=str(home), ANTHROPIC_API_KEY=api_key, ANTHROPIC_BASE_URL=api.url,
                    DISABLE_AUTOUPDATER="1", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1", DISABLE_TELEMETRY="1",
                    DISABLE_ERROR_REPORTING="1", TERM="dumb")
         started = time.perf_counter()
-        session = subprocess.run([claude, "-p", "say orchestray-ci please"], cwd=str(project), env=env,
-                                 capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+        session = subprocess.Popen([claude, "-p", "say orchestray-ci please"], cwd=str(project), env=env,
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True)
+        try:
+            # The answer waits while we look: the session is live, so its entry must name Claude Code's process.
+            request = api.wait_for(lambda r: r.kind == "main" and "orchestray-ci" in r.last_user_text, 240.0,
+                                   "the prompt")
+            if "ORCHESTRATOR" not in json.dumps(request.body):
+                raise CheckFailed("the model's request does not carry the SessionStart context (role): "
+                                  "hooks did not run")
+            check_live_entry(root / "registry", session.pid)
+            answer.release()
+            stdout, stderr = session.communicate(timeout=240)
+        finally:
+            answer.release()
+            if session.poll() is None:
+                session.kill()
+                session.communicate(timeout=30)
         took = time.perf_counter() - started
-        say(f"claude -p exited {session.returncode} after {took:.1f} s: {session.stdout.strip()[:200]!r}")
-        if session.returncode != 0 or "ORCHESTRAY-CI-ANSWER" not in session.stdout:
-            raise CheckFailed(f"claude -p failed (exit {session.returncode}): {session.stderr.strip()[-800:]}")
-        mains = [r for r in api.main_requests() if "orchestray-ci" in r.last_user_text]
-        if not mains:
-            raise CheckFailed("the stand-in API never got the prompt")
-        if "ORCHESTRATOR" not in json.dumps(mains[0].body):
-            raise CheckFailed("the model's request does not carry the SessionStart context (role): hooks did not run")
+        say(f"claude -p exited {session.returncode} after {took:.1f} s: {stdout.strip()[:200]!r}")
+        if session.returncode != 0 or "ORCHESTRAY-CI-ANSWER" not in stdout:
+            raise CheckFailed(f"claude -p failed (exit {session.returncode}): {stderr.strip()[-800:]}")
     leftovers = sorted(p.name for p in (root / "registry").glob("*.json"))
     if leftovers:
         raise CheckFailed(f"the session's entry is still registered after it ended: {leftovers}")

@@ -164,7 +164,10 @@ def cmd_clean(args: argparse.Namespace) -> int:
         print(f"kept unreadable {os.path.basename(record.path)} for now ({record.error}; may be mid-write)")
     for record in result.ignored:
         print(f"left alone {os.path.basename(record.path)} ({record.error})")
-    if not (result.removed or result.quarantined or result.waiting or result.ignored or result.problems):
+    if result.activities:
+        print(f"{verb} {len(result.activities)} activity file(s) of sessions that are gone")
+    if not (result.removed or result.quarantined or result.waiting or result.ignored or result.activities
+            or result.problems):
         print("nothing to clean")
     for problem in result.problems:
         sys.stderr.write(f"orchestray: {problem}\n")

@@ -79,3 +79,33 @@ def test_hooks_check_fails_on_a_hook_that_misbehaves(tmp_path: Path, hook_line: 
 def test_usage_errors_exit_2() -> None:
     assert run_check("hooks").returncode == 2
     assert run_check("nonsense").returncode == 2
+
+
+def load_ci_checks():  # type: ignore[no-untyped-def]
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("ci_checks_under_test", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_live_entry_must_name_claude_codes_process(tmp_path: Path, procs) -> None:
+    """What `claude` checks while the answer is held back: the entry names the process we started (or a child
+    named claude), never some other live process."""
+    import json
+
+    checks = load_ci_checks()
+    started, other = procs.spawn(), procs.spawn()
+    registry = tmp_path / "registry"
+    registry.mkdir()
+    entry = registry / "s1.json"
+    entry.write_text(json.dumps({"pid": started.pid, "role": "orchestrator", "sessionId": "s1"}))
+    checks.check_live_entry(registry, started.pid)
+    entry.write_text(json.dumps({"pid": other.pid, "role": "orchestrator", "sessionId": "s1"}))
+    with pytest.raises(checks.CheckFailed, match="not Claude Code's process"):
+        checks.check_live_entry(registry, started.pid)
+    entry.write_text(json.dumps({"pid": started.pid, "role": "worker", "sessionId": "s1"}))
+    with pytest.raises(checks.CheckFailed, match="one orchestrator entry"):
+        checks.check_live_entry(registry, started.pid)

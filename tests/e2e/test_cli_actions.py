@@ -305,6 +305,30 @@ def test_promote_with_a_vacating_session_and_clear_pairs(world):
     assert sorted(world.list()) == ["boss", "boss-cleared", "w1", "w2", "w2-cleared"]
 
 
+def test_register_never_makes_a_second_orchestrator(world, procs):
+    """Asking for the orchestrator role while one lives is refused; a session resumed in a new process keeps
+    its old orchestrator role only while nobody else took over."""
+    world.register("boss")
+    world.register("w1")
+    before = world.snapshot_bytes()
+    newcomer = procs.spawn()
+    refused = world.cli("register", "--session-id", "pushy", "--cwd", world.project, "--pid", newcomer.pid,
+                        "--role", "orchestrator", expect=1)
+    assert "boss" in one_line_error(refused)
+    assert world.snapshot_bytes() == before
+
+    # "old" orchestrated in a process that is gone; "boss" has taken over since. "old" comes back (claude
+    # --resume: the same session id in a new process): its entry says orchestrator, but it must rejoin as worker.
+    gone = procs.spawn()
+    write_entry(world.registry, "old", gone.pid, world.project, "orchestrator", started_at=iso(create_time(gone.pid)))
+    procs.kill(gone)
+    resumed = procs.spawn()
+    assert world.cli("register", "--session-id", "old", "--cwd", world.project, "--pid", resumed.pid)\
+        .stdout.strip() == "worker"
+    view = world.status()["projects"][0]
+    assert view["state"] == "ok" and [o["sessionId"] for o in view["orchestrators"]] == ["boss"]
+
+
 def test_register_is_idempotent(world):
     assert world.register("boss") == "orchestrator"
     assert world.register("w1") == "worker"

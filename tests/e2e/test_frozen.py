@@ -180,7 +180,7 @@ def test_frozen_hooks_run_by_a_fake_claude_code(frozen: Path, tmp_path: Path) ->
     """`hooks install` by the frozen program, then Claude Code's hook calls, through /bin/sh, as Claude runs them."""
     env = sandbox_env(tmp_path)
     settings_file = tmp_path / "claude" / "settings.json"
-    done = run_frozen(frozen, env, "hooks", "install", "--settings", str(settings_file))
+    done = run_frozen(frozen, env, "hooks", "install", "--settings", str(settings_file), "--form", "shell")
     assert done.returncode == 0, done.stderr
     commands = [hook["command"] for groups in json.loads(settings_file.read_text())["hooks"].values()
                 for group in groups for hook in group["hooks"]]

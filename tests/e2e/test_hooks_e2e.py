@@ -206,18 +206,28 @@ def test_clear_starts_a_new_session_id_that_replaces_the_old_entry_and_keeps_the
     assert installed.sessions() == ["orch-1", "work-2"]
     entry = installed.entry("work-2")
     assert (entry["pid"], entry["role"], entry["cwd"]) == (worker.pid, "worker", str(project["worktree"]))
-    if not session_end:
-        assert entry["startedAt"] == started  # the same process, replaced in place
+    assert entry["startedAt"] == started  # the same process, replaced in place: seniority kept
 
+    orchestrator_started = installed.entry("orch-1")["startedAt"]
     steps = orchestrator.send("clear", "orch-1", "orch-2", *extra)["steps"]
     assert "ORCHESTRATOR" in role_context(steps[-1])
     assert installed.sessions() == ["orch-2", "work-2"]
     entry = installed.entry("orch-2")
-    assert (entry["pid"], entry["role"]) == (orchestrator.pid, "orchestrator")
+    assert (entry["pid"], entry["role"], entry["startedAt"]) == (orchestrator.pid, "orchestrator", orchestrator_started)
 
     # And the new ids are ordinary sessions from then on.
     assert_silent(worker.prompt("work-2"))
     assert_silent(orchestrator.prompt("orch-2"))
+
+    # A vacating orchestrator that clears is still handing over (the handover is not silently cancelled).
+    vacated = installed.cli("vacate", "--session-id", "orch-2")
+    assert vacated.returncode == 0, vacated.stderr
+    steps = orchestrator.send("clear", "orch-2", "orch-3", *extra)["steps"]
+    assert "VACATING" in role_context(steps[-1])
+    assert installed.sessions() == ["orch-3", "work-2"]
+    entry = installed.entry("orch-3")
+    assert (entry["role"], entry["startedAt"]) == ("vacating", orchestrator_started)
+    assert not (installed.registry / ".activity" / "orch-2").exists()  # the old id's activity went with it
 
 
 def test_prompt_repairs_a_lost_registration_silently(installed: Sandbox, project: Dict[str, Path]) -> None:
@@ -415,7 +425,7 @@ def test_cli_hooks_install_then_a_full_session_through_the_installed_commands(
     del env["ORCHESTRAY_REGISTRY_DIR"]  # the default: $CLAUDE_CONFIG_DIR/active, as a user would have it
     registry = sandbox.config / "active"
 
-    completed = sandbox.cli("hooks", "install", "--settings", str(sandbox.settings))
+    completed = sandbox.cli("hooks", "install", "--settings", str(sandbox.settings), "--form", "shell")
     assert completed.returncode == 0, completed.stderr
     installed_bytes = sandbox.settings.read_bytes()
     settings = json.loads(installed_bytes)
@@ -429,7 +439,7 @@ def test_cli_hooks_install_then_a_full_session_through_the_installed_commands(
         ours = [c for c in commands if hook_settings.orchestray_subcommand(c)]
         assert len(ours) == 1 and os.path.isabs(shlex.split(ours[0])[0]), commands
     # Idempotent: a second install does not touch the file.
-    again = sandbox.cli("hooks", "install", "--settings", str(sandbox.settings))
+    again = sandbox.cli("hooks", "install", "--settings", str(sandbox.settings), "--form", "shell")
     assert again.returncode == 0 and sandbox.settings.read_bytes() == installed_bytes
     assert "state: installed" in sandbox.cli("hooks", "status", "--settings", str(sandbox.settings)).stdout
 

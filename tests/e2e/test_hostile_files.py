@@ -149,6 +149,17 @@ def test_a_number_of_5000_digits_is_one_unreadable_entry(tmp_path: Path, procs, 
     assert (registry / ".quarantine" / aside).read_text() == body
 
 
+def test_a_hook_payload_with_a_huge_number_still_registers_the_session(tmp_path: Path) -> None:
+    registry = tmp_path / "registry"
+    env = cli_env(str(registry), {"ORCHESTRAY_LOG_DIR": str(tmp_path / "logs"), "CLAUDE_CODE_SESSION_ID": "s1"})
+    raw = ('{"session_id": "s1", "cwd": ' + json.dumps(str(tmp_path)) + ', "n": ' + "9" * 5000 + "}").encode()
+    done = subprocess.run([sys.executable, HOOK, "hook", "session-start"], input=raw, env=env, cwd=str(tmp_path),
+                          capture_output=True, timeout=DEADLINE)
+    assert done.returncode == 0
+    [row] = json.loads(cli(registry, "list").stdout)
+    assert row["sessionId"] == "s1" and row["alive"] is True
+
+
 # --- 3. long names --------------------------------------------------------------------------------------
 
 
@@ -341,6 +352,17 @@ def test_a_planted_lock_link_is_refused_and_nothing_is_created_outside(planted: 
     assert not (registry / "s1.json").exists()
 
 
+def test_a_planted_lock_link_is_one_log_line_for_the_hook(planted: Dict[str, Path]) -> None:
+    registry, outside = planted["registry"], planted["outside"]
+    (registry / ".orchestray.lock").symlink_to(outside / "lock")
+    logs = registry.parent / "logs"
+    done = hook("session-start", {"session_id": "s1", "cwd": str(outside)}, registry, logs, session="s1")
+    assert done.stdout == b"" and not (outside / "lock").exists()
+    log = log_text(logs)
+    assert "Traceback" not in log
+    assert [line for line in log.splitlines() if "symbolic link" in line and "orchestray.lock" in line]
+
+
 def test_a_planted_quarantine_link_is_refused_and_clean_does_the_rest(planted: Dict[str, Path], procs) -> None:
     registry, outside = planted["registry"], planted["outside"]
     (registry / ".quarantine").symlink_to(outside)
@@ -435,3 +457,24 @@ def test_clean_dry_run_classifies_thousands_of_unreadable_files(tmp_path: Path) 
     result = actions.clean(Registry(str(registry)), dry_run=True)
     assert (len(result.quarantined), len(result.waiting), len(result.ignored)) == (1000, 2000, 1)
     assert len(os.listdir(registry)) == 3002  # dry run: nothing moved (the lock file was created)
+
+
+# --- 9. Claude Code's own files, read for session turns ----------------------------------------------------
+
+
+def test_hostile_transcript_and_session_status_files_are_skipped(tmp_path: Path) -> None:
+    from tray.core import turns
+
+    transcript = tmp_path / "t.jsonl"
+    good = json.dumps({"type": "user", "timestamp": "2026-12-01T12:00:00Z"})
+    transcript.write_text("\n".join([good, "[" * 5_000 + "]" * 5_000, '{"n": ' + "9" * 5000 + "}", good]) + "\n")
+    assert [entry["type"] for entry in turns.transcript_tail(str(transcript))] == ["user", "user"]
+    fifo = tmp_path / "fifo.jsonl"
+    os.mkfifo(fifo)
+    assert list(turns.transcript_tail(str(fifo))) == []  # never blocks on a FIFO
+    sessions = tmp_path / "sessions"
+    sessions.mkdir()
+    (sessions / "42.json").write_text('{"pid": 42, "a": ' + "[" * 5_000 + "]" * 5_000 + "}")
+    assert turns.client_status(str(tmp_path), 42, "s1") is None
+    (sessions / "43.json").write_text('{"pid": ' + "9" * 5000 + "}")
+    assert turns.client_status(str(tmp_path), 43, "s1") is None

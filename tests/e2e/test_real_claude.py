@@ -8,10 +8,12 @@ wait has a generous deadline.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any, Dict
 
-from claude_api import Slow
-from real_claude import ClaudeWorld, wait_until
+from claude_api import BashToolUse, HTTPError, Slow
+from real_claude import ClaudeWorld, RealClaude, wait_until
 
 
 def test_a_real_session_registers_works_waits_and_deregisters_on_exit(
@@ -36,3 +38,141 @@ def test_a_real_session_registers_works_waits_and_deregisters_on_exit(
     client.slash("/exit")
     assert client.wait_exit() == 0
     wait_until(lambda: claude_world.entries() == [], 60, "the registry to be empty after /exit")
+
+
+def _session_of(world: ClaudeWorld, client: RealClaude) -> str:
+    return str(world.wait_entry(client, "registered")["sessionId"])
+
+
+def test_a_turn_that_fails_at_the_api_ends_waiting(claude_world: ClaudeWorld, tmp_path: Path) -> None:
+    """The API refuses the turn: Claude Code fires StopFailure (no Stop); the session must not stay "working"."""
+    claude_world.api.when("please fail", HTTPError(400))
+    client = claude_world.start(_project(tmp_path))
+    session = _session_of(claude_world, client)
+
+    mark = client.prompt("please fail this turn")
+    client.wait_for("refused on purpose", since=mark)  # what the user sees: the API error
+    claude_world.wait_activity(session, "waiting")
+    view = claude_world.session_view(session)
+    assert view is not None and view["activityDetail"].startswith("turn failed")  # told by StopFailure's hook
+
+
+def test_an_approved_permission_goes_back_to_working(claude_world: ClaudeWorld, tmp_path: Path) -> None:
+    """The permission prompt marks the session "needs you"; approving it fires no hook, yet it works again."""
+    project = _project(tmp_path)
+    claude_world.api.when("make the file", BashToolUse("touch approved.txt"))
+    after = Slow("All done.")
+    claude_world.api.after_tool = after  # the turn goes on after the tool ran, until released
+    client = claude_world.start(project)
+    session = _session_of(claude_world, client)
+
+    client.prompt("please make the file")
+    client.wait_for("Do you want to proceed?")
+    claude_world.wait_activity(session, "attention")  # "needs you"
+    client.approve_permission()
+    wait_until(lambda: (project / "approved.txt").exists(), 60, "the approved command to run")
+    claude_world.wait_activity(session, "working")
+    after.release()
+    client.wait_for("All done.")
+    claude_world.wait_activity(session, "waiting")
+
+
+def test_esc_ends_working(claude_world: ClaudeWorld, tmp_path: Path) -> None:
+    """Esc fires no hook: an interrupted turn, before any answer and in the middle of one, ends "working"."""
+    silent = claude_world.api.when("think quietly", Slow("never shown"))
+    talking = claude_world.api.when("think aloud", Slow("never shown either", preamble="Let me think"))
+    client = claude_world.start(_project(tmp_path))
+    session = _session_of(claude_world, client)
+
+    for answer, words in ((silent, "please think quietly"), (talking, "please think aloud")):
+        mark = client.prompt(words)
+        claude_world.api.wait_for(lambda r, w=words: r.kind == "main" and w in r.last_user_text, 60, words)
+        if answer.preamble:
+            client.wait_for(answer.preamble, since=mark)
+        claude_world.wait_activity(session, "working")
+        client.escape()
+        claude_world.wait_activity(session, "waiting")
+        client.write(b"\x15")  # Ctrl-U: Esc before any answer puts the prompt back in the box
+    assert silent.released.is_set() is False and talking.released.is_set() is False  # no answer ended a turn
+
+
+def test_clear_keeps_orchestrator_worker_vacating_and_started_at(claude_world: ClaudeWorld, tmp_path: Path) -> None:
+    """`/clear` ends the session (SessionEnd, reason clear) and starts a new id in the same process: the new id
+    keeps the role, `startedAt` and place in line, for a worker, a vacating orchestrator and an orchestrator; a
+    promotion not yet told reaches the new id at its first prompt."""
+    project = _project(tmp_path)
+    first = claude_world.start(project)
+    first_entry = claude_world.wait_entry(first, "registered")
+    second = claude_world.start(project)
+    second_entry = claude_world.wait_entry(second, "registered")
+    assert (first_entry["role"], second_entry["role"]) == ("orchestrator", "worker")
+
+    def clear(client: RealClaude, old: Dict[str, Any]) -> Dict[str, Any]:
+        client.slash("/clear")
+        new = claude_world.wait_entry(client, "a new session id after /clear",
+                                      lambda e: e["sessionId"] != old["sessionId"])
+        assert new["startedAt"] == old["startedAt"] and new["pid"] == old["pid"]
+        assert [e["sessionId"] for e in claude_world.entries()].count(old["sessionId"]) == 0
+        return new
+
+    # A worker stays a worker (it does not jump the line).
+    second_entry = clear(second, second_entry)
+    assert second_entry["role"] == "worker"
+
+    # A vacating orchestrator stays vacating: its handover is not cancelled.
+    vacated = claude_world.cli("vacate", "--session-id", first_entry["sessionId"])
+    assert vacated.returncode == 0, vacated.stderr
+    first_entry = clear(first, claude_world.wait_entry(first, "vacating", lambda e: e["role"] == "vacating"))
+    assert first_entry["role"] == "vacating"
+    view = claude_world.status()["projects"][0]
+    assert (view["state"], view["suggested"]) == ("vacating", second_entry["sessionId"])
+
+    # The worker is promoted, then clears before its next prompt: it stays the orchestrator, and the notice
+    # (read HANDOVER.md) reaches the new conversation.
+    (project / "HANDOVER.md").write_text("# Handover\n", encoding="utf-8")
+    promoted = claude_world.cli("promote", second_entry["sessionId"])
+    assert promoted.returncode == 0, promoted.stderr
+    second_entry = clear(second, claude_world.wait_entry(second, "promoted", lambda e: e["role"] == "orchestrator"))
+    assert second_entry["role"] == "orchestrator"
+    client_mark = second.prompt("what now")
+    request = claude_world.api.wait_for(lambda r: r.kind == "main" and "what now" in r.last_user_text, 60, "what now")
+    assert "PROMOTED" in json.dumps(request.body) and "HANDOVER.md" in json.dumps(request.body)
+    second.wait_for("Done.", since=client_mark)
+    assert claude_world.wait_entry(second, "told", lambda e: "promotionPending" not in e)["role"] == "orchestrator"
+    assert claude_world.wait_entry(first, "still vacating")["role"] == "vacating"
+
+
+def test_activity_files_go_with_their_entries(claude_world: ClaudeWorld, tmp_path: Path) -> None:
+    """The activity file holds the start of the user's last prompt: readable by the user only, capped, and
+    removed with the entry: by SessionEnd, and by `clean` for a session that died without one."""
+    project = _project(tmp_path)
+    crashed = claude_world.start(project)
+    crashed_id = _session_of(claude_world, crashed)
+    exiting = claude_world.start(project)
+    exiting_id = _session_of(claude_world, exiting)
+    long_prompt = "please " + "remember this rather long prompt " * 3 + "and finish"
+    mark = crashed.prompt(long_prompt)
+    crashed.wait_for("Done.", since=mark)
+    claude_world.wait_activity(crashed_id, "waiting")
+    activity = claude_world.registry / ".activity" / crashed_id
+    assert oct(activity.stat().st_mode & 0o777) == "0o600"
+    recorded = claude_world.session_view(crashed_id)["lastPrompt"]
+    assert len(recorded) == 80 and long_prompt.startswith(recorded[:-1]) and recorded.endswith("…")
+
+    exiting.slash("/exit")
+    assert exiting.wait_exit() == 0
+    wait_until(lambda: not (claude_world.registry / ".activity" / exiting_id).exists(), 60, "SessionEnd's clean-up")
+
+    crashed.process.kill()  # SIGKILL: no SessionEnd; the entry and the activity stay behind
+    crashed.wait_exit()
+    assert activity.exists()
+    cleaned = claude_world.cli("clean")
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert crashed_id in cleaned.stdout
+    assert not activity.exists() and claude_world.entries() == []
+
+
+def _project(tmp_path: Path) -> Path:
+    project = tmp_path / "project"
+    project.mkdir(exist_ok=True)
+    return project

@@ -8,8 +8,8 @@ and, beside each turn's main request, a title-generation request whose user text
 What each main request gets is scripted by the test with :meth:`StandInAPI.when`: the rule whose trigger
 occurs latest in the last user text of the request decides (a text that ends the turn, a Bash ``tool_use`` that makes
 Claude Code ask for permission, an HTTP error, or a slow answer that waits until released or interrupted).
-Anything else, including the request that carries a tool's result, is answered with a short text that ends
-the turn. Every request is recorded, so a test can wait for "the slow answer has started" instead of sleeping.
+The request that carries a tool's result gets `after_tool`; anything else a short text that ends the turn.
+Every request is recorded, so a test can wait for "the slow answer has started" instead of sleeping.
 
 Hand-written on the standard library (``http.server``): a test dependency on an HTTP framework would buy
 nothing here, and the SSE framing is a dozen lines.
@@ -116,6 +116,8 @@ class StandInAPI:
 
     def __init__(self) -> None:
         self.rules: List[Tuple[str, Answer]] = []
+        #: What the request carrying a tool's result gets (a Slow one keeps the turn going after the tool ran).
+        self.after_tool: Answer = Text("The command ran.")
         self.requests: List[Request] = []
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
@@ -135,7 +137,7 @@ class StandInAPI:
         """The answer of the rule whose trigger occurs latest in the text: a prompt sent after a failed one
         arrives in the same user message, after it."""
         if TOOL_RESULT in text:
-            return Text("The command ran.")
+            return self.after_tool
         best: Optional[Tuple[int, Answer]] = None
         with self._lock:
             for trigger, answer in self.rules:

@@ -17,7 +17,8 @@ virtualenv's, so they do have psutil.)
 What it does, like Claude Code 2.1 (docs/protocol.md, "Claude Code's hooks, as they really behave"):
 
 * reads ``settings.json`` once per event (Claude Code watches it; re-reading is the simple equivalent) and
-  takes every ``{"type": "command"}`` hook of the event's groups whose ``matcher`` is empty, missing or ``*``;
+  takes every ``{"type": "command"}`` hook of the event's groups whose ``matcher`` is empty, missing or ``*``
+  (exec form, ``"args"`` present, runs the program directly; shell form through ``/bin/sh -c``);
   identical command strings run once (Claude Code de-duplicates them); all of them run in parallel;
 * runs each as ``/bin/sh -c COMMAND``, a direct child of this process, in the session's ``cwd``, with this
   process's environment plus ``CLAUDE_CODE_SESSION_ID``, ``CLAUDE_PROJECT_DIR`` and ``CLAUDECODE=1``;
@@ -73,7 +74,7 @@ import uuid
 from typing import Any, Dict, List, Optional
 
 CONTEXT_EVENTS = ("SessionStart", "UserPromptSubmit")
-EVENTS = ("SessionStart", "UserPromptSubmit", "SessionEnd", "Stop", "Notification")
+EVENTS = ("SessionStart", "UserPromptSubmit", "SessionEnd", "Stop", "StopFailure", "Notification")
 DEFAULT_TIMEOUT = 60.0
 
 
@@ -99,9 +100,13 @@ class FakeClaude:
                 if not isinstance(hook, dict) or hook.get("type") != "command":
                     continue
                 command = hook.get("command")
-                if not isinstance(command, str) or command in seen:
+                args = hook.get("args")
+                if isinstance(args, list) and all(isinstance(a, str) for a in args) and isinstance(command, str):
+                    command = [command, *args]  # exec form (Claude Code 2.1.139+): the program, no shell
+                key = json.dumps(command)
+                if not isinstance(command, (str, list)) or key in seen:
                     continue
-                seen.add(command)
+                seen.add(key)
                 timeout = hook.get("timeout")
                 seconds = float(timeout) if isinstance(timeout, (int, float)) and timeout > 0 else self.default_timeout
                 found.append({"command": command, "timeout": seconds})
@@ -243,11 +248,14 @@ class FakeClaude:
         raise ValueError(f"bad command {line.strip()!r}")
 
 
-def run_hook(command: str, timeout: float, cwd: str, env: Dict[str, str], stdin: bytes, event: str) -> Dict[str, Any]:
-    """Run one hook command as Claude Code does and collect what Claude Code would see."""
+def run_hook(command: Any, timeout: float, cwd: str, env: Dict[str, str], stdin: bytes, event: str) -> Dict[str, Any]:
+    """Run one hook command as Claude Code does and collect what Claude Code would see.
+
+    ``command``: a shell command line (``/bin/sh -c``), or an exec-form argv list (run directly, no shell).
+    """
     began = time.monotonic()
     process = subprocess.Popen(
-        ["/bin/sh", "-c", command],
+        command if isinstance(command, list) else ["/bin/sh", "-c", command],
         cwd=cwd,
         env=env,
         stdin=subprocess.PIPE,

@@ -29,7 +29,7 @@ SUPPORT = Path(__file__).resolve().parent
 REPO = SUPPORT.parents[1]
 FAKE_CLAUDE = SUPPORT / "fake_claude.py"
 REPLY_TIMEOUT = 30.0  # one command of the fake: every hook of an event (each hook itself is bounded by 10 s)
-EVENTS = ("SessionStart", "UserPromptSubmit", "SessionEnd", "Stop", "Notification")
+EVENTS = ("SessionStart", "UserPromptSubmit", "SessionEnd", "Stop", "StopFailure", "Notification")
 # Variables that would leak a surrounding Claude Code session (or another registry) into the sandbox.
 SCRUBBED = (
     "PYTHONPATH",

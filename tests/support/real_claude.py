@@ -3,8 +3,10 @@
 Each :class:`RealClaude` runs the native ``claude`` binary in a private HOME and CLAUDE_CONFIG_DIR (onboarding,
 API-key approval and folder trust already written, so no dialog comes before the prompt box), with
 ``ANTHROPIC_BASE_URL`` pointing at a :class:`~claude_api.StandInAPI`. The test types prompts, presses
-Esc, answers permission dialogs, runs ``/clear`` and ``/exit``, and reads what the terminal shows (escape
-sequences removed).
+Esc, answers permission dialogs, runs ``/clear`` and ``/exit``, and reads what the terminal shows: the output
+stream with escape sequences removed (what appeared since a mark, scrolled away or not) and the screen as a
+terminal shows it now (``pyte``, a maintained VT100 emulator: the client redraws only the cells that change, so
+the stream alone cannot tell what the prompt box holds).
 
 Every wait has a deadline and fails with the tail of the screen; the process is ended by its PID (SIGTERM,
 then SIGKILL) and reaped. The binary comes from ``$ORCHESTRAY_CLAUDE_BIN``, else from where ``.ci/run``
@@ -26,6 +28,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
+import pyte
 import pytest
 from claude_api import StandInAPI
 
@@ -181,6 +184,8 @@ class RealClaude:
         self.pid = self.process.pid
         self._master = master
         self._output = bytearray()
+        self._screen = pyte.Screen(cols, rows)
+        self._stream = pyte.ByteStream(self._screen)
         self._lock = threading.Condition()
         self._eof = False
         self._reader = threading.Thread(target=self._read, name=f"claude-pty-{self.pid}", daemon=True)
@@ -200,6 +205,7 @@ class RealClaude:
                     self._lock.notify_all()
                     return
                 self._output.extend(chunk)
+                self._stream.feed(chunk)
                 self._lock.notify_all()
 
     def mark(self) -> int:
@@ -214,6 +220,25 @@ class RealClaude:
 
     def tail(self, chars: int = 1500) -> str:
         return self.text()[-chars:]
+
+    def screen(self) -> str:
+        """The terminal's screen now, line by line."""
+        with self._lock:
+            return "\n".join(line.rstrip() for line in self._screen.display)
+
+    def wait_screen(self, text: str, timeout: float = STEP_TIMEOUT) -> None:
+        """Wait until the screen shows `text` on one line."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while True:
+                if any(text in line for line in self._screen.display):
+                    return
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or (self._eof and self.process.poll() is not None):
+                    break
+                self._lock.wait(min(remaining, 1.0))
+        raise AssertionError(f"claude (pid {self.pid}) did not show {text!r} in {timeout:.0f} s; the screen:\n"
+                             + self.screen())
 
     def wait_for(self, *needles: str, since: int = 0, timeout: float = STEP_TIMEOUT) -> str:
         """Wait until one of `needles` (white space ignored) shows after `since`; return the needle seen."""
@@ -249,9 +274,8 @@ class RealClaude:
 
         Returns the output mark taken before the Enter, for waiting on what the prompt causes.
         """
-        before = self.mark()
         self.write(text.encode("utf-8"))
-        self.wait_for(text, since=before, timeout=timeout)
+        self.wait_screen(text, timeout=timeout)
         mark = self.mark()
         self.write(b"\r")
         return mark
@@ -385,14 +409,18 @@ class ClaudeWorld:
         return wait_until(lambda: (lambda e: e if e is not None and check(e) else None)(self.entry_of(client)),
                           timeout, f"claude pid {client.pid}: {what}")
 
-    def status(self) -> Dict[str, Any]:
-        """`orchestray status --json`, the real command line, as a user would run it."""
-        import subprocess as sp
+    def cli(self, *args: str) -> subprocess.CompletedProcess:
+        """The real command line, `python -m tray --registry-dir REGISTRY ...`, as a user would run it."""
         import sys
 
-        completed = sp.run([sys.executable, "-m", "tray", "--registry-dir", str(self.registry), "status", "--json"],
-                           env=dict(os.environ, ORCHESTRAY_LOG_DIR=str(self.logs)), capture_output=True, text=True,
-                           timeout=60, stdin=sp.DEVNULL)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CLAUDE")}
+        env.update(ORCHESTRAY_LOG_DIR=str(self.logs), CLAUDE_CONFIG_DIR=str(self.config))
+        return subprocess.run([sys.executable, "-m", "tray", "--registry-dir", str(self.registry), *args], env=env,
+                              capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+
+    def status(self) -> Dict[str, Any]:
+        """`orchestray status --json`."""
+        completed = self.cli("status", "--json")
         assert completed.returncode == 0, completed.stderr
         return json.loads(completed.stdout)
 

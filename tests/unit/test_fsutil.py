@@ -7,6 +7,7 @@ The Windows retry is reached on Linux by injecting the failure Windows gives (a 
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import threading
@@ -87,7 +88,29 @@ def _quarantine(reg: Registry, tmp: Path) -> None:
     assert len(result.quarantined) == 1 and not result.problems
 
 
+def _settings_install(reg: Registry, tmp: Path) -> None:
+    from tray.hooks import settings
+
+    path = tmp / "claude" / "settings.json"
+    path.parent.mkdir()
+    path.write_text('{"theme": "dark"}\n')
+    settings.install(str(path), check_import=False)
+    assert "hooks" in json.loads(path.read_text()) and json.loads(path.read_text())["theme"] == "dark"
+
+
+def _settings_uninstall(reg: Registry, tmp: Path) -> None:
+    from tray.hooks import settings
+
+    path = tmp / "claude" / "settings.json"
+    path.parent.mkdir()
+    settings.install(str(path), check_import=False)  # creates the file: uninstall removes it again
+    settings.uninstall(str(path))
+    assert not path.exists()
+
+
 WRITES: Dict[str, Callable[[Registry, Path], None]] = {
+    "settings.json install (compare-and-swap)": _settings_install,
+    "settings.json uninstall (removes the file it created)": _settings_uninstall,
     "entry write": _write_entry,
     "entry remove": _remove_entry,
     "activity write": _write_activity,

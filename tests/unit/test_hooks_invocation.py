@@ -102,6 +102,19 @@ def test_switching_forms_replaces_in_place(tmp_path: Path) -> None:
     assert json.loads(Path(path).read_text()) == shell  # `args` goes with the form
 
 
+@pytest.mark.parametrize("platform", ["linux", "win32"])
+def test_frozen_hook_commands_name_a_frozen_program_and_are_ours(tmp_path: Path, platform: str) -> None:
+    exe = ".exe" if platform == "win32" else ""
+    cli = tmp_path / f"orchestray{exe}"
+    cli.write_bytes(b"")
+    assert launch.hook_prefix(frozen=True, executable=str(cli), platform=platform) == [str(cli)]
+    assert launch.cli_command(frozen=True, executable=str(cli)) == [str(cli)]
+    for program in (cli, tmp_path / f"orchestray-hook{exe}"):  # the small hook program is recognised too
+        for form in (FORM_EXEC, FORM_SHELL):
+            entry = hook_entry([str(program)], "prompt", form, windows=platform == "win32")
+            assert hook_subcommand(entry) == "prompt"
+
+
 # ------------------------------------------------------------------- Windows quoting under a real bash
 
 

@@ -88,3 +88,24 @@ def test_packaging_builds_the_program_launch_looks_for() -> None:
     common = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(common)
     assert common.HOOK_NAME == launch.HOOK_PROGRAM
+
+
+def test_the_hook_handlers_never_import_what_the_hook_program_leaves_out() -> None:
+    """Every import reachable from packaging/hook_entry.py (function-level ones too, as PyInstaller follows them):
+    none of Orchestray's own modules or the GUI libraries the hook program is built without. Standard-library
+    leftovers (multiprocessing, asyncio...) are reached only through optional branches of other libraries; the
+    frozen tests (tests/e2e/test_frozen_hook.py) run every hook event through the real build."""
+    import modulefinder
+    import sys
+
+    spec = importlib.util.spec_from_file_location("packaging_common_finder", REPO / "packaging" / "common.py")
+    assert spec is not None and spec.loader is not None
+    common = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(common)
+    finder = modulefinder.ModuleFinder(path=[str(REPO), *sys.path])
+    finder.run_script(common.HOOK_ENTRY)
+    ours_or_gui = [name for name in common.HOOK_EXCLUDES if name.startswith("tray.") or name[0].isupper()
+                   or name in ("pystray", "gi", "dbus", "plyer", "six")]
+    reached = sorted(m for m in finder.modules for name in ours_or_gui if m == name or m.startswith(name + "."))
+    assert reached == []
+    assert "tray.hooks.handlers" in finder.modules

@@ -1,24 +1,25 @@
 """The pystray view's platform rules, reached on Linux through fake native boundaries.
 
 macOS (issue 17 items 2 and 3): pystray 0.19.5's real `_darwin.py` runs on a fake AppKit that fails on any call
-off the main thread (tests/fake_appkit.py). A control test shows the fake catches what pystray does on its own
-(`icon.visible = True` in `setup`); the view's tests show nothing reaches AppKit off the main thread and every
-image handed to the status item is already a template image.
+off the main thread (tests/support/fake_appkit.py). A control test shows the fake catches what pystray does on
+its own (`icon.visible = True` in `setup`); the view's tests show nothing reaches AppKit off the main thread and
+every image handed to the status item is already a template image.
 
-Windows (items 7 and 8): the left click runs the menu's default item (pystray's `Menu.__call__`, which the
-win32 backend calls on WM_LBUTTONUP); the tooltip is capped in UTF-16 units, checked against a real ctypes
-`WCHAR[128]` array built the way Windows lays it out (2 bytes a unit).
+Windows (items 7 and 8): pystray 0.19.5's real `_win32.py` runs on a fake `ctypes.windll`
+(tests/support/fake_win32.py): a left click (WM_LBUTTONUP, as Windows sends it) must pop up the menu
+(TrackPopupMenuEx) and the item picked there must run; the tooltip must reach Shell_NotifyIconW within
+`WCHAR[128]` counted in UTF-16 units, where pystray alone, given an emoji folder name, fails as Windows would.
 """
 
 from __future__ import annotations
 
-import ctypes
 import threading
 import time
 from typing import Any, Callable, List
 
 import pytest
 from fake_appkit import OffMainThread, load_darwin_backend, run_on_main
+from fake_win32 import load_win32_backend
 
 from tray.app import pystray_view
 from tray.app.menu import Action, MenuItem
@@ -161,35 +162,31 @@ def _pystray_base(monkeypatch: pytest.MonkeyPatch) -> Any:
     return types.SimpleNamespace(Icon=RecordingIcon, Menu=base.Menu, MenuItem=base.MenuItem)
 
 
-def _win32_constant(name: str) -> int:
-    """A constant from pystray's own `_util/win32.py`, read from its source (the module needs Windows)."""
-    import ast
-    import importlib.util
-    import os
-
-    spec = importlib.util.find_spec("pystray")
-    assert spec is not None and spec.origin is not None
-    source = os.path.join(os.path.dirname(spec.origin), "_util", "win32.py")
-    with open(source, encoding="utf-8") as handle:
-        tree = ast.parse(handle.read())
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
-            return int(ast.literal_eval(node.value))
-    raise AssertionError(f"{name} not in pystray's win32 helpers")
-
-
-def test_windows_left_click_opens_the_menu(monkeypatch: pytest.MonkeyPatch) -> None:
-    fake = _pystray_base(monkeypatch)
-    view = PystrayView(fake, lambda _a: None, platform="win32")
+def test_windows_left_click_pops_up_the_menu_and_the_pick_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    backend = load_win32_backend(monkeypatch)
+    performed: List[Action] = []
+    view = PystrayView(backend.pystray, performed.append, platform="win32")
+    view._reveal()
     view.show("ok", 0, "Orchestray: all ok", MENU)
-    menu = view.icon.menu
-    # What pystray's win32 `_on_notify` does on WM_LBUTTONUP: `Icon.__call__` -> `Menu.__call__(icon)`, which
-    # runs the first item marked default.
-    menu(view.icon)
-    assert view.icon.notified == [(0, _win32_constant("WM_RBUTTONUP"))]
-    defaults = [item for item in menu.items if item.default]
-    assert len(defaults) == 1 and not defaults[0].visible  # hidden: the visible menu is unchanged
-    assert [item.text for item in menu] == [m.text if not m.separator else "- - - -" for m in MENU]
+    hmenu, _callbacks = view.icon._menu_handle
+    items = backend.win32.menus[hmenu]
+    assert [i["text"] for i in items if i["text"]] == ["● proj — ok (1 session)", "Notifications", "Quit"]
+    assert not [i for i in items if i["state"] & backend.constants.MFS_DEFAULT]  # nothing shown in bold
+    backend.win32.choose = next(i["id"] for i in items if i["text"] == "Quit")  # the user picks Quit
+    view.icon._on_notify(0, backend.constants.WM_LBUTTONUP)  # a left click on the icon
+    assert len(backend.win32.named("TrackPopupMenuEx")) == 1
+    assert performed == [Action("quit")]
+
+
+def test_without_a_default_item_a_left_click_does_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Control: pystray's own win32 icon with our menu but no default item (the bug of issue 17 item 7)."""
+    backend = load_win32_backend(monkeypatch)
+    p = backend.pystray
+    icon = p.Icon("plain", icon=pystray_view.render_icon("ok", 0, 64), title="plain",
+                  menu=p.Menu(p.MenuItem("Quit", lambda: None)))
+    icon._update_menu()
+    icon._on_notify(0, backend.constants.WM_LBUTTONUP)
+    assert backend.win32.named("TrackPopupMenuEx") == []
 
 
 def test_no_default_item_on_other_platforms(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -199,24 +196,6 @@ def test_no_default_item_on_other_platforms(monkeypatch: pytest.MonkeyPatch) -> 
     assert not [item for item in view.icon.menu.items if item.default]
 
 
-class WindowsTip(ctypes.Structure):
-    """`NOTIFYICONDATAW.szTip` as Windows lays it out: WCHAR[128], two bytes a UTF-16 unit (on Linux `c_wchar`
-    is four bytes, so the UTF-16 bytes go into a `c_uint16` array with the same bound)."""
-
-    _fields_ = [("szTip", ctypes.c_uint16 * 128)]
-
-
-def windows_tip(text: str) -> WindowsTip:
-    units = text.encode("utf-16-le", "surrogatepass")
-    values = [int.from_bytes(units[i : i + 2], "little") for i in range(0, len(units), 2)]
-    tip = WindowsTip()
-    if len(values) > 128:
-        raise ValueError("string too long")  # what ctypes raises on Windows
-    for index, value in enumerate(values):
-        tip.szTip[index] = value
-    return tip
-
-
 EMOJI_FOLDER = "🚀📁" * 40 + " orchestrator"  # 80 astral characters: 160 UTF-16 units
 
 
@@ -224,25 +203,20 @@ def utf16_units(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def test_emoji_tooltip_is_capped_in_utf16_units(monkeypatch: pytest.MonkeyPatch) -> None:
-    fake = _pystray_base(monkeypatch)
-    view = PystrayView(fake, lambda _a: None, platform="win32")
+def test_emoji_tooltip_reaches_shell_notifyicon(monkeypatch: pytest.MonkeyPatch) -> None:
+    backend = load_win32_backend(monkeypatch)
+    view = PystrayView(backend.pystray, lambda _a: None, platform="win32")
+    view._reveal()
     title = f"Orchestray: {EMOJI_FOLDER} needs you"
-    assert len(title) <= 127 < utf16_units(title)  # the old cap (characters) let this through
-    with pytest.raises(ValueError):
-        windows_tip(title + "x" * 20)  # the boundary is real: too long raises
-    view.show("ok", 0, title, MENU)
-    shown = view.icon.title
-    assert utf16_units(shown) <= 127
-    tip = windows_tip(shown)  # fits, with room for the NUL
-    assert bytes(tip)[2 * utf16_units(shown) : 2 * utf16_units(shown) + 2] == b"\0\0"
-    assert shown.endswith("…") and shown.startswith("Orchestray: 🚀📁")
-    shown.encode("utf-16-le")  # no lone surrogate: a pair was never split
+    view.show("conflict", 0, title, MENU)
+    assert backend.win32.tips[-1] == view.icon.title and utf16_units(backend.win32.tips[-1]) <= 127
+    with pytest.raises(ValueError, match="string too long"):  # pystray alone, given the same title, fails
+        view.icon.title = title
 
 
 def test_short_tooltips_are_untouched_and_control_characters_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
-    fake = _pystray_base(monkeypatch)
-    view = PystrayView(fake, lambda _a: None, platform="win32")
+    backend = load_win32_backend(monkeypatch)
+    view = PystrayView(backend.pystray, lambda _a: None, platform="win32")
     view.show("ok", 0, "Orchestray: all ok", MENU)
     assert view.icon.title == "Orchestray: all ok"
     exact = "😀" * 63 + "a"  # 127 units: fits exactly

@@ -29,6 +29,8 @@ from tray.platform.focus_base import FocusResult
 from tray.platform.notify import Button
 
 log = get_logger("tray")
+#: Seconds between checks that the installed Claude Code hooks really run (each check starts a few processes).
+HOOK_CHECK_SECONDS = 300.0
 
 
 class View(Protocol):
@@ -78,6 +80,8 @@ class TrayController:
         open_path: Optional[Callable[[str], None]] = None,
         find_file: Optional[Callable[[str, str], Optional[str]]] = None,
         log_path: str = "",
+        hooks_check: Optional[Callable[[], List[str]]] = None,
+        hooks_repair: Optional[Callable[[], None]] = None,
         focus: Optional[Callable[[int], FocusResult]] = None,
         focus_problem: Optional[str] = None,
     ) -> None:
@@ -92,6 +96,10 @@ class TrayController:
         self.open_path = open_path or _default_open
         self.find_file = find_file or _default_find_file
         self.log_path = log_path
+        self.hooks_check = hooks_check
+        self.hooks_repair = hooks_repair
+        self.hook_problems: Tuple[str, ...] = ()
+        self._hooks_checked_at: Optional[float] = None
         self.focus = focus or _default_focus
         self.focus_problem = _default_focus_problem() if focus_problem is None else focus_problem
         self.resolver = ProjectResolver()
@@ -134,6 +142,7 @@ class TrayController:
                 notifications=self.config.notifications,
                 autostart=self.autostart.is_enabled() if self.autostart is not None else None,
                 log_available=bool(self.log_path),
+                hook_problems=self.hook_problems,
                 focus_problem=self.focus_problem,
             )
             menu = menu_model.build_menu(self.snapshot, settings, self.find_file, error=self.error)
@@ -174,9 +183,29 @@ class TrayController:
         self._thread = threading.Thread(target=self._loop, name="orchestray-poll", daemon=True)
         self._thread.start()
 
+    def check_hooks(self, force: bool = False) -> Tuple[str, ...]:
+        """Run the hooks check (at most every HOOK_CHECK_SECONDS unless forced); warn once when it turns bad."""
+        if self.hooks_check is None:
+            return ()
+        now = time.monotonic()
+        if not force and self._hooks_checked_at is not None and now - self._hooks_checked_at < HOOK_CHECK_SECONDS:
+            return self.hook_problems
+        self._hooks_checked_at = now
+        problems = tuple(self.hooks_check())
+        with self._lock:
+            newly_broken = problems and not self.hook_problems
+            self.hook_problems = problems
+            self.refresh_view()
+        for line in problems:
+            log.warning("%s", line)
+        if newly_broken and self.config.notifications and self.view is not None:
+            self.view.notify("Orchestray: Claude Code hooks broken", problems[0] + " (or use the tray menu)")
+        return problems
+
     def _loop(self) -> None:
         while not self.stopping.is_set():
             try:
+                self.check_hooks()
                 self.poll_once()
             except Exception:  # noqa: BLE001 - the tray keeps running; the log has the detail
                 log.exception("poll failed")
@@ -305,6 +334,12 @@ class TrayController:
             else:
                 self.autostart.enable(self.launch_command)
             self.refresh_view()
+        elif kind == menu_model.REPAIR_HOOKS and self.hooks_repair is not None:
+            self.hooks_repair()
+            if self.check_hooks(force=True):
+                raise actions.ActionRefused("the Claude Code hooks still do not run: " + self.hook_problems[0])
+            if self.view is not None:
+                self.view.notify("Orchestray", "Claude Code hooks repaired")
         elif kind == menu_model.QUIT:
             self.stop()
 

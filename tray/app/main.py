@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any, Mapping, Optional
+from typing import Any, List, Mapping, Optional
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
@@ -115,6 +115,20 @@ def run_tray(args: argparse.Namespace) -> int:
         instance.release()
 
 
+def _hook_problems() -> List[str]:
+    """One line per installed Claude Code hook that does not really run (see ``tray/hooks/status.py``)."""
+    from tray.hooks.settings import hooks_problems
+
+    return hooks_problems()
+
+
+def _repair_hooks() -> None:
+    """What ``orchestray hooks install`` does, from this Orchestray."""
+    from tray.hooks.settings import detect_form, install
+
+    install(form=detect_form())
+
+
 def _run(args: argparse.Namespace, pystray: Any, registry: Any, log: Any, log_file: str, store: Any) -> int:
     from tray.app.controller import TrayController
     from tray.app.pystray_view import PystrayView
@@ -129,6 +143,8 @@ def _run(args: argparse.Namespace, pystray: Any, registry: Any, log: Any, log_fi
         autostart=autostart.for_platform(),
         launch_command=autostart.launch_command(executable=tray_executable()),
         log_path=log_file if os.path.isabs(log_file) else "",
+        hooks_check=_hook_problems,
+        hooks_repair=_repair_hooks,
     )
     if getattr(args, "poll_interval", None):
         controller.config.poll_interval = max(0.2, args.poll_interval)

@@ -30,6 +30,7 @@ REFRESH = "refresh"
 TOGGLE_NOTIFICATIONS = "toggle-notifications"
 TOGGLE_AUTOSTART = "toggle-autostart"
 OPEN_LOG = "open-log"
+REPAIR_HOOKS = "repair-hooks"
 QUIT = "quit"
 FOCUS = "focus"  # raise the terminal that shows a session (argument: its session id)
 OPEN_HANDOVER = "open-handover"  # a notice's "Open HANDOVER.md" (argument: the project key; looked up when run)
@@ -86,6 +87,7 @@ class MenuSettings:
     notifications: bool = True
     autostart: Optional[bool] = False  # None: start at login is not available here
     log_available: bool = True
+    hook_problems: Tuple[str, ...] = ()  # one line per installed Claude Code hook that does not really run
     focus_problem: str = ""  # why "Focus terminal" cannot work on this desktop ("" = it can)
 
 
@@ -221,6 +223,9 @@ def build_menu(
     items = []
     if error:
         items.append(info(f"⚠ {error}"))
+    if settings.hook_problems:
+        items.append(info(f"⚠ {settings.hook_problems[0]}"))
+        items.append(MenuItem("Repair Claude Code hooks", Action(REPAIR_HOOKS)))
     if snapshot is None:
         items.append(info("Reading the registry…"))
     elif not snapshot.projects:

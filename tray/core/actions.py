@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import List, Optional, Set, Tuple
 
+from tray.core.activity import activity_dir, remove_activity
 from tray.core.entry import (
     ROLE_ORCHESTRATOR,
     ROLE_VACATING,
@@ -26,6 +27,7 @@ from tray.core.entry import (
     check_session_id,
     new_entry,
     utc_now_iso,
+    valid_session_id,
 )
 from tray.core.fields import PROMOTED_AT, PROMOTION_PENDING, VACATED_AT
 from tray.core.fsutil import TEMP_SUFFIX, NotOurs, fit_name, private_dir, replace, unlink_quietly
@@ -37,6 +39,9 @@ from tray.core.snapshot import ProjectView, Session, Snapshot, build_snapshot
 # A file that cannot be parsed may be a writer's half-done work: leave it this long before cleaning it away.
 UNREADABLE_GRACE_SECONDS = 300.0
 QUARANTINE_DIR = ".quarantine"
+# An activity file without an entry is kept this long: a prompt hook repairing a lost registration writes its
+# activity first. Past it, the file (it holds the user's last prompt) goes with `clean`.
+ORPHAN_ACTIVITY_GRACE = 60.0
 
 
 class ActionRefused(Exception):
@@ -123,20 +128,24 @@ def register(
         base = predecessor.entry if predecessor is not None else (own.entry if own is not None else None)
         entry = new_entry(session_id, pid, cwd, wanted)
         if base is not None:
-            extra = {k: v for k, v in base.extra.items() if k != PROMOTION_PENDING or predecessor is None}
+            # After `/clear` the new id inherits everything, a promotion not yet told included: the notice
+            # (read HANDOVER.md) then reaches the new conversation at its first prompt.
             started = base.started_at if base.pid == pid else entry.started_at
-            entry = entry.replace(extra=extra, started_at=started)
+            entry = entry.replace(extra=dict(base.extra), started_at=started)
         written = registry.write(entry)
         if predecessor is not None:
             registry.remove(predecessor.session_id)
+            remove_activity(registry.directory, predecessor.session_id)
         return RegisterResult(written, created=True, replaced=predecessor.session_id if predecessor else None)
 
 
 def deregister(registry: Registry, session_id: str) -> bool:
-    """Remove a session's own entry (it is ending). True if there was one."""
+    """Remove a session's own entry (it is ending), and its activity. True if there was an entry."""
     check_session_id(session_id)
     with registry.lock():
-        return registry.remove(session_id)
+        removed = registry.remove(session_id)
+        remove_activity(registry.directory, session_id)
+        return removed
 
 
 def _live_session(snapshot: Snapshot, session_id: str) -> Session:
@@ -219,6 +228,7 @@ class CleanResult:
     waiting: Tuple[Unreadable, ...] = ()  # unreadable files still within the grace period
     ignored: Tuple[Unreadable, ...] = ()  # folders, pipes, devices named *.json: never touched
     temporaries: Tuple[str, ...] = field(default=())  # our own half-written temp files left by a crash
+    activities: Tuple[str, ...] = field(default=())  # activity files (the last prompt) whose entry is gone
     problems: Tuple[str, ...] = ()  # one line per thing that could not be done; the rest was still done
 
 
@@ -250,9 +260,12 @@ def clean(
             else:
                 young.append(record)
         temporaries = tuple(_old_temporaries(registry.directory, now, grace))
+        # Every entry's own activity stays here (a dead one's goes with its entry below).
+        kept = {s.session_id for s in snapshot.sessions} | {u.session_id for u in snapshot.unreadable}
+        orphans = tuple(_orphan_activities(registry.directory, kept, now))
         result = CleanResult(
             removed=dead, quarantined=tuple(old), waiting=tuple(young), ignored=tuple(ignored),
-            temporaries=temporaries,
+            temporaries=temporaries, activities=orphans,
         )
         if dry_run:
             return result
@@ -261,17 +274,55 @@ def clean(
         for session in dead:
             # Re-check with a fresh probe at the last moment: a PID can only die, never come back to life
             # for the same startedAt, but we stay on the safe side regardless.
-            if LivenessProbe().alive(session.entry.pid, session.entry.reference_ts(now)):
+            if LivenessProbe().alive(session.entry.pid, session.entry.reference_ts(time.time())):
                 continue
             try:
                 registry.remove(session.session_id)
                 removed.append(session)
             except OSError as error:
                 problems.append(f"could not remove {session.entry.path}: {error.strerror or error}")
+                continue
+            remove_activity(registry.directory, session.session_id)
+        for name in orphans:
+            remove_activity(registry.directory, name)
         moved = _quarantine_all(registry.directory, old, now, problems)
         for path in temporaries:
             unlink_quietly(path)
         return dataclasses.replace(result, removed=tuple(removed), quarantined=moved, problems=tuple(problems))
+
+
+def _orphan_activities(directory: str, kept: Set[str], now: float) -> List[str]:
+    """Activity files (and our leftover temporaries there) of sessions that have no entry any more.
+
+    Only files older than ORPHAN_ACTIVITY_GRACE: the prompt hook of a session whose registration was lost
+    writes its activity a moment before it registers again. Folders and anything else are left alone, a link is
+    removed as a link (never what it points to), and a `.activity` that is not our own folder is not looked at.
+    """
+    folder = activity_dir(directory)
+    try:
+        fd = private_dir(folder, create=False)
+    except (NotOurs, OSError):
+        return []
+    found = []
+    try:
+        for name in os.listdir(fd if fd is not None else folder):
+            session_id = name.split(".", 1)[0] if name.endswith(".tmp") else name
+            if session_id in kept or not valid_session_id(session_id):
+                continue
+            try:
+                info = os.lstat(name, dir_fd=fd) if fd is not None else os.lstat(os.path.join(folder, name))
+            except OSError:
+                continue
+            if (stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode)) and (
+                now - info.st_mtime >= ORPHAN_ACTIVITY_GRACE
+            ):
+                found.append(name)
+    except OSError:
+        return []
+    finally:
+        if fd is not None:
+            os.close(fd)
+    return sorted(found)
 
 
 def _movable(path: str) -> bool:

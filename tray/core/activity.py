@@ -6,7 +6,11 @@ read-modify-write entries without our lock, and would cost the prompt hook a JSO
 lines of plain text, replaced atomically, written only by the session's own hooks; a torn or foreign file is
 ignored (activity is a hint, never a reason to change the registry).
 
-Format: `orchestray-activity 1`, state, since (epoch seconds), detail, first line of the last prompt.
+Format: `orchestray-activity 1`, state, since (epoch seconds), detail, first line of the last prompt (at most
+PROMPT_LIMIT characters: the prompt's text is the user's and stays short here), and the session's transcript
+path (so the tray can tell a turn that ended without a hook; see `tray/core/turns.py`). The last line may be
+absent (files written before it existed). The file lives as long as its entry: `SessionEnd`, `deregister`,
+`clean` and the tray's clean up remove it.
 
 The file holds prompt text, so `.activity` is checked to be our own user-only folder (`fsutil.private_dir`) and
 used through its descriptor: a symlink planted there is refused with one warning, never written through.
@@ -44,17 +48,22 @@ LATEST_SINCE = 253402300799.0  # 9999-12-31T23:59:59Z: a later (or negative) tim
 
 
 class Activity(tuple[object, ...]):  # a builtin generic: no `typing` import at run time
-    """(state, since, detail, prompt) as a plain tuple subclass: no `typing`/`collections` import needed."""
+    """(state, since, detail, prompt, transcript) as a plain tuple subclass: no `typing`/`collections` import."""
 
     __slots__ = ()
 
-    def __new__(cls, state: str, since: float, detail: str = "", prompt: str = "") -> Activity:
-        return tuple.__new__(cls, (state, since, detail, prompt))
+    def __new__(cls, state: str, since: float, detail: str = "", prompt: str = "", transcript: str = "") -> Activity:
+        return tuple.__new__(cls, (state, since, detail, prompt, transcript))
 
     state = property(lambda self: self[0])
     since = property(lambda self: self[1])
     detail = property(lambda self: self[2])
     prompt = property(lambda self: self[3])
+    transcript = property(lambda self: self[4])  # Claude Code's transcript of the session, "" if unknown
+
+    def moved_to(self, state: str, since: float, detail: str = "") -> Activity:
+        """The same session's activity in another state (the prompt and transcript stay)."""
+        return Activity(state, since, detail, self.prompt, self.transcript)
 
     def to_json(self) -> Dict[str, object]:
         since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.since))
@@ -76,9 +85,9 @@ def activity_dir(registry_dir: str) -> str:
 
 def write_activity(
     registry_dir: str, session_id: str, state: str, detail: str = "", prompt: Optional[str] = None,
-    now: Optional[float] = None,
+    now: Optional[float] = None, transcript: Optional[str] = None,
 ) -> None:
-    """Record the session's activity; `prompt=None` keeps the last prompt line already recorded.
+    """Record the session's activity; `prompt=None` (`transcript=None`) keeps the one already recorded.
 
     `session_id` must already be validated: it names the file.
     """
@@ -90,11 +99,14 @@ def write_activity(
         return
     try:
         name = session_id if fd is not None else os.path.join(folder, session_id)
-        if prompt is None:
+        if prompt is None or not transcript:
             previous = read_activity_file(name, fd)
-            prompt = previous.prompt if previous is not None else ""
+            if prompt is None:
+                prompt = previous.prompt if previous is not None else ""
+            if not transcript:
+                transcript = previous.transcript if previous is not None else ""
         text = "\n".join((MAGIC, state, repr(time.time() if now is None else now), one_line(detail),
-                          one_line(prompt))) + "\n"
+                          one_line(prompt), _path_line(transcript))) + "\n"
         # Not fsynced: activity is a hint, and the prompt hook must stay fast.
         atomic_write_bytes(name, text.encode("utf-8"), durable=False, dir_fd=fd)
     finally:
@@ -130,7 +142,8 @@ def read_activity_file(path: str, dir_fd: Optional[int] = None) -> Optional[Acti
         return None
     if not 0 <= since <= LATEST_SINCE:  # NaN, infinite, or out of range for time.gmtime and the ages shown
         return None
-    return Activity(lines[1], since, lines[3], lines[4])
+    transcript = lines[5] if len(lines) > 5 else ""  # absent in files written before it was recorded
+    return Activity(lines[1], since, lines[3], lines[4], transcript)
 
 
 def read_all(registry_dir: str) -> Dict[str, Activity]:
@@ -160,8 +173,14 @@ def read_all(registry_dir: str) -> Dict[str, Activity]:
             os.close(fd)
 
 
+def _path_line(path: str) -> str:
+    """A path kept on one line, or "" (a path with a line break, or absurdly long, is not recorded)."""
+    return path if path and len(path) <= 1024 and "\n" not in path and "\r" not in path else ""
+
+
 def remove_activity(registry_dir: str, session_id: str) -> None:
-    """Remove a session's activity file; a folder that is not ours is left alone (and said once)."""
+    """Remove a session's activity file (its entry is gone or replaced: the file holds the user's last prompt);
+    a folder that is not ours is left alone (and said once)."""
     folder = activity_dir(registry_dir)
     try:
         fd = private_dir(folder, create=False)

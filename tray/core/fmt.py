@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import time
 import unicodedata
-from typing import Optional
 
 # Bidirectional overrides and isolates: they can make a folder name display as something else.
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
@@ -23,10 +21,6 @@ def format_age(seconds: float) -> str:
         return f"{hours}h {minutes}m" if minutes else f"{hours}h"
     days, hours = divmod(hours, 24)
     return f"{days}d {hours}h" if hours else f"{days}d"
-
-
-def age_since(started_ts: float, now: Optional[float] = None) -> str:
-    return format_age((time.time() if now is None else now) - started_ts)
 
 
 def shorten_middle(text: str, limit: int) -> str:

@@ -7,7 +7,6 @@ parameterised by a path module (`ntpath` or `posixpath`) so Windows behaviour is
 from __future__ import annotations
 
 import os
-import posixpath
 from dataclasses import dataclass
 from typing import Callable, Dict, Optional, Protocol, Tuple
 
@@ -137,6 +136,3 @@ class ProjectResolver:
         self._cache[cwd] = project
         return project
 
-
-def posix_resolver() -> ProjectResolver:
-    return ProjectResolver(posixpath)

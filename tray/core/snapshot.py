@@ -10,11 +10,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
-from tray.core.activity import Activity, read_all
+from tray.core.activity import WAITING, Activity, read_all
 from tray.core.entry import ROLE_ORCHESTRATOR, ROLE_VACATING, ROLE_WORKER, Entry, Unreadable
 from tray.core.liveness import LivenessProbe
 from tray.core.projects import Project, ProjectResolver
 from tray.core.registry import Registry
+from tray.core.turns import refine
 
 STATE_OK = "ok"
 STATE_ORPHANED = "orphaned"
@@ -200,7 +201,11 @@ def build_snapshot(
             unreadable.append(record)
             continue
         activity = activities.get(record.session_id)
-        sessions.append(Session(record, alive(record.pid, record.reference_ts(now)), resolve(record.cwd), activity))
+        live = alive(record.pid, record.reference_ts(now))
+        if activity is not None and live and activity.state != WAITING:
+            # A turn the hooks left open may have ended (Esc) or resumed (a permission approved) without a hook.
+            activity = refine(activity, record.pid, record.session_id)
+        sessions.append(Session(record, live, resolve(record.cwd), activity))
     return snapshot_from_sessions(registry.directory, sessions, unreadable)
 
 

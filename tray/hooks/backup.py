@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from typing import List
 
 from tray.core.fsutil import fsync_directory
+from tray.core.fsutil import unlink_quietly as fsutil_unlink_quietly
 from tray.hooks.jsonfile import SettingsError
 
 BACKUP_INFIX = ".orchestray-backup-"
@@ -39,10 +40,7 @@ def list_backups(path: str) -> List[str]:
 
 
 def unlink_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
+    fsutil_unlink_quietly(path)  # retried on Windows while another process has the file open
 
 
 def write_backup(path: str, raw: bytes, mode: int) -> str:

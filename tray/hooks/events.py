@@ -6,8 +6,9 @@ against the README's table by a test. To handle a new event, add one row here an
 
 This module imports nothing at all: the prompt hook runs on every prompt and counts milliseconds.
 
-``Stop`` fires after every answer of the model (not at the end of a session) and ``Notification`` when Claude
-Code waits for the user: both only mark activity and must never deregister. Only ``SessionEnd`` does.
+``Stop`` fires after every answer of the model (not at the end of a session), ``StopFailure`` instead of it
+when the turn ended in an API error, and ``Notification`` when Claude Code waits for the user: they only mark
+activity and must never deregister. Only ``SessionEnd`` does (and not for ``/clear``: see the handlers).
 """
 
 #: Claude Code event name -> the subcommand of ``orchestray hook`` that handles it, in install order.
@@ -16,6 +17,7 @@ HOOK_EVENTS = {
     "UserPromptSubmit": "prompt",
     "SessionEnd": "session-end",
     "Stop": "stop",
+    "StopFailure": "stop-failure",
     "Notification": "notification",
 }
 

@@ -148,12 +148,8 @@ def remove_stale_temps(target: str, now: Optional[float] = None) -> int:
         if not stat.S_ISREG(info.st_mode):
             continue
         gone = match is not None and int(match.group(1)) != os.getpid() and _writer_gone(int(match.group(1)))
-        if gone or now - info.st_mtime > STALE_TEMP_SECONDS:
-            try:
-                os.unlink(full)
-                removed += 1
-            except OSError:
-                pass
+        if (gone or now - info.st_mtime > STALE_TEMP_SECONDS) and fsutil.unlink_quietly(full):
+            removed += 1
     return removed
 
 

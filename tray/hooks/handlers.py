@@ -1,4 +1,4 @@
-"""The hook handlers Claude Code runs: `orchestray hook session-start|prompt|session-end|stop|notification`.
+"""The hook handlers Claude Code runs: `orchestray hook session-start|prompt|session-end|stop|stop-failure|...`.
 
 Contract (docs/protocol.md, "Claude Code's hooks"; docs/decisions.md, "Exit codes"): read the hook JSON on
 stdin; never fail Claude Code (any error is logged, the handler exits 0 and prints nothing); print only the role
@@ -15,14 +15,13 @@ import sys
 from tray.core.fields import PROMOTION_PENDING
 from tray.core.paths import SESSION_ENV
 from tray.hooks.events import EVENT_OF, SUBCOMMANDS
+from tray.hooks.hookinput import MAX_STDIN_BYTES, STDIN_DEADLINE_SECONDS, read_stdin  # noqa: F401 - re-exported
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: the prompt hook counts milliseconds
 if TYPE_CHECKING:
     from typing import IO, Any, Dict, List, Optional
 
 HOOK_LOCK_TIMEOUT = 3.0
-MAX_STDIN_BYTES = 1024 * 1024
-STDIN_DEADLINE_SECONDS = 2.0
 EVENTS = SUBCOMMANDS
 HOOK_EVENT_NAMES = EVENT_OF
 #: Set by `orchestray hooks status` when it runs an installed hook command to see that it works: the hook then
@@ -187,96 +186,18 @@ def run_hook(
             context = {"hookEventName": HOOK_EVENT_NAMES[event], "additionalContext": text}
             out.write(json.dumps({"hookSpecificOutput": context}) + "\n")
             out.flush()
-    except BaseException:  # noqa: BLE001 - a hook must never fail Claude Code, not even on Ctrl-C
-        from tray.core.log import log_exception
+    except BaseException as error:  # noqa: BLE001 - a hook must never fail Claude Code, not even on Ctrl-C
+        from tray.core.fsutil import NotOurs
 
-        log_exception(f"hook {event} failed")
-    return 0
+        if isinstance(error, NotOurs):  # a link planted at the registry lock: one line, not a traceback
+            from tray.core.log import get_logger
 
-
-def read_stdin(stream: IO[str], posix: Optional[bool] = None) -> str:
-    """All of stdin (Claude Code writes the JSON and closes it); nothing from a terminal.
-
-    Only the first MAX_STDIN_BYTES are kept, but the rest is read and dropped: a hook that exits before it
-    has read all of its stdin makes Claude Code's write fail with EPIPE (a huge pasted prompt). The bytes are
-    decoded as UTF-8 (what Claude Code writes) whatever the locale, bad bytes replaced rather than fatal.
-    Both ways of reading stop at STDIN_DEADLINE_SECONDS: `select` on POSIX, a reader thread elsewhere
-    (Windows pipes cannot be selected); ``posix`` picks one (default: this system's).
-    """
-    try:
-        if stream.isatty():
-            return ""
-        source = getattr(stream, "buffer", stream)  # the bytes under sys.stdin; a plain text stream as is
-        if posix is None:
-            posix = os.name == "posix"
-        data: Any
-        if posix and hasattr(source, "fileno") and isinstance(source.read(0), bytes):
-            data = _read_with_deadline(source.fileno(), STDIN_DEADLINE_SECONDS)
+            get_logger("hook").warning("hook %s: %s", event, error)
         else:
-            data = _read_in_thread(source, STDIN_DEADLINE_SECONDS)
-        return data.decode("utf-8", "replace") if isinstance(data, bytes) else data
-    except (OSError, ValueError):
-        return ""
+            from tray.core.log import log_exception
 
-
-def _read_in_thread(source, deadline: float):
-    """Read `source` to its end in a daemon thread, waiting at most `deadline` seconds for it.
-
-    Windows has no `select` for pipes, and a stdin left open would otherwise hold the hook until Claude Code's
-    timeout. What arrived by the deadline is used; the thread, blocked in `read`, dies with the process.
-    """
-    import threading
-
-    chunks: list = []
-    kept = [0]
-    read = getattr(source, "read1", None) or source.read  # read1: what a pipe has now, not a full 64 KiB
-
-    def pump() -> None:
-        try:
-            while True:
-                chunk = read(64 * 1024)
-                if not chunk:
-                    return
-                if kept[0] < MAX_STDIN_BYTES:
-                    chunks.append(chunk[: MAX_STDIN_BYTES - kept[0]])
-                    kept[0] += len(chunks[-1])
-        except (OSError, ValueError):
-            return
-
-    reader = threading.Thread(target=pump, name="hook-stdin", daemon=True)
-    reader.start()
-    reader.join(deadline)
-    empty = b"" if not chunks or isinstance(chunks[0], bytes) else ""
-    return empty.join(chunks)
-
-
-def _read_with_deadline(fd: int, deadline: float) -> bytes:
-    """Read until end of input, or until `deadline` seconds have passed with input still open.
-
-    Claude Code writes the JSON at once, but has been seen to leave a hook's stdin open; waiting for an end
-    that never comes would stall every prompt until the hook's timeout. Past MAX_STDIN_BYTES the rest is read
-    and dropped, so Claude Code's write never fails with EPIPE.
-    """
-    import select
-    import time
-
-    chunks = []
-    kept = 0
-    end = time.monotonic() + deadline
-    while True:
-        remaining = end - time.monotonic()
-        if remaining <= 0:
-            break
-        ready, _, _ = select.select([fd], [], [], remaining)
-        if not ready:
-            break
-        chunk = os.read(fd, 64 * 1024)
-        if not chunk:
-            break
-        if kept < MAX_STDIN_BYTES:
-            chunks.append(chunk[: MAX_STDIN_BYTES - kept])
-            kept += len(chunks[-1])
-    return b"".join(chunks)
+            log_exception(f"hook {event} failed")
+    return 0
 
 
 def parse_payload(raw: str) -> Dict[str, Any]:
@@ -366,15 +287,15 @@ def session_cwd(payload: Payload) -> str:
 
 def on_session_start(payload: Payload, registry) -> str:
     result = _register(payload, registry)
-    _mark(registry.directory, result.entry.session_id, "waiting", prompt="")
+    _mark(registry.directory, result.entry.session_id, "waiting", prompt="",
+          transcript=payload.string_field("transcript_path"))
     return role_context(registry, result.entry)
-
-
 
 
 def on_prompt(payload: Payload, registry_dir: str) -> str:
     session_id = payload.session_id
-    _mark(registry_dir, session_id, "working", prompt=payload.string_field("prompt"))
+    _mark(registry_dir, session_id, "working", prompt=payload.string_field("prompt"),
+          transcript=payload.string_field("transcript_path"))
     raw = _peek(os.path.join(registry_dir, session_id + ".json"))
     if raw is not None and f'"{PROMOTION_PENDING}"' not in raw:
         return ""  # the common case: registered, nothing to say; no JSON parsing, no further import
@@ -389,11 +310,19 @@ def on_prompt(payload: Payload, registry_dir: str) -> str:
 
 
 def on_session_end(payload: Payload, registry) -> str:
-    from tray.core.actions import deregister
-    from tray.core.activity import remove_activity
+    """The session ends: its entry goes, with its activity (`actions.deregister` removes both).
 
+    Except for `/clear`: Claude Code ends the session (reason `clear`) and at once starts a new one, with a
+    new id, in the same process. The entry stays for that `SessionStart`, whose `register` replaces it and so
+    inherits its role (orchestrator, worker or vacating), its `startedAt` and a promotion not yet told. Should
+    that SessionStart never come, the next prompt's hook (a lost registration) does the same replacement, and a
+    process that exits first leaves an ordinary stale entry.
+    """
+    from tray.core.actions import deregister
+
+    if payload.string_field("reason") == "clear":
+        return ""
     deregister(registry, payload.session_id)
-    remove_activity(registry.directory, payload.session_id)
     return ""
 
 
@@ -403,6 +332,13 @@ def on_stop(payload: Payload, registry_dir: str) -> str:
     Never deregister here (the protocol's original "Stop deletes the registration" would drop a live session).
     """
     _mark_registered(registry_dir, payload.session_id, "waiting")
+    return ""
+
+
+def on_stop_failure(payload: Payload, registry_dir: str) -> str:
+    """`StopFailure`: the turn ended in an API error (no `Stop` comes): the session waits for its user."""
+    error = str(payload.get("error") or "")
+    _mark_registered(registry_dir, payload.session_id, "waiting", detail=f"turn failed: {error or 'API error'}")
     return ""
 
 
@@ -426,13 +362,15 @@ HANDLERS = {
     "prompt": on_prompt,
     "session-end": on_session_end,
     "stop": on_stop,
+    "stop-failure": on_stop_failure,
     "notification": on_notification,
 }
-FOLDER_HANDLERS = (on_prompt, on_stop, on_notification)  # they take the registry folder, not a Registry
+# They take the registry folder, not a Registry.
+FOLDER_HANDLERS = (on_prompt, on_stop, on_stop_failure, on_notification)
 
 
 def _mark(registry_dir: str, session_id: str, state: str, detail: str = "", prompt=None,
-          keep_since: bool = False) -> None:
+          keep_since: bool = False, transcript: str = "") -> None:
     """Record the session's activity; a failure is logged and never stops the hook's real work."""
     try:
         from tray.core.activity import read_activity_file, write_activity
@@ -442,7 +380,7 @@ def _mark(registry_dir: str, session_id: str, state: str, detail: str = "", prom
             previous = read_activity_file(os.path.join(registry_dir, ".activity", session_id))
             if previous is not None and previous.state == state:
                 now = previous.since
-        write_activity(registry_dir, session_id, state, detail, prompt, now=now)
+        write_activity(registry_dir, session_id, state, detail, prompt, now=now, transcript=transcript)
     except OSError:
         from tray.core.log import log_exception
 

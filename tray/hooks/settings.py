@@ -27,6 +27,7 @@ import subprocess
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
+from tray.core.fsutil import unlink
 from tray.hooks import files
 from tray.hooks.backup import BACKUP_INFIX, BACKUPS_KEPT, unlink_quietly, write_backup
 from tray.hooks.backup import list_backups as _list_backups
@@ -215,9 +216,9 @@ def _remove_if_unchanged(loaded: files.Loaded) -> None:
     if files.read_target(loaded.path, loaded.target) != loaded.raw:
         raise Conflict()
     try:
-        os.unlink(loaded.target)
+        unlink(loaded.target)  # retried on Windows while another process has the file open
         if loaded.path != loaded.target and os.path.islink(loaded.path):
-            os.unlink(loaded.path)
+            unlink(loaded.path)
         unlink_quietly(_created_marker(loaded))
     except OSError as exc:
         raise SettingsError(f"{loaded.path}: cannot remove: {exc.strerror or exc}", loaded.path) from None

@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
+from tray.core.fsutil import unlink
 from tray.hooks.files import Conflict, file_mode, read_target, resolve, write_checked
 from tray.hooks.jsonfile import SettingsError
 from tray.platform.launch import cli_command
@@ -95,7 +96,7 @@ def remove_registry_shim(settings_dir: Optional[str] = None) -> bool:
     if raw is None or not _is_our_shim(raw):
         return False
     try:
-        os.unlink(path)
+        unlink(path)  # retried on Windows while another process has the file open
     except OSError as exc:
         raise SettingsError(f"{path}: cannot remove: {exc.strerror or exc}", path) from None
     return True
