@@ -243,16 +243,19 @@ def test_focus_terminal_raises_the_right_xterm_and_tmux_pane(tmp_path: Path) -> 
             tray = _start_tray(desktop, tmp_path, registry_dir)
             icon = desktop.geometry(desktop.find_window("^Orchestray", timeout=20)).center
 
-            def focus_and_wait(path: List[str], expected: str) -> None:
+            def focus_and_wait(path: List[str], expected: str, short: str) -> None:
                 desktop.run(["xdotool", "windowactivate", "--sync", decoy])
                 assert _active(desktop) == decoy
                 _focus_from_menu(desktop, registry_dir, icon, path)
                 desktop.wait_for(lambda: _active(desktop) == expected, timeout=10)
+                # The tray saw it too (its action ends when the window manager reports the window active):
+                # only then may the next step move the focus away.
+                desktop.wait_for(lambda: f"focused {short}: raised xterm" in _log(tmp_path), timeout=10)
 
             # The orchestrator's xterm.
-            focus_and_wait(["Orchestrator:", "Focus terminal"], win_a)
+            focus_and_wait(["Orchestrator:", "Focus terminal"], win_a, "7c1e2a90")
             # The worker inside tmux: its xterm comes forward, tmux shows window "two" and claude's pane.
-            focus_and_wait(["3e8a6c55", "Focus terminal"], win_b)
+            focus_and_wait(["3e8a6c55", "Focus terminal"], win_b, "3e8a6c55")
             assert tmux("display-message", "-p", "-t", "orch", "#{window_name} #{pane_id}") == f"two {claude_pane}"
             # The session with no terminal: no window raised, and the user is told why.
             desktop.run(["xdotool", "windowactivate", "--sync", decoy])
@@ -269,6 +272,7 @@ def test_focus_terminal_raises_the_right_xterm_and_tmux_pane(tmp_path: Path) -> 
             desktop.wait_for(lambda: _displayed(desktop) >= 1, timeout=15)
             _pick_through_dunst(desktop, want, "Focus 3e8a6c55")
             desktop.wait_for(lambda: _active(desktop) == win_b, timeout=10)
+            desktop.wait_for(lambda: _log(tmp_path).count("focused 3e8a6c55: raised xterm") == 2, timeout=10)
             # A click on a notice's body focuses the session it is about (dunst's default action). Here that
             # is the vacating orchestrator's successor, which has no terminal: nothing raised, the user is told.
             desktop.notifications()  # close what is shown
