@@ -68,7 +68,7 @@ def test_the_tray_warns_about_broken_hooks_and_repairs_them(tmp_path: Path, monk
     problems = controller.check_hooks(force=True)
     assert len(problems) == len(HOOK_EVENTS)
     texts = view.texts()
-    assert texts[0].startswith("⚠ SessionStart hook is broken")
+    assert texts[0] == f"⚠ {len(HOOK_EVENTS)} Claude Code hooks broken (details: Open log)"
     repair = next(item for item in view.menus[-1] if item.text == "Repair Claude Code hooks")
     assert repair.action == menu_model.Action(menu_model.REPAIR_HOOKS) and repair.enabled
     assert view.notices[-1][0] == "Orchestray: Claude Code hooks broken"

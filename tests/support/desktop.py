@@ -605,8 +605,8 @@ class Desktop:
         the host's menu, the keys are counted on the menu the item exports, Return activates.
 
         Return is only pressed if the item did not export a new menu while the keys were typed (the host
-        would have rebuilt the open menu under the keyboard; see the xfail in test_tray_sni.py); otherwise the
-        menu is closed and the pick starts again, at most ``attempts`` times.
+        would have rebuilt the open menu under the keyboard; a real change can come at any moment); otherwise
+        the menu is closed and the pick starts again, at most ``attempts`` times.
         """
         for _ in range(attempts):
             menu = self.sni_menu_between_updates(item_id, interval)

@@ -3,6 +3,7 @@ table, the stdin deadline on both code paths, and settings.json files that must 
 
 from __future__ import annotations
 
+import ast
 import io
 import json
 import os
@@ -13,7 +14,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import List
+from typing import Dict, List, Set
 
 import pytest
 
@@ -24,6 +25,8 @@ from tray.hooks.events import EVENT_OF, HOOK_EVENTS, SUBCOMMANDS
 from tray.hooks.invocation import (
     FORM_EXEC,
     FORM_SHELL,
+    claude_program,
+    detect_form,
     form_for,
     hook_entries,
     hook_entry,
@@ -320,3 +323,62 @@ def test_a_hook_added_inside_an_inline_group_stays_on_its_line(tmp_path: Path) -
     stop_line = next(line for line in lines if '"Stop"' in line)
     assert stop_line.startswith('    "Stop": [ { "matcher": "", "hooks": [ {"type": "command", "command": "say done"}')
     assert json.loads(path.read_text())["hooks"]["Stop"][0]["hooks"][1]["timeout"] == 10  # updated in place
+
+
+# ------------------------------------------------------------------------------------ no import cycles
+
+
+def _import_graph() -> Dict[str, Set[str]]:
+    """Module -> the tray modules it imports anywhere (also inside functions: a lazy import is still a cycle)."""
+    modules = {}
+    for path in (REPO / "tray").rglob("*.py"):
+        name = ".".join(path.relative_to(REPO).with_suffix("").parts)
+        modules[name.removesuffix(".__init__")] = path
+    graph: Dict[str, Set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                graph[name].update(a.name for a in node.names if a.name in modules)
+            elif isinstance(node, ast.ImportFrom) and node.module in modules:
+                for alias in node.names:
+                    full = f"{node.module}.{alias.name}"
+                    graph[name].add(full if full in modules else node.module)
+        graph[name] -= {name, "tray"}
+    return graph
+
+
+def _reaches(graph: Dict[str, Set[str]], start: str, goal: str) -> bool:
+    seen: Set[str] = set()
+    todo = list(graph[start])
+    while todo:
+        current = todo.pop()
+        if current == goal:
+            return True
+        if current not in seen:
+            seen.add(current)
+            todo.extend(graph[current])
+    return False
+
+
+def test_no_import_cycle_through_the_hooks_the_launcher_the_tray_start_or_the_self_test() -> None:
+    graph = _import_graph()
+    watched = [m for m in graph if m.startswith("tray.hooks") or m in (
+        "tray.platform.launch", "tray.app.main", "tray.selftest", "tray.hook", "tray.cli")]
+    assert "tray.platform.launch" in watched and "tray.hooks.events" in watched
+    cyclic = [m for m in watched if _reaches(graph, m, m)]
+    assert cyclic == []
+    assert graph["tray.hooks.events"] == set()  # the table imports nothing
+
+
+@posix_only
+@pytest.mark.parametrize(("says", "exit_code", "form"), [
+    ("2.1.332 (Claude Code)", 0, FORM_EXEC), ("2.1.139 (Claude Code)", 0, FORM_EXEC),
+    ("2.1.138 (Claude Code)", 0, FORM_SHELL), ("garbage", 0, FORM_SHELL), ("2.1.332 (Claude Code)", 1, FORM_SHELL),
+])
+def test_the_form_follows_what_the_installed_claude_says(tmp_path: Path, says: str, exit_code: int, form: str) -> None:
+    program = tmp_path / "claude"
+    program.write_text(f"#!/bin/sh\necho '{says}'\nexit {exit_code}\n")
+    program.chmod(0o755)
+    assert detect_form(str(program)) == form
+    assert claude_program({"PATH": str(tmp_path), "HOME": str(tmp_path / "nohome")}) == str(program)
+    assert claude_program({"PATH": str(tmp_path / "empty"), "HOME": str(tmp_path / "nohome")}) is None

@@ -120,7 +120,7 @@ def test_the_orchestrator_line_is_live_not_greyed_and_ages_have_a_word():
     (project, *_rest) = m.build_menu(snap(orch, session(W_OLD, "worker", age=300)), m.MenuSettings(), no_files,
                                      now=NOW)
     line = project.children[0]
-    assert line.enabled and line.text == f"Orchestrator: 7c1e2a90 · pid {orch.entry.pid} · up 1s"
+    assert line.enabled and line.text == f"Orchestrator: 7c1e2a90 · pid {orch.entry.pid} · up <1m"
     assert [(c.text, c.action) for c in line.children] == [
         ("Focus terminal", m.Action(m.FOCUS, ORCH)),
         ("Open folder", m.Action(m.OPEN, "/p/alpha")),

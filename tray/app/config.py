@@ -53,6 +53,7 @@ class Config:
     notifications: bool = True
     waiting_notify_after: float = 180.0  # seconds a session may wait for the user before we notify
     notify_per_minute: int = 6  # beyond this, notifications are summed up into one
+    watch: bool = True  # wake on registry changes and process deaths; False: poll every poll_interval
 
 
 class ConfigStore:

@@ -11,22 +11,33 @@ the notice, so each one re-reads the registry first and refuses, in a notificati
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import deque
-from typing import Any, Callable, Deque, List, Optional, Protocol, Tuple
+from typing import Any, Callable, Deque, Dict, List, Optional, Protocol, Tuple
 
 from tray.app import menu as menu_model
 from tray.app.config import Config, ConfigStore
-from tray.core import actions, events
+from tray.core import actions, events, handover, projectfiles, traffic
 from tray.core.events import OFFER_FOCUS, OFFER_OPEN_HANDOVER, OFFER_PROMOTE, Offer, short_id
 from tray.core.liveness import LivenessProbe
 from tray.core.log import get_logger
-from tray.core.projects import ProjectResolver
+from tray.core.projects import ProjectResolver, project_name
 from tray.core.registry import Registry
 from tray.core.snapshot import Session, Snapshot, build_snapshot
 from tray.platform.focus_base import FocusResult
 from tray.platform.notify import Button
+from tray.platform.watch import ChangeWatcher
+
+#: With a watcher running, the registry is still rescanned this often: a safety net for what no event reports
+#: (a folder on a network file system, a watch that could not be added, a process that could not be watched).
+SAFETY_NET_SECONDS = 60.0
+#: Ages in the menu ("up 3m", "waiting 5m") are refreshed at most this often when nothing else changed:
+#: rebuilding a native menu for a ticking clock costs milliseconds of CPU and closes an open submenu.
+AGE_REFRESH_SECONDS = 60.0
+#: After a wake, wait this long for the rest of a burst of changes before looking.
+COALESCE_SECONDS = 0.02
 
 log = get_logger("tray")
 #: Seconds between checks that the installed Claude Code hooks really run (each check starts a few processes).
@@ -84,6 +95,8 @@ class TrayController:
         hooks_repair: Optional[Callable[[], None]] = None,
         focus: Optional[Callable[[int], FocusResult]] = None,
         focus_problem: Optional[str] = None,
+        change_watcher: Optional[Callable[[str], Optional[ChangeWatcher]]] = None,
+        spawn_worker: Optional[Callable[[str], str]] = None,
     ) -> None:
         self.registry = registry
         self.view = view
@@ -101,6 +114,7 @@ class TrayController:
         self.hook_problems: Tuple[str, ...] = ()
         self._hooks_checked_at: Optional[float] = None
         self.focus = focus or _default_focus
+        self.spawn_worker = spawn_worker or _default_spawn_worker
         self.focus_problem = _default_focus_problem() if focus_problem is None else focus_problem
         self.resolver = ProjectResolver()
         self.snapshot: Optional[Snapshot] = None
@@ -108,11 +122,19 @@ class TrayController:
         self.shown: Optional[Tuple[str, int, str, Tuple[menu_model.MenuItem, ...]]] = None
         self.limiter = RateLimiter(self.config.notify_per_minute)
         self.watcher = events.ActivityWatcher(self.config.waiting_notify_after)
+        self.claim_watcher = events.ClaimWatcher()
+        #: TRAFFIC.md and HANDOVER.md of each live project, read at each poll (a change to them shows at the
+        #: next poll: the change watcher wakes the tray for the registry, not for project folders).
+        self.files: Dict[str, projectfiles.ProjectFiles] = {}
         self.held_back = 0
         self.stopping = threading.Event()
         self._lock = threading.RLock()
         self._wake = threading.Event()
         self._thread: Optional[threading.Thread] = None
+        self._make_change_watcher = change_watcher or _default_change_watcher
+        self.change_watcher: Optional[ChangeWatcher] = None
+        self.watching = False  # events wake the tray; the timed poll is only a safety net
+        self._ages_at: Optional[float] = None
 
     # --- polling ----------------------------------------------------------------------------------------
 
@@ -120,7 +142,8 @@ class TrayController:
         """Take a snapshot, update the view if anything visible changed, notify about new events."""
         with self._lock:
             try:
-                snapshot = build_snapshot(self.registry, self.resolver, LivenessProbe())
+                known = self.change_watcher.known_alive() if self.watching and self.change_watcher else None
+                snapshot = build_snapshot(self.registry, self.resolver, LivenessProbe(known=known))
                 self.error = ""
             except OSError as error:
                 message = f"cannot read the registry {self.registry.directory}: {error.strerror or error}"
@@ -131,32 +154,49 @@ class TrayController:
                 return []
             found: List[Any] = events.diff(self.snapshot, snapshot)
             found += self.watcher.check(snapshot, time.time())
-            self.snapshot = snapshot
-            self.refresh_view()
-        self.announce(found)
+            files = projectfiles.gather(snapshot)
+            found += self.claim_watcher.check(projectfiles.clashes(snapshot, files))
+            self.snapshot, self.files = snapshot, files
+        self.announce(found)  # before the menu: a death is said without waiting for a large menu to build
+        self.refresh_view()
+        if self.watching and self.change_watcher is not None:
+            live = [s for v in snapshot.projects for s in v.live]
+            self.change_watcher.watch_pids((s.entry.pid for s in live), client_status_folders(live))
         return found
 
     def refresh_view(self) -> None:
+        """Show the snapshot if anything visible changed. Ages alone count as a change at most once every
+        AGE_REFRESH_SECONDS; when something else changed, the ages are brought up to date with it."""
         with self._lock:
-            settings = menu_model.MenuSettings(
-                notifications=self.config.notifications,
-                autostart=self.autostart.is_enabled() if self.autostart is not None else None,
-                log_available=bool(self.log_path),
-                hook_problems=self.hook_problems,
-                focus_problem=self.focus_problem,
-            )
-            menu = menu_model.build_menu(self.snapshot, settings, self.find_file, error=self.error)
-            state = "stale" if self.error else (self.snapshot.state if self.snapshot is not None else "none")
-            shown = (
-                state,
-                menu_model.waiting_count(self.snapshot),
-                menu_model.tooltip(self.snapshot, self.error),
-                menu,
-            )
+            now = time.time()
+            if self._ages_at is None or now - self._ages_at >= AGE_REFRESH_SECONDS:
+                self._ages_at = now
+            shown = self._what_to_show(self._ages_at)
             if shown == self.shown or self.view is None:
                 return
+            if self._ages_at != now:
+                self._ages_at = now
+                shown = self._what_to_show(now)
             self.shown = shown
         self.view.show(*shown)
+
+    def _what_to_show(self, now: float) -> Tuple[str, int, str, Tuple[menu_model.MenuItem, ...]]:
+        settings = menu_model.MenuSettings(
+            notifications=self.config.notifications,
+            autostart=self.autostart.is_enabled() if self.autostart is not None else None,
+            log_available=bool(self.log_path),
+            hook_problems=self.hook_problems,
+            focus_problem=self.focus_problem,
+        )
+        menu = menu_model.build_menu(self.snapshot, settings, self.find_file, now=now, error=self.error,
+                                     files=self.files)
+        state = "stale" if self.error else (self.snapshot.state if self.snapshot is not None else "none")
+        return (
+            state,
+            menu_model.waiting_count(self.snapshot),
+            menu_model.tooltip(self.snapshot, self.error),
+            menu,
+        )
 
     def announce(self, found: List[Any]) -> None:
         """Notify about `found`, at most `notify_per_minute` a minute; called after every poll, even one that
@@ -179,9 +219,28 @@ class TrayController:
             self.view.notify("Orchestray", f"{count} more registry change(s); open the tray menu for details.")
 
     def start(self) -> None:
-        """Poll in a daemon thread until `stop()`; waits on an Event so shutdown is immediate."""
+        """Poll in a daemon thread until `stop()`; a change watcher, where one runs, wakes it at once."""
+        self._start_change_watcher()
         self._thread = threading.Thread(target=self._loop, name="orchestray-poll", daemon=True)
         self._thread.start()
+
+    def _start_change_watcher(self) -> None:
+        if not self.config.watch:
+            log.info("change watching is off in config.json: polling every %.1fs", self.config.poll_interval)
+            return
+        watcher = self._make_change_watcher(self.registry.directory)
+        if watcher is None:
+            log.info("no change watcher on this system: polling every %.1fs", self.config.poll_interval)
+            return
+        if watcher.start(self._changed):
+            self.change_watcher, self.watching = watcher, True
+            log.info("watching the registry with %s; full rescan every %.0fs", watcher.name, SAFETY_NET_SECONDS)
+
+    def _changed(self, reason: str) -> None:
+        """Called on the watcher's thread: something may have changed; the poll thread looks at once."""
+        if reason == "watch-failed":
+            self.watching = False  # back to the timed poll
+        self._wake.set()
 
     def check_hooks(self, force: bool = False) -> Tuple[str, ...]:
         """Run the hooks check (at most every HOOK_CHECK_SECONDS unless forced); warn once when it turns bad."""
@@ -209,8 +268,25 @@ class TrayController:
                 self.poll_once()
             except Exception:  # noqa: BLE001 - the tray keeps running; the log has the detail
                 log.exception("poll failed")
-            self._wake.wait(self.config.poll_interval)
+            woke = self._wake.wait(self.sleep_for())
             self._wake.clear()
+            if woke and self.watching:
+                # A writer's burst (a temp file, its rename, the activity file) becomes one look, not three.
+                self.stopping.wait(COALESCE_SECONDS)
+
+    def sleep_for(self) -> float:
+        """How long the poll thread may sleep: the poll interval without a watcher; with one, until the next
+        change only the clock makes (an age to refresh, a wait long enough to notify), a minute at most."""
+        if not self.watching:
+            return self.config.poll_interval
+        now = time.time()
+        sleep = SAFETY_NET_SECONDS
+        if self._ages_at is not None:
+            sleep = min(sleep, max(0.0, self._ages_at + AGE_REFRESH_SECONDS - now))
+        due = self.watcher.next_due(self.snapshot, now)
+        if due is not None:
+            sleep = min(sleep, due + 0.05)
+        return max(sleep, 0.05)
 
     def wake(self) -> None:
         self._wake.set()
@@ -218,6 +294,8 @@ class TrayController:
     def stop(self) -> None:
         self.stopping.set()
         self._wake.set()
+        if self.change_watcher is not None:
+            self.change_watcher.close()
         if self.view is not None:
             self.view.stop()
 
@@ -290,6 +368,20 @@ class TrayController:
             raise actions.ActionRefused(f"{view.name}: there is no {menu_model.HANDOVER} (any more)")
         self.open_path(path)
 
+    def _create_from_template(self, kind: str, root: str) -> None:
+        """Create TRAFFIC.md or HANDOVER.md from the protocol's template, then open it; never over a file."""
+        name = project_name(root)
+        try:
+            create = traffic.create if kind == menu_model.CREATE_TRAFFIC else handover.create
+            path = create(root, name)
+        except traffic.AlreadyThere as there:
+            raise actions.ActionRefused(
+                f"{name}: {os.path.basename(str(there))} exists already; left as it is") from None
+        except OSError as error:
+            raise actions.ActionRefused(f"{name}: cannot create it: {error.strerror or error}") from error
+        log.info("created %s", path)
+        self.open_path(path)
+
     def perform(self, action: menu_model.Action) -> None:
         """Carry out a menu action; failures are logged and said in a notification, never raised."""
         log.info("%s action %s %s%s", action.origin, action.kind, action.argument, " (force)" if action.force else "")
@@ -315,6 +407,10 @@ class TrayController:
             self._focus(action.argument)
         elif kind == menu_model.OPEN_HANDOVER:
             self._open_handover(action.argument)
+        elif kind in (menu_model.CREATE_TRAFFIC, menu_model.CREATE_HANDOVER):
+            self._create_from_template(kind, action.argument)
+        elif kind == menu_model.NEW_WORKER:
+            log.info("new worker in %s: %s", action.argument, self.spawn_worker(action.argument))
         elif kind == menu_model.CLEAN:
             result = actions.clean(self.registry)
             log.info("cleaned %d stale entr(ies)", len(result.removed))
@@ -348,6 +444,9 @@ NOT_DONE_TITLES = {
     menu_model.PROMOTE: "Orchestray: not promoted",
     menu_model.FOCUS: "Orchestray: cannot focus",
     menu_model.OPEN_HANDOVER: "Orchestray: cannot open HANDOVER.md",
+    menu_model.CREATE_TRAFFIC: "Orchestray: TRAFFIC.md not created",
+    menu_model.CREATE_HANDOVER: "Orchestray: HANDOVER.md not created",
+    menu_model.NEW_WORKER: "Orchestray: no new worker",
 }
 
 
@@ -355,6 +454,16 @@ def _default_focus(pid: int) -> FocusResult:
     from tray.platform.focus import focus_pid
 
     return focus_pid(pid)
+
+
+def _default_spawn_worker(root: str) -> str:
+    """Open the user's terminal running `claude --worktree` in `root`; which terminal it was."""
+    from tray.platform.spawn import SpawnRefused, spawn
+
+    try:
+        return spawn(root).terminal
+    except SpawnRefused as refused:
+        raise actions.ActionRefused(str(refused)) from None
 
 
 def _default_focus_problem() -> str:
@@ -373,3 +482,24 @@ def _default_find_file(root: str, name: str) -> Optional[str]:
     from tray.platform.opener import project_file
 
     return project_file(root, name)
+
+
+def _default_change_watcher(directory: str) -> Optional[ChangeWatcher]:
+    from tray.platform.watch import for_platform, raise_fd_limit
+
+    raise_fd_limit()
+    return for_platform(directory)
+
+
+def client_status_folders(sessions: List[Session]) -> List[str]:
+    """Claude Code's `sessions/` folders of these sessions: it rewrites a session's file there when a turn
+    ends or resumes without a hook (Esc, an approved permission), so a change there is worth a wake."""
+    from tray.core.turns import claude_config_of
+
+    folders = set()
+    for session in sessions:
+        transcript = session.activity.transcript if session.activity is not None else ""
+        config = claude_config_of(transcript) if transcript else ""
+        if config:
+            folders.add(os.path.join(config, "sessions"))
+    return sorted(folders)

@@ -7,13 +7,15 @@ the CLI and hooks must never pay for it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
-from typing import Any, List, Mapping, Optional
+from typing import Any, Iterator, List, Mapping, MutableMapping, Optional, cast
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
 EXIT_CANNOT = 2
+GDK_GL_ENV = "GDK_GL"
 LINUX_HINT = (
     "install the GTK tray bits: 'sudo apt install gir1.2-gtk-3.0 gir1.2-ayatanaappindicator3-0.1' "
     "and 'pip install \"orchestray[linux]\"' (PyGObject)"
@@ -71,6 +73,25 @@ def import_pystray() -> Any:
     raise RuntimeError(f"cannot load the tray library pystray: {'; '.join(failures)}")
 
 
+@contextlib.contextmanager
+def gtk_without_opengl(env: Optional[MutableMapping[str, str]] = None) -> Iterator[None]:
+    """``GDK_GL=disable`` while GTK loads (pystray's import), unless the user set GDK_GL themselves.
+
+    GDK probes OpenGL when it starts and maps Mesa's renderer, about 55 MB of a 110 MB tray that never draws
+    with OpenGL. GDK reads the variable as it starts, so it is removed again afterwards: programs the tray
+    opens (an editor for HANDOVER.md, a terminal) must not inherit it.
+    """
+    env = os.environ if env is None else env
+    if GDK_GL_ENV in env:
+        yield
+        return
+    env[GDK_GL_ENV] = "disable"
+    try:
+        yield
+    finally:
+        env.pop(GDK_GL_ENV, None)
+
+
 def _import_pystray_as_is() -> Any:
     try:
         import pystray
@@ -82,6 +103,20 @@ def _import_pystray_as_is() -> Any:
     return pystray
 
 
+#: Modules the tray never uses but would load through others' imports: asyncio (desktop-notifier's loop)
+#: imports ssl, which maps libcrypto (about 4 MB resident) for connections the tray never makes. A None in
+#: sys.modules makes `import ssl` raise ImportError, which asyncio and the standard library handle.
+UNUSED_AT_REST = ("ssl",)
+
+
+def keep_unused_modules_out(modules: Optional[MutableMapping[str, Any]] = None) -> None:
+    """In the tray process only: keep what rest does not use from being imported (see UNUSED_AT_REST)."""
+    modules = cast("MutableMapping[str, Any]", sys.modules) if modules is None else modules
+    for name in UNUSED_AT_REST:
+        if name not in modules:
+            modules[name] = None
+
+
 def run_tray(args: argparse.Namespace) -> int:
     from tray.app.config import ConfigStore, state_dir
     from tray.app.single_instance import AlreadyRunning, SingleInstance
@@ -89,6 +124,7 @@ def run_tray(args: argparse.Namespace) -> int:
     from tray.core.paths import registry_dir
     from tray.core.registry import Registry
 
+    keep_unused_modules_out()
     log_file = setup_logging(verbose=getattr(args, "verbose", False), role=TRAY)
     log = get_logger("tray")
     problem = display_problem()
@@ -104,7 +140,8 @@ def run_tray(args: argparse.Namespace) -> int:
         return EXIT_REFUSED
     try:
         try:
-            pystray = import_pystray()
+            with gtk_without_opengl():
+                pystray = import_pystray()
         except RuntimeError as error:
             _say(f"{error}" + (f"; {LINUX_HINT}" if sys.platform.startswith("linux") else ""))
             return EXIT_CANNOT

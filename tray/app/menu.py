@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
-from typing import Callable, Optional, Tuple
+from typing import Callable, Mapping, Optional, Tuple
 
 from tray.core.fmt import format_age, one_line, shorten_middle
+from tray.core.projectfiles import ProjectFiles
 from tray.core.snapshot import (
     STATE_CONFLICT,
     STATE_OK,
@@ -22,6 +23,7 @@ from tray.core.snapshot import (
     Session,
     Snapshot,
 )
+from tray.core.traffic import SessionTraffic
 
 PROMOTE = "promote"
 OPEN = "open"
@@ -34,6 +36,10 @@ REPAIR_HOOKS = "repair-hooks"
 QUIT = "quit"
 FOCUS = "focus"  # raise the terminal that shows a session (argument: its session id)
 OPEN_HANDOVER = "open-handover"  # a notice's "Open HANDOVER.md" (argument: the project key; looked up when run)
+CREATE_TRAFFIC = "create-traffic"  # create TRAFFIC.md from the template (argument: the project root)
+CREATE_HANDOVER = "create-handover"  # create HANDOVER.md from the template, then open it (argument: the root)
+NEW_WORKER = "new-worker"  # open a terminal running `claude --worktree` in the project (argument: the root)
+NEW_WORKER_LABEL = "New worker (claude --worktree)"
 
 #: Where an action came from: the menu (what the user saw a moment ago) or a notification (maybe minutes old).
 FROM_MENU = "menu"
@@ -44,6 +50,8 @@ HANDOVER = "HANDOVER.md"
 TRAFFIC = "TRAFFIC.md"
 SHORT_ID = 8
 LABEL_LIMIT = 80
+CLAIMS_SHOWN = 3  # claimed files named in a session's submenu; the rest are counted
+NO_FILES = ProjectFiles()
 
 STATE_LABELS = {
     STATE_OK: "ok",
@@ -112,12 +120,14 @@ def activity_text(session: Session, now: float) -> str:
     activity = session.activity
     if activity is None or not session.alive:
         return ""
-    return f"{ACTIVITY_WORDS.get(activity.state, activity.state)} {format_age(now - activity.since)}"
+    word = ACTIVITY_WORDS.get(activity.state, activity.state)
+    return f"{word} {format_age(now - activity.since, coarse=True)}"
 
 
 def session_label(session: Session, now: float, extra: str = "") -> str:
     entry = session.entry
-    parts = [short_id(entry.session_id), f"pid {entry.pid}", f"up {format_age(now - entry.started_ts)}"]
+    up = format_age(now - entry.started_ts, coarse=True)
+    parts = [short_id(entry.session_id), f"pid {entry.pid}", f"up {up}"]
     folder = session_folder(session)
     if folder:
         parts.append(folder)
@@ -160,14 +170,32 @@ def focus_item(session: Session, settings: MenuSettings) -> MenuItem:
     return MenuItem(FOCUS_LABEL, Action(FOCUS, session.session_id))
 
 
-def live_item(prefix: str, session: Session, now: float, settings: MenuSettings) -> MenuItem:
+def traffic_lines(found: Optional[SessionTraffic]) -> Tuple[MenuItem, ...]:
+    """What TRAFFIC.md says about a session, as short greyed lines at the top of its submenu."""
+    if found is None:
+        return ()
+    lines = []
+    head = " · ".join(part for part in (found.domain, found.branch) if part)
+    if head:
+        lines.append(info(head))
+    if found.claims:
+        shown = ", ".join(found.claims[:CLAIMS_SHOWN])
+        more = len(found.claims) - CLAIMS_SHOWN
+        lines.append(info(f"Claims: {shown}" + (f" +{more} more" if more > 0 else "")))
+    return tuple(lines)
+
+
+def live_item(prefix: str, session: Session, now: float, settings: MenuSettings,
+              found: Optional[SessionTraffic] = None) -> MenuItem:
     """The orchestrator's or a vacating session's line: a submenu, so it reads as live (never greyed out)."""
-    children = (focus_item(session, settings), MenuItem("Open folder", Action(OPEN, session.entry.cwd)))
+    children = traffic_lines(found) + (
+        focus_item(session, settings), MenuItem("Open folder", Action(OPEN, session.entry.cwd)))
     return MenuItem(text=label(f"{prefix}: {session_label(session, now)}"), children=children)
 
 
 def worker_item(view: ProjectView, session: Session, now: float,
-                settings: MenuSettings = MenuSettings()) -> MenuItem:  # noqa: B008 - frozen, never mutated
+                settings: MenuSettings = MenuSettings(),  # noqa: B008 - frozen, never mutated
+                found: Optional[SessionTraffic] = None) -> MenuItem:
     suggested = view.suggested is session
     mark = "★ suggested" if suggested and view.state != STATE_OK else ""
     holder = view.orchestrator
@@ -178,8 +206,38 @@ def worker_item(view: ProjectView, session: Session, now: float,
             f"Promote to orchestrator (demotes {short_id(holder.session_id)})",
             Action(PROMOTE, session.session_id, force=True),
         )
-    children = (promote, focus_item(session, settings), MenuItem("Open folder", Action(OPEN, session.entry.cwd)))
+    children = traffic_lines(found) + (
+        promote, focus_item(session, settings), MenuItem("Open folder", Action(OPEN, session.entry.cwd)))
     return MenuItem(text=session_label(session, now, mark), children=children)
+
+
+def file_items(view: ProjectView, now: float, find_file: Callable[[str, str], Optional[str]],
+               files: Optional[ProjectFiles]) -> Tuple[MenuItem, ...]:
+    """HANDOVER.md (with its age) and TRAFFIC.md: open them, or create them from the template where missing.
+
+    Without `files` (nothing was gathered) a missing file is a greyed "Open" item, as nothing can be said."""
+    items = []
+    root = view.project.root
+    path = find_file(root, HANDOVER)
+    if path is not None:
+        modified = files.handover_modified if files is not None else None
+        age = f", {format_age(now - modified, coarse=True)} old" if modified is not None else ""
+        items.append(MenuItem(f"Open {HANDOVER}{age}", Action(OPEN, path)))
+    elif files is not None and os.path.isdir(root):
+        items.append(MenuItem(f"Create {HANDOVER} from template", Action(CREATE_HANDOVER, root)))
+    else:
+        items.append(MenuItem(f"Open {HANDOVER}", None, enabled=False))
+    traffic = files.traffic.traffic if files is not None else None
+    path = find_file(root, TRAFFIC)
+    if traffic is not None and traffic.problem:
+        items.append(info(f"⚠ {TRAFFIC} unreadable: {traffic.problem}"))
+    if path is not None:
+        items.append(MenuItem(f"Open {TRAFFIC}", Action(OPEN, path)))
+    elif traffic is not None and not traffic.exists and os.path.isdir(root):
+        items.append(MenuItem(f"Create {TRAFFIC}", Action(CREATE_TRAFFIC, root)))
+    else:
+        items.append(MenuItem(f"Open {TRAFFIC}", None, enabled=False))
+    return tuple(items)
 
 
 def project_items(
@@ -187,24 +245,30 @@ def project_items(
     now: float,
     find_file: Callable[[str, str], Optional[str]],
     settings: MenuSettings = MenuSettings(),  # noqa: B008 - frozen, never mutated
+    files: Optional[ProjectFiles] = None,
 ) -> Tuple[MenuItem, ...]:
     items = []
+    said = (files or NO_FILES).traffic.sessions
     for session in view.orchestrators:
-        items.append(live_item("Orchestrator", session, now, settings))
+        items.append(live_item("Orchestrator", session, now, settings, said.get(session.session_id)))
     for session in view.vacating:
-        items.append(live_item("Vacating", session, now, settings))
+        items.append(live_item("Vacating", session, now, settings, said.get(session.session_id)))
     if view.state in (STATE_ORPHANED, STATE_STALE):
         items.append(info("No live orchestrator"))
     if view.workers:
         items.append(info(f"Workers ({len(view.workers)}):"))
-        items.extend(worker_item(view, session, now, settings) for session in view.workers)
+        items.extend(worker_item(view, session, now, settings, said.get(session.session_id))
+                     for session in view.workers)
     for session in view.stale:
         items.append(info(f"Stale {session.role}: {short_id(session.session_id)} · pid {session.entry.pid} gone"))
+    for clash in (files or NO_FILES).traffic.clashes:
+        who = ", ".join(short_id(s) for s in clash.session_ids)
+        items.append(info(f"⚠ {clash.file} claimed by {who}"))
     items.append(SEPARATOR)
-    for name in (HANDOVER, TRAFFIC):
-        path = find_file(view.project.root, name)
-        items.append(MenuItem(f"Open {name}", Action(OPEN, path) if path else None, enabled=path is not None))
+    items.extend(file_items(view, now, find_file, files))
     folder_exists = os.path.isdir(view.project.root)
+    if folder_exists:
+        items.append(MenuItem(NEW_WORKER_LABEL, Action(NEW_WORKER, view.project.root)))
     items.append(
         MenuItem("Open folder", Action(OPEN, view.project.root) if folder_exists else None, enabled=folder_exists)
     )
@@ -217,14 +281,17 @@ def build_menu(
     find_file: Callable[[str, str], Optional[str]],
     now: Optional[float] = None,
     error: str = "",
+    files: Optional[Mapping[str, ProjectFiles]] = None,
 ) -> Tuple[MenuItem, ...]:
-    """The whole tray menu for a snapshot. `find_file(root, name)` says whether HANDOVER.md etc. exist."""
+    """The whole tray menu for a snapshot. `find_file(root, name)` says whether HANDOVER.md etc. exist;
+    `files` (by project key) what TRAFFIC.md and HANDOVER.md say."""
     now = time.time() if now is None else now
     items = []
     if error:
         items.append(info(f"⚠ {error}"))
     if settings.hook_problems:
-        items.append(info(f"⚠ {settings.hook_problems[0]}"))
+        count = len(settings.hook_problems)
+        items.append(info(f"⚠ {count} Claude Code hook{'s' if count != 1 else ''} broken (details: Open log)"))
         items.append(MenuItem("Repair Claude Code hooks", Action(REPAIR_HOOKS)))
     if snapshot is None:
         items.append(info("Reading the registry…"))
@@ -232,7 +299,9 @@ def build_menu(
         items.append(info("No Claude Code sessions registered"))
     else:
         for view in snapshot.projects:
-            items.append(MenuItem(text=project_label(view), children=project_items(view, now, find_file, settings)))
+            gathered = files.get(view.key) if files is not None else None
+            children = project_items(view, now, find_file, settings, gathered)
+            items.append(MenuItem(text=project_label(view), children=children))
     if snapshot is not None and snapshot.unreadable:
         count = len(snapshot.unreadable)
         items.append(info(f"{count} unreadable registry file{'s' if count != 1 else ''} (see 'orchestray check')"))

@@ -226,3 +226,77 @@ class ActivityWatcher:
                                           activity.prompt))
         self._said &= current  # forget episodes that ended
         return found
+
+    def next_due(self, snapshot: Optional[Snapshot], now: float) -> Optional[float]:
+        """Seconds until a waiting session that has not been said yet reaches `delay`, or None if none will.
+
+        An event-driven tray sleeps until something changes; waiting long enough is a change only the clock
+        makes, so the tray wakes for it then and not before.
+        """
+        if snapshot is None:
+            return None
+        due: Optional[float] = None
+        for view in snapshot.projects:
+            for session in view.live:
+                activity = session.activity
+                if activity is None or activity.state != "waiting":
+                    continue
+                if (session.session_id, activity.state, activity.since) in self._said:
+                    continue
+                left = max(0.0, activity.since + self.delay - now)
+                due = left if due is None else min(due, left)
+        return due
+
+
+CLAIM_CLASH = "claim-clash"
+
+
+@dataclass(frozen=True)
+class ClaimEvent:
+    """Two or more live sessions claim the same file in TRAFFIC.md: said once per episode (per file and set of
+    claimants), until the clash ends."""
+
+    project_name: str
+    file: str
+    session_ids: Tuple[str, ...]
+    kind: str = CLAIM_CLASH
+
+    @property
+    def session_id(self) -> str:
+        return self.session_ids[0] if self.session_ids else ""
+
+    @property
+    def title(self) -> str:
+        return f"{self.project_name}: two sessions claim one file"
+
+    @property
+    def body(self) -> str:
+        return f"Sessions {_ids(self.session_ids)} both claim {self.file} in TRAFFIC.md. Agree who keeps it."
+
+    @property
+    def offers(self) -> Tuple[Offer, ...]:
+        return tuple(Offer(OFFER_FOCUS, f"Focus {short_id(s)}", s) for s in self.session_ids[:2])
+
+    @property
+    def click(self) -> Optional[Offer]:
+        return self.offers[0] if self.offers else None
+
+
+class ClaimWatcher:
+    """Turns TRAFFIC.md clashes into at most one notification per episode."""
+
+    def __init__(self) -> None:
+        self._said: Set[Tuple[str, str, Tuple[str, ...]]] = set()
+
+    def check(self, clashes: List[Tuple[str, str, str, Tuple[str, ...]]]) -> List[ClaimEvent]:
+        """`clashes`: (project key, project name, file, session ids) for every clash seen now."""
+        found: List[ClaimEvent] = []
+        current = set()
+        for key, name, file, ids in clashes:
+            episode = (key, file.lower(), tuple(sorted(ids)))
+            current.add(episode)
+            if episode not in self._said:
+                self._said.add(episode)
+                found.append(ClaimEvent(name, file, ids))
+        self._said &= current
+        return found

@@ -8,11 +8,15 @@ import unicodedata
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
 
 
-def format_age(seconds: float) -> str:
-    """`42s`, `5m`, `3h 12m`, `2d 4h`: short enough for a menu line."""
+def format_age(seconds: float, coarse: bool = False) -> str:
+    """`42s`, `5m`, `3h 12m`, `2d 4h`: short enough for a menu line.
+
+    `coarse` says `<1m` for the first minute: the tray refreshes ages at most once a minute, so a count of
+    seconds there would be wrong most of the time.
+    """
     seconds = max(0, int(seconds))
     if seconds < 60:
-        return f"{seconds}s"
+        return "<1m" if coarse else f"{seconds}s"
     minutes = seconds // 60
     if minutes < 60:
         return f"{minutes}m"

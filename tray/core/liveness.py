@@ -8,7 +8,7 @@ time between a process's start and its registration being written).
 from __future__ import annotations
 
 import os
-from typing import Dict, Optional
+from typing import Dict, Mapping, Optional
 
 import psutil
 
@@ -56,9 +56,14 @@ def pid_gone(pid: int) -> bool:
 class LivenessProbe:
     """Liveness answers for one snapshot: each PID is asked once even if many entries name it."""
 
-    def __init__(self, tolerance: float = REUSE_TOLERANCE_SECONDS) -> None:
+    def __init__(self, tolerance: float = REUSE_TOLERANCE_SECONDS,
+                 known: Optional[Mapping[int, float]] = None) -> None:
+        """`known` holds creation times of processes known to be running right now without asking the OS:
+        the tray's change watcher holds a handle on each live session's process and is told when one ends
+        (a Linux pidfd names one process, never a later one with the same PID). The reuse check still applies.
+        """
         self.tolerance = tolerance
-        self._created: Dict[int, Optional[float]] = {}
+        self._created: Dict[int, Optional[float]] = dict(known or {})
 
     def alive(self, pid: int, started_ts: float) -> bool:
         if pid not in self._created:

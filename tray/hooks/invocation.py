@@ -369,7 +369,10 @@ def probe(hook: Mapping[str, Any], subcommand: str, timeout: float = PROBE_TIMEO
     from tray.hooks.handlers import PROBE_ENV
 
     nonce = os.urandom(8).hex()
-    env = dict(os.environ, **{PROBE_ENV: nonce})
+    # Without the prober's PYTHONPATH: the tray or a shell may have one that Claude Code's hooks will not, and
+    # our commands carry their own package folder; one that works only through PYTHONPATH is broken.
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    env[PROBE_ENV] = nonce
     argv = claude_argv(hook)
     try:
         done = subprocess.run(

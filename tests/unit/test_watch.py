@@ -1,0 +1,550 @@
+"""The change watchers: a registry write or a session's death wakes the tray at once, without polling.
+
+Linux is tested for real (inotify, pidfd, real processes killed); the macOS (kqueue) and Windows
+(ReadDirectoryChangesW, registered waits) branches through fakes of the system calls they make.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import struct
+import subprocess
+import sys
+import threading
+import time
+import types
+from typing import Any, List, Optional
+
+import pytest
+from helpers import spawn_sleeper
+
+from tray.app.config import ConfigStore
+from tray.app.controller import AGE_REFRESH_SECONDS, SAFETY_NET_SECONDS, TrayController
+from tray.app.main import gtk_without_opengl
+from tray.core.actions import register
+from tray.core.registry import Registry
+from tray.platform import watch
+from tray.platform.watch_windows import SYNCHRONIZE, WT_EXECUTEONLYONCE, WindowsWatcher
+
+linux_only = pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="inotify and pidfd are Linux's")
+
+
+class Reasons:
+    """What a watcher said, with a way to wait for a reason (every wait has a deadline)."""
+
+    def __init__(self) -> None:
+        self.said: List[str] = []
+        self.changed = threading.Condition()
+
+    def __call__(self, reason: str) -> None:
+        with self.changed:
+            self.said.append(reason)
+            self.changed.notify_all()
+
+    def wait_for(self, word: str, timeout: float = 10.0) -> bool:
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while not any(word in reason for reason in self.said):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.changed.wait(left)
+            return True
+
+    def clear(self) -> None:
+        with self.changed:
+            self.said.clear()
+
+
+@pytest.fixture
+def linux_watcher(tmp_path):
+    reasons = Reasons()
+    watcher = watch.LinuxWatcher(str(tmp_path))
+    assert watcher.start(reasons)
+    try:
+        yield watcher, reasons
+    finally:
+        watcher.close()
+
+
+@linux_only
+def test_a_killed_session_process_is_reported_without_polling(linux_watcher):
+    watcher, reasons = linux_watcher
+    process = spawn_sleeper()
+    try:
+        watcher.watch_pids([process.pid])
+        assert watcher.watched_pids == {process.pid}
+        assert not reasons.wait_for("process-exit", timeout=0.3)  # alive: nothing to say
+        process.kill()  # not reaped yet: a zombie is dead to Orchestray too
+        assert reasons.wait_for("process-exit")
+        assert watcher.watched_pids == set()  # its pidfd is closed once it said so
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+
+
+@linux_only
+def test_registry_writes_and_the_activity_folder_are_reported(linux_watcher, tmp_path):
+    watcher, reasons = linux_watcher
+    (tmp_path / "a.json.tmp").write_text("{}")
+    os.replace(tmp_path / "a.json.tmp", tmp_path / "a.json")  # how every writer of the registry writes
+    assert reasons.wait_for("file")
+    reasons.clear()
+    (tmp_path / ".activity").mkdir()  # created later by the first hook
+    assert reasons.wait_for("folder")
+    reasons.clear()
+    (tmp_path / ".activity" / "s1").write_text("working")
+    assert reasons.wait_for("file")
+
+
+@linux_only
+def test_processes_no_longer_listed_are_let_go_and_a_vanished_one_is_said(linux_watcher):
+    watcher, reasons = linux_watcher
+    first, second = spawn_sleeper(), spawn_sleeper()
+    try:
+        watcher.watch_pids([first.pid, second.pid])
+        watcher.watch_pids([second.pid])
+        assert watcher.watched_pids == {second.pid}
+        first.kill()
+        first.wait(timeout=10)
+        assert not reasons.wait_for("process", timeout=0.3)  # no longer watched: no wake for it
+        second.kill()
+        second.wait(timeout=10)  # gone and reaped before it is asked for: said at once, not lost
+        watcher.watch_pids([])
+        watcher.watch_pids([second.pid])
+        assert reasons.wait_for("process-gone")
+    finally:
+        for process in (first, second):
+            process.kill()
+            process.wait(timeout=10)
+
+
+@linux_only
+def test_close_ends_the_thread_and_frees_every_descriptor(tmp_path):
+    before = set(os.listdir("/proc/self/fd"))
+    watcher = watch.LinuxWatcher(str(tmp_path))
+    assert watcher.start(Reasons())
+    process = spawn_sleeper()
+    try:
+        watcher.watch_pids([process.pid])
+        watcher.close()
+        assert not any(t.name == "orchestray-watch" and t.is_alive() for t in threading.enumerate())
+        assert set(os.listdir("/proc/self/fd")) <= before
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+
+
+def test_inotify_events_are_parsed_including_an_overflow():
+    def event(wd: int, mask: int, name: bytes) -> bytes:
+        padded = name + b"\0" * (16 - len(name)) if name else b""
+        return struct.pack("iIII", wd, mask, 0, len(padded)) + padded
+
+    buffer = event(1, watch.IN_MOVED_TO, b"abc.json") + event(-1, watch.IN_Q_OVERFLOW, b"")
+    assert watch.parse_inotify_events(buffer) == [(1, watch.IN_MOVED_TO, "abc.json"), (-1, watch.IN_Q_OVERFLOW, "")]
+
+
+class TooManyFiles:
+    """The Linux system calls, but every pidfd_open fails as at the descriptor limit."""
+
+    def __init__(self) -> None:
+        self.real = watch.LinuxSystem()
+        self.attempts = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def pidfd_open(self, pid: int) -> int:
+        self.attempts += 1
+        raise OSError(errno.EMFILE, "Too many open files")
+
+
+@linux_only
+def test_at_the_descriptor_limit_the_rest_is_left_to_polling_and_said_once(tmp_path, caplog):
+    system = TooManyFiles()
+    watcher = watch.LinuxWatcher(str(tmp_path), system=system)
+    assert watcher.start(Reasons())
+    try:
+        watcher.watch_pids([os.getpid(), os.getppid()])
+        assert system.attempts == 2 and watcher.watched_pids == set()
+        assert sum("found by polling" in r.getMessage() for r in caplog.records) == 1
+    finally:
+        watcher.close()
+
+
+def test_the_soft_descriptor_limit_is_raised_towards_the_hard_one():
+    calls = []
+    fake = types.SimpleNamespace(RLIMIT_NOFILE=7, RLIM_INFINITY=-1, getrlimit=lambda which: (1024, 4096),
+                                 setrlimit=lambda which, limits: calls.append((which, limits)))
+    assert watch.raise_fd_limit(wanted=65536, resource_module=fake) == 4096
+    assert calls == [(7, (4096, 4096))]
+
+
+# --- macOS / BSD: kqueue through a fake select module ------------------------------------------------------
+
+
+class FakeKqueue:
+    def __init__(self) -> None:
+        self.registered: List[Any] = []
+        self.pending: List[Any] = []
+        self.ready = threading.Condition()
+        self.closed = False
+
+    def control(self, changes: Optional[List[Any]], max_events: int, timeout: Optional[float] = None) -> List[Any]:
+        if changes:
+            self.registered.extend(changes)
+            return []
+        with self.ready:
+            while not self.pending:
+                self.ready.wait(5)
+            out, self.pending = self.pending, []
+            return out
+
+    def fire(self, event: Any) -> None:
+        with self.ready:
+            self.pending.append(event)
+            self.ready.notify_all()
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def fake_select() -> Any:
+    kq = FakeKqueue()
+    names = ["KQ_FILTER_READ", "KQ_FILTER_VNODE", "KQ_FILTER_PROC", "KQ_EV_ADD", "KQ_EV_DELETE", "KQ_EV_ONESHOT",
+             "KQ_EV_CLEAR", "KQ_NOTE_EXIT", "KQ_NOTE_WRITE", "KQ_NOTE_DELETE", "KQ_NOTE_RENAME", "KQ_NOTE_ATTRIB",
+             "KQ_NOTE_EXTEND"]
+    constants = {name: 1 << index for index, name in enumerate(names)}
+    kevent = lambda ident, filter, flags=0, fflags=0: types.SimpleNamespace(  # noqa: E731
+        ident=ident, filter=filter, flags=flags, fflags=fflags)
+    return types.SimpleNamespace(kqueue=lambda: kq, kevent=kevent, the_queue=kq, **constants)
+
+
+def test_kqueue_watches_the_folders_and_each_process_exit(tmp_path):
+    (tmp_path / ".activity").mkdir()
+    s = fake_select()
+    reasons = Reasons()
+    watcher = watch.KqueueWatcher(str(tmp_path), select_module=s)
+    assert watcher.start(reasons)
+    try:
+        kq = s.the_queue
+        vnodes = [e for e in kq.registered if e.filter == s.KQ_FILTER_VNODE]
+        assert len(vnodes) == 2 and all(e.fflags & s.KQ_NOTE_WRITE and e.flags & s.KQ_EV_CLEAR for e in vnodes)
+        watcher.watch_pids([4242, 4343])
+        exits = [e for e in kq.registered if e.filter == s.KQ_FILTER_PROC]
+        assert sorted(e.ident for e in exits) == [4242, 4343]
+        assert all(e.fflags == s.KQ_NOTE_EXIT and e.flags & s.KQ_EV_ADD for e in exits)
+        watcher.watch_pids([4343])
+        assert [e.ident for e in kq.registered if e.filter == s.KQ_FILTER_PROC and e.flags & s.KQ_EV_DELETE] == [4242]
+        kq.fire(types.SimpleNamespace(ident=4343, filter=s.KQ_FILTER_PROC, flags=0, fflags=s.KQ_NOTE_EXIT))
+        assert reasons.wait_for("process-exit")
+        assert watcher.watched_pids == set()
+        kq.fire(types.SimpleNamespace(ident=vnodes[0].ident, filter=s.KQ_FILTER_VNODE, flags=0,
+                                      fflags=s.KQ_NOTE_WRITE))
+        assert reasons.wait_for("file")
+    finally:
+        s.the_queue.fire(types.SimpleNamespace(ident=watcher._wake_read, filter=s.KQ_FILTER_READ, flags=0, fflags=0))
+        watcher.close()
+    assert s.the_queue.closed
+
+
+def test_no_kqueue_means_no_watcher_and_polling():
+    assert not watch.KqueueWatcher("/nowhere", select_module=types.SimpleNamespace()).start(Reasons())
+
+
+# --- Windows through a fake kernel32 ---------------------------------------------------------------------
+
+
+class FakeKernel32:
+    """Records every call; ReadDirectoryChangesW blocks until `change()` or CancelIoEx."""
+
+    def __init__(self) -> None:
+        self.calls: List[tuple] = []
+        self.changes: List[int] = []
+        self.cond = threading.Condition()
+        self.cancelled = False
+        self.next_handle = 100
+        self.waits: dict = {}
+
+    def _handle(self) -> int:
+        self.next_handle += 1
+        return self.next_handle
+
+    def CreateFileW(self, *args: Any) -> int:
+        self.calls.append(("CreateFileW",) + args)
+        return self._handle()
+
+    def ReadDirectoryChangesW(self, handle, buffer, size, subtree, flags, returned, overlapped, routine) -> int:
+        with self.cond:
+            while not self.changes and not self.cancelled:
+                self.cond.wait(5)
+            if self.cancelled:
+                return 0
+            returned.contents.value = self.changes.pop(0)
+            return 1
+
+    def change(self, size: int) -> None:
+        with self.cond:
+            self.changes.append(size)
+            self.cond.notify_all()
+
+    def CancelIoEx(self, handle, overlapped) -> int:
+        self.calls.append(("CancelIoEx", handle))
+        with self.cond:
+            self.cancelled = True
+            self.cond.notify_all()
+        return 1
+
+    def OpenProcess(self, access, inherit, pid) -> int:
+        self.calls.append(("OpenProcess", access, inherit, pid))
+        return 0 if pid == 999 else self._handle()
+
+    def RegisterWaitForSingleObject(self, wait_ref, handle, callback, context, timeout, flags) -> int:
+        self.calls.append(("RegisterWaitForSingleObject", handle, context, flags))
+        self.waits[context] = callback
+        return 1
+
+    def UnregisterWaitEx(self, wait, event) -> int:
+        self.calls.append(("UnregisterWaitEx",))
+        return 1
+
+    def CloseHandle(self, handle) -> int:
+        self.calls.append(("CloseHandle", handle))
+        return 1
+
+
+def test_windows_watches_the_folder_and_each_process_through_registered_waits(tmp_path):
+    kernel32 = FakeKernel32()
+    fake_ctypes = types.SimpleNamespace(WINFUNCTYPE=ctypes.CFUNCTYPE, c_void_p=ctypes.c_void_p, c_bool=ctypes.c_bool,
+                                        c_ulong=ctypes.c_ulong, byref=ctypes.pointer,
+                                        create_string_buffer=ctypes.create_string_buffer)
+    reasons = Reasons()
+    watcher = WindowsWatcher(str(tmp_path), kernel32=kernel32, ctypes_module=fake_ctypes)
+    assert watcher.start(reasons)
+    try:
+        assert kernel32.calls[0][:2] == ("CreateFileW", str(tmp_path))
+        kernel32.change(48)
+        assert reasons.wait_for("file")
+        kernel32.change(0)  # more changes than the buffer held
+        assert reasons.wait_for("overflow")
+        watcher.watch_pids([501, 999])
+        assert ("OpenProcess", SYNCHRONIZE, False, 501) in kernel32.calls
+        assert any(c[0] == "RegisterWaitForSingleObject" and c[2] == 501 and c[3] == WT_EXECUTEONLYONCE
+                   for c in kernel32.calls)
+        assert reasons.wait_for("process-gone")  # 999 could not be opened: it is gone already
+        assert watcher.watched_pids == {501}
+        kernel32.waits[501](501, False)  # the thread pool: process 501 ended
+        assert reasons.wait_for("process-exit")
+        assert watcher.watched_pids == set()
+    finally:
+        watcher.close()
+    assert any(c[0] == "CancelIoEx" for c in kernel32.calls)
+
+
+def test_each_platform_gets_its_watcher():
+    assert isinstance(watch.for_platform("/r", "linux"), watch.LinuxWatcher)
+    assert isinstance(watch.for_platform("/r", "darwin"), watch.KqueueWatcher)
+    assert isinstance(watch.for_platform("/r", "win32"), WindowsWatcher)
+    assert watch.for_platform("/r", "sunos5") is None
+
+
+# --- the controller with a real watcher -------------------------------------------------------------------
+
+
+class RecordingView:
+    def __init__(self) -> None:
+        self.shown: list = []
+        self.notes: list = []
+        self.noted = threading.Event()
+
+    def show(self, state, count, title, menu) -> None:
+        self.shown.append((state, count, title, menu))
+
+    def notify(self, title: str, body: str, buttons=(), on_click=None) -> bool:
+        self.notes.append((title, body))
+        self.noted.set()
+        return True
+
+    def stop(self) -> None:
+        pass
+
+
+def slow_poll_store(tmp_path) -> ConfigStore:
+    store = ConfigStore(str(tmp_path / "cfg"))
+    config = store.load()
+    config.poll_interval = 3600.0  # only an event can make the tray look again within this test
+    store.save(config)
+    return store
+
+
+@linux_only
+def test_the_tray_tells_of_a_death_and_a_new_session_with_a_one_hour_poll(tmp_path, procs):
+    registry = Registry(str(tmp_path / "reg"))
+    project = tmp_path / "proj"
+    project.mkdir()
+    boss, worker, newcomer = procs.many(3)
+    register(registry, "boss", boss.pid, str(project))
+    register(registry, "worker1", worker.pid, str(project))
+    view = RecordingView()
+    controller = TrayController(registry, view, slow_poll_store(tmp_path), find_file=lambda root, name: None)
+    controller.start()
+    try:
+        deadline = time.monotonic() + 10
+        while controller.snapshot is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert controller.watching and controller.sleep_for() > 50
+        procs.kill(boss)
+        assert view.noted.wait(10), "no notification: the death was not noticed without the poll"
+        assert "boss" in " ".join(view.notes[0]) or "died" in view.notes[0][0]
+        shown_before = len(view.shown)
+        register(registry, "worker2", newcomer.pid, str(project))
+        deadline = time.monotonic() + 10
+        while not any("worker2"[:8] in str(shown[3]) for shown in view.shown[shown_before:]):
+            assert time.monotonic() < deadline, "a new registration did not reach the menu"
+            time.sleep(0.01)
+    finally:
+        controller.stop()
+
+
+def test_without_a_watcher_the_tray_polls_at_its_interval(tmp_path):
+    store = ConfigStore(str(tmp_path / "cfg"))
+    controller = TrayController(Registry(str(tmp_path / "reg")), RecordingView(), store,
+                                change_watcher=lambda directory: None, find_file=lambda root, name: None)
+    controller.start()
+    try:
+        assert not controller.watching
+        assert controller.sleep_for() == controller.config.poll_interval
+    finally:
+        controller.stop()
+
+
+def test_ages_alone_redraw_the_menu_at_most_once_a_minute(tmp_path, procs, monkeypatch):
+    registry = Registry(str(tmp_path / "reg"))
+    (tmp_path / "p").mkdir()
+    register(registry, "boss", procs.spawn().pid, str(tmp_path / "p"))
+    view = RecordingView()
+    controller = TrayController(registry, view, ConfigStore(str(tmp_path / "cfg")), find_file=lambda r, n: None)
+    clock = [time.time()]
+    monkeypatch.setattr("tray.app.controller.time.time", lambda: clock[0])
+    controller.poll_once()
+    assert len(view.shown) == 1
+    for _ in range(5):  # the clock moves, nothing else: no redraw
+        clock[0] += 10
+        controller.poll_once()
+    assert len(view.shown) == 1
+    clock[0] += AGE_REFRESH_SECONDS  # a minute later the ages are brought up to date, once
+    controller.poll_once()
+    controller.poll_once()
+    assert len(view.shown) == 2
+    assert "up 1m" in str(view.shown[-1][3])
+
+
+def test_with_a_watcher_the_tray_sleeps_until_a_wait_is_long_enough_to_tell(tmp_path, monkeypatch):
+    controller = TrayController(Registry(str(tmp_path / "reg")), RecordingView(), ConfigStore(str(tmp_path / "c")))
+    controller.watching = True
+    monkeypatch.setattr(controller.watcher, "next_due", lambda snapshot, now: 12.5)
+    assert controller.sleep_for() == pytest.approx(12.55, abs=0.01)
+    monkeypatch.setattr(controller.watcher, "next_due", lambda snapshot, now: None)
+    assert controller.sleep_for() == SAFETY_NET_SECONDS
+
+
+def test_gtk_starts_without_opengl_but_programs_the_tray_opens_keep_the_users_environment():
+    env: dict = {}
+    with gtk_without_opengl(env):
+        assert env["GDK_GL"] == "disable"
+    assert "GDK_GL" not in env
+    env = {"GDK_GL": "always"}
+    with gtk_without_opengl(env):
+        assert env["GDK_GL"] == "always"  # the user's choice wins
+    assert env == {"GDK_GL": "always"}
+
+
+def test_the_tray_process_starts_gtk_without_opengl_and_children_do_not_inherit_it(tmp_path):
+    code = (
+        "import os\n"
+        "from tray.app.main import gtk_without_opengl\n"
+        "with gtk_without_opengl():\n"
+        "    inside = os.environ.get('GDK_GL')\n"
+        "import subprocess, sys\n"
+        "child = subprocess.run([sys.executable, '-c', 'import os; print(os.environ.get(\"GDK_GL\"))'],"
+        " capture_output=True, text=True).stdout.strip()\n"
+        "print(inside, child)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "GDK_GL"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert out.stdout.split() == ["disable", "None"]
+
+
+@linux_only
+def test_watched_processes_answer_liveness_without_asking_the_os_until_they_end(linux_watcher):
+    import psutil
+
+    from tray.core.liveness import LivenessProbe
+
+    watcher, reasons = linux_watcher
+    process = spawn_sleeper()
+    try:
+        watcher.watch_pids([process.pid])
+        created = psutil.Process(process.pid).create_time()
+        assert watcher.known_alive() == {process.pid: created}
+        probe = LivenessProbe(known=watcher.known_alive())
+        assert probe.alive(process.pid, created)  # the entry of this very process
+        assert not probe.alive(process.pid, created - 60)  # an older entry with the same PID: a reused PID
+        process.kill()
+        assert reasons.wait_for("process-exit")
+        assert watcher.known_alive() == {}
+        assert not LivenessProbe(known=watcher.known_alive()).alive(process.pid, created)
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+
+
+@linux_only
+def test_claude_codes_own_session_folder_wakes_the_tray_too(linux_watcher, tmp_path):
+    """Esc and an approved permission fire no hook; Claude Code rewrites `<config>/sessions/<pid>.json`."""
+    watcher, reasons = linux_watcher
+    sessions = tmp_path.parent / (tmp_path.name + "-claude") / "sessions"
+    sessions.mkdir(parents=True)
+    watcher.watch_pids([], folders=[str(sessions)])
+    (sessions / "123.json.tmp").write_text('{"status": "idle"}')
+    os.replace(sessions / "123.json.tmp", sessions / "123.json")
+    assert reasons.wait_for("file")
+
+
+def test_the_folders_worth_watching_come_from_the_sessions_transcripts(tmp_path):
+    from tray.app.controller import client_status_folders
+    from tray.core.activity import Activity
+    from tray.core.entry import new_entry
+    from tray.core.projects import Project
+    from tray.core.snapshot import Session
+
+    project = Project(key="/p", root="/p", name="p")
+    config = tmp_path / "claude"
+
+    def live(sid: str, transcript: str) -> Session:
+        entry = new_entry(sid, 4242, "/p", "worker")
+        return Session(entry, True, project, Activity("working", 0.0, transcript=transcript))
+
+    sessions = [live("a", str(config / "projects" / "-p" / "a.jsonl")),
+                live("b", str(config / "projects" / "-p" / "b.jsonl")),
+                live("c", ""), live("d", "/somewhere/else.txt")]
+    assert client_status_folders(sessions) == [str(config / "sessions")]
+
+
+def test_the_tray_keeps_ssl_out_and_asyncio_still_works():
+    from tray.app.main import keep_unused_modules_out
+
+    modules: dict = {}
+    keep_unused_modules_out(modules)
+    assert modules == {"ssl": None}
+    loaded = {"ssl": "the real one"}
+    keep_unused_modules_out(loaded)  # already imported by someone: left alone
+    assert loaded == {"ssl": "the real one"}
+    code = ("import sys\nfrom tray.app.main import keep_unused_modules_out\nkeep_unused_modules_out()\n"
+            "import asyncio\nloop = asyncio.new_event_loop()\nloop.run_until_complete(asyncio.sleep(0))\n"
+            "print(sys.modules['ssl'])\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "None"

@@ -1,0 +1,537 @@
+"""Wake the tray the moment what it shows may have changed: a registry file written, moved or removed, or a
+session's process ending. Polling stays as the fallback and as a slow safety net (the controller rescans every
+minute anyway, and at once after the kernel says it dropped events).
+
+One small class per platform, behind one interface (``ChangeWatcher``):
+- Linux: one inotify descriptor on the registry folder and its ``.activity`` folder, plus one ``pidfd`` per
+  live session process, all in one ``epoll`` set waited on by one thread. A process's end makes its pidfd
+  readable, so a death is seen in well under a millisecond, without polling.
+- macOS (and the BSDs): one ``kqueue`` with ``EVFILT_VNODE`` on the folders and ``EVFILT_PROC``/``NOTE_EXIT``
+  per process, waited on by one thread.
+- Windows: ``ReadDirectoryChangesW`` on the folder in one thread, and process handles waited on with
+  ``WaitForMultipleObjects`` (at most 63 handles and one wake event per waiting thread).
+
+Why by hand, not a library: ``watchdog`` costs three threads and, watching a folder we also read, woke itself
+tens of thousands of times a second until its events were filtered, and it knows nothing of processes;
+``inotify_simple`` covers only the Linux folder half. What is needed here is a few system calls per platform,
+through ``os``, ``select`` and ``ctypes``, and every branch is reachable in tests on Linux through the
+``system`` objects each class takes (fakes record what would be called).
+
+The watcher never reads a registry file and never decides anything: it only says "look again", with a reason
+for the log. A failure to watch something (a folder not there yet, the descriptor limit) is logged once and
+leaves that part to the safety-net poll.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import select
+import sys
+import threading
+from typing import Any, Callable, Dict, Iterable, List, Optional, Protocol, Set
+
+from tray.core.liveness import process_create_time
+from tray.core.log import get_logger
+
+log = get_logger("watch")
+
+#: The folders inside the registry whose changes matter to the tray, besides the registry itself.
+WATCHED_SUBFOLDERS = (".activity",)
+
+OnChange = Callable[[str], None]
+
+
+class ChangeWatcher(Protocol):
+    """What the controller needs: start, keep the set of watched processes current, stop."""
+
+    name: str
+
+    def start(self, on_change: OnChange) -> bool:
+        """Begin watching; False when this watcher cannot run here (the caller then polls)."""
+        ...
+
+    def watch_pids(self, pids: Iterable[int], folders: Iterable[str] = ()) -> None:
+        """Watch exactly these processes from now on (the live sessions of the latest snapshot), and also these
+        folders outside the registry (Claude Code's `sessions/` folders, where a turn's end shows without a hook)."""
+        ...
+
+    def known_alive(self) -> Dict[int, float]:
+        """Processes known to run now (PID -> creation time) without asking the OS; may be empty."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def raise_fd_limit(wanted: int = 65536, resource_module: Any = None) -> int:
+    """Raise the soft descriptor limit towards the hard one (a pidfd per live session); the new soft limit.
+
+    Debian's default soft limit is 1,024, which 1,000 sessions plus the GUI's own descriptors would exceed.
+    """
+    try:
+        resource = resource_module or __import__("resource")
+    except ImportError:  # Windows has no such limit for handles
+        return -1
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            return target
+        except (ValueError, OSError):
+            log.warning("cannot raise the open-file limit from %d to %d", soft, target)
+    return soft
+
+
+# --- Linux: inotify + pidfd + epoll --------------------------------------------------------------------------
+
+IN_MODIFY = 0x00000002
+IN_ATTRIB = 0x00000004
+IN_CLOSE_WRITE = 0x00000008
+IN_MOVED_FROM = 0x00000040
+IN_MOVED_TO = 0x00000080
+IN_CREATE = 0x00000100
+IN_DELETE = 0x00000200
+IN_DELETE_SELF = 0x00000400
+IN_MOVE_SELF = 0x00000800
+IN_Q_OVERFLOW = 0x00004000
+IN_IGNORED = 0x00008000
+IN_ONLYDIR = 0x01000000
+IN_DONT_FOLLOW = 0x02000000
+IN_ISDIR = 0x40000000
+IN_NONBLOCK = 0o4000
+IN_CLOEXEC = 0o2000000
+#: What a writer of the registry does: a temp file created and renamed over an entry, an entry removed, a
+#: file changed in place (another tool that does not write atomically), a folder moved or removed.
+FOLDER_EVENTS = (
+    IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_DELETE_SELF
+    | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW
+)
+_EVENT_HEADER = 16  # struct inotify_event: int wd; uint32 mask, cookie, len; then `len` bytes of name
+
+
+class LinuxSystem:
+    """The system calls the Linux watcher makes; a test passes a fake with the same methods."""
+
+    def __init__(self) -> None:
+        import ctypes
+        import ctypes.util
+
+        self._libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        self._ctypes = ctypes
+
+    def _check(self, result: int) -> int:
+        if result < 0:
+            code = self._ctypes.get_errno()
+            raise OSError(code, os.strerror(code))
+        return result
+
+    def inotify_init(self) -> int:
+        return self._check(self._libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC))
+
+    def inotify_add_watch(self, fd: int, path: str, mask: int) -> int:
+        return self._check(self._libc.inotify_add_watch(fd, os.fsencode(path), self._ctypes.c_uint32(mask)))
+
+    def pidfd_open(self, pid: int) -> int:
+        return os.pidfd_open(pid)  # type: ignore[attr-defined,unused-ignore]  # Linux 5.3+, Python 3.9+
+
+    def epoll(self) -> Any:
+        return select.epoll()  # type: ignore[attr-defined,unused-ignore]
+
+    def read(self, fd: int, size: int) -> bytes:
+        return os.read(fd, size)
+
+    def close(self, fd: int) -> None:
+        os.close(fd)
+
+    def pipe(self) -> tuple[int, int]:
+        return os.pipe()
+
+    def write(self, fd: int, data: bytes) -> None:
+        os.write(fd, data)
+
+
+def parse_inotify_events(buffer: bytes) -> List[tuple[int, int, str]]:
+    """``(wd, mask, name)`` for each event in what one read of an inotify descriptor returned."""
+    import struct
+
+    events = []
+    offset = 0
+    while offset + _EVENT_HEADER <= len(buffer):
+        wd, mask, _cookie, length = struct.unpack_from("iIII", buffer, offset)
+        raw = buffer[offset + _EVENT_HEADER : offset + _EVENT_HEADER + length]
+        events.append((wd, mask, os.fsdecode(raw.split(b"\0", 1)[0])))
+        offset += _EVENT_HEADER + length
+    return events
+
+
+class LinuxWatcher:
+    """inotify on the folders and a pidfd per process, in one epoll set, waited on by one daemon thread."""
+
+    name = "inotify+pidfd"
+
+    def __init__(self, directory: str, system: Optional[Any] = None) -> None:
+        self.directory = directory
+        self.system: Any = system
+        self.on_change: Optional[OnChange] = None
+        self._epoll: Any = None
+        self._inotify = -1
+        self._folders: Dict[int, str] = {}  # inotify watch descriptor -> folder
+        self._pidfds: Dict[int, int] = {}  # pid -> pidfd
+        self._fd_pids: Dict[int, int] = {}  # pidfd -> pid
+        self._created: Dict[int, float] = {}  # pid -> creation time of the process its pidfd holds
+        self._extra: Set[str] = set()  # folders outside the registry worth a wake (kept once added)
+        self._wake_read = self._wake_write = -1
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        self._pid_trouble = False
+
+    def start(self, on_change: OnChange) -> bool:
+        try:
+            self.system = self.system or LinuxSystem()
+            self._inotify = self.system.inotify_init()
+            self._epoll = self.system.epoll()
+            self._wake_read, self._wake_write = self.system.pipe()
+            self._epoll.register(self._inotify, select.EPOLLIN)
+            self._epoll.register(self._wake_read, select.EPOLLIN)
+        except (OSError, AttributeError) as error:
+            log.warning("cannot watch the registry with inotify (%s); polling instead", error)
+            self._release()
+            return False
+        self.on_change = on_change
+        self.watch_folders()
+        self._thread = threading.Thread(target=self._run, name="orchestray-watch", daemon=True)
+        self._thread.start()
+        return True
+
+    def watch_folders(self, extra: Iterable[str] = ()) -> None:
+        """Watch the registry and its sub-folders that exist (called again when one appears), and `extra`."""
+        self._extra.update(extra)
+        wanted = [self.directory] + [os.path.join(self.directory, sub) for sub in WATCHED_SUBFOLDERS]
+        wanted += sorted(self._extra)
+        with self._lock:
+            known = set(self._folders.values())
+            for folder in wanted:
+                if folder in known or self._inotify < 0:
+                    continue
+                try:
+                    wd = self.system.inotify_add_watch(self._inotify, folder, FOLDER_EVENTS)
+                except OSError as error:
+                    if error.errno not in (errno.ENOENT, errno.ENOTDIR):
+                        log.warning("cannot watch %s: %s", folder, error.strerror or error)
+                    continue
+                self._folders[wd] = folder
+
+    def watch_pids(self, pids: Iterable[int], folders: Iterable[str] = ()) -> None:
+        wanted: Set[int] = {pid for pid in pids if isinstance(pid, int) and pid > 0}
+        with self._lock:
+            if self._epoll is None:
+                return
+            for pid in list(self._pidfds):
+                if pid not in wanted:
+                    self._forget_pid(pid)
+            for pid in wanted - set(self._pidfds):
+                try:
+                    fd = self.system.pidfd_open(pid)
+                except ProcessLookupError:
+                    self._later("process-gone")  # it ended between the snapshot and now: look again
+                    continue
+                except OSError as error:
+                    if not self._pid_trouble:  # EMFILE, or an old kernel: the poll still sees deaths
+                        log.warning("cannot watch process %d (%s); its end is found by polling", pid, error)
+                        self._pid_trouble = True
+                    continue
+                created = process_create_time(pid)  # of the process this pidfd holds, asked once in its life
+                if created is None:  # it ended between pidfd_open and now
+                    self.system.close(fd)
+                    self._later("process-gone")
+                    continue
+                self._pidfds[pid] = fd
+                self._fd_pids[fd] = pid
+                self._created[pid] = created
+                self._epoll.register(fd, select.EPOLLIN)
+        self.watch_folders(folders)
+
+    def known_alive(self) -> Dict[int, float]:
+        """Creation time of each watched process that has not ended: running now, as sure as asking the OS."""
+        with self._lock:
+            return {pid: self._created[pid] for pid in self._pidfds if pid in self._created}
+
+    @property
+    def watched_pids(self) -> Set[int]:
+        with self._lock:
+            return set(self._pidfds)
+
+    def _forget_pid(self, pid: int) -> None:
+        self._created.pop(pid, None)
+        fd = self._pidfds.pop(pid)
+        self._fd_pids.pop(fd, None)
+        try:
+            self._epoll.unregister(fd)
+        except (OSError, ValueError):
+            pass
+        self.system.close(fd)
+
+    def _later(self, reason: str) -> None:
+        if self.on_change is not None:
+            self.on_change(reason)
+
+    def _run(self) -> None:
+        while not self._closed.is_set():
+            try:
+                ready = self._epoll.poll()  # no timeout: nothing wakes this thread but an event
+            except InterruptedError:
+                continue
+            except (OSError, ValueError):
+                if not self._closed.is_set():
+                    log.exception("watching the registry stopped; polling instead")
+                    self._later("watch-failed")
+                return
+            reasons = self._handle(ready)
+            if reasons and not self._closed.is_set():
+                self._later(",".join(sorted(reasons)))
+
+    def _handle(self, ready: List[tuple[int, int]]) -> Set[str]:
+        reasons: Set[str] = set()
+        for fd, _mask in ready:
+            if fd == self._wake_read:
+                return set()  # close() asked the thread to end
+            if fd == self._inotify:
+                reasons |= self._drain_inotify()
+                continue
+            with self._lock:
+                pid = self._fd_pids.get(fd)
+                if pid is not None:
+                    self._forget_pid(pid)
+                    reasons.add("process-exit")
+        return reasons
+
+    def _drain_inotify(self) -> Set[str]:
+        reasons: Set[str] = set()
+        while True:
+            try:
+                buffer = self.system.read(self._inotify, 64 * 1024)
+            except BlockingIOError:
+                break
+            except OSError:
+                reasons.add("overflow")
+                break
+            if not buffer:
+                break
+            for wd, mask, name in parse_inotify_events(buffer):
+                if mask & IN_Q_OVERFLOW:
+                    reasons.add("overflow")
+                elif mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF):
+                    with self._lock:
+                        self._folders.pop(wd, None)
+                    reasons.add("folder")
+                elif mask & IN_ISDIR and name in WATCHED_SUBFOLDERS:
+                    reasons.add("folder")
+                else:
+                    reasons.add("file")
+        if "folder" in reasons:
+            self.watch_folders()
+        return reasons
+
+    def close(self) -> None:
+        self._closed.set()
+        if self._wake_write >= 0:
+            try:
+                self.system.write(self._wake_write, b"x")
+            except OSError:
+                pass
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=2)
+        self._release()
+
+    def _release(self) -> None:
+        with self._lock:
+            for pid in list(self._pidfds):
+                self._forget_pid(pid)
+            for fd in (self._inotify, self._wake_read, self._wake_write):
+                if fd >= 0 and self.system is not None:
+                    try:
+                        self.system.close(fd)
+                    except OSError:
+                        pass
+            self._inotify = self._wake_read = self._wake_write = -1
+            if self._epoll is not None:
+                self._epoll.close()
+                self._epoll = None
+
+
+# --- macOS and the BSDs: kqueue ---------------------------------------------------------------------------
+
+O_EVTONLY = 0x8000  # macOS: open a folder only to be told about it (does not keep a volume from unmounting)
+
+
+class KqueueWatcher:
+    """``EVFILT_VNODE`` on the folders and ``EVFILT_PROC``/``NOTE_EXIT`` per process, in one kqueue.
+
+    ``select_module`` is ``select`` on macOS; tests on Linux pass a fake with ``kqueue``, ``kevent`` and the
+    constants, and check what was registered.
+    """
+
+    name = "kqueue"
+
+    def __init__(self, directory: str, select_module: Any = None, os_module: Any = None) -> None:
+        self.directory = directory
+        self.select = select_module or select
+        self.os = os_module or os
+        self.on_change: Optional[OnChange] = None
+        self._kq: Any = None
+        self._folder_fds: Dict[str, int] = {}
+        self._pids: Set[int] = set()
+        self._extra: Set[str] = set()
+        self._wake_read = self._wake_write = -1
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+
+    def _event(self, ident: int, kind: str, flags: tuple[str, ...], fflags: int = 0) -> Any:
+        """A kevent; ``kind`` and ``flags`` name the select module's constants (``KQ_FILTER_*``, ``KQ_EV_*``)."""
+        s = self.select
+        bits = 0
+        for flag in flags:
+            bits |= getattr(s, flag)
+        return s.kevent(ident, filter=getattr(s, kind), flags=bits, fflags=fflags)
+
+    def start(self, on_change: OnChange) -> bool:
+        if not hasattr(self.select, "kqueue"):
+            return False
+        try:
+            self._kq = self.select.kqueue()
+            self._wake_read, self._wake_write = self.os.pipe()
+            self._kq.control([self._event(self._wake_read, "KQ_FILTER_READ", ("KQ_EV_ADD",))], 0)
+        except OSError as error:
+            log.warning("cannot watch the registry with kqueue (%s); polling instead", error)
+            return False
+        self.on_change = on_change
+        self.watch_folders()
+        self._thread = threading.Thread(target=self._run, name="orchestray-watch", daemon=True)
+        self._thread.start()
+        return True
+
+    def watch_folders(self, extra: Iterable[str] = ()) -> None:
+        self._extra.update(extra)
+        s = self.select
+        fflags = s.KQ_NOTE_WRITE | s.KQ_NOTE_DELETE | s.KQ_NOTE_RENAME | s.KQ_NOTE_ATTRIB | s.KQ_NOTE_EXTEND
+        with self._lock:
+            ours = [self.directory] + [os.path.join(self.directory, sub) for sub in WATCHED_SUBFOLDERS]
+            for folder in ours + sorted(self._extra):
+                if folder in self._folder_fds or self._kq is None:
+                    continue
+                try:
+                    flags = O_EVTONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
+                    fd = self.os.open(folder, flags)
+                except OSError:
+                    continue
+                self._folder_fds[folder] = fd
+                self._kq.control([self._event(fd, "KQ_FILTER_VNODE", ("KQ_EV_ADD", "KQ_EV_CLEAR"), fflags)], 0)
+
+    def watch_pids(self, pids: Iterable[int], folders: Iterable[str] = ()) -> None:
+        wanted = {pid for pid in pids if isinstance(pid, int) and pid > 0}
+        s = self.select
+        with self._lock:
+            if self._kq is None:
+                return
+            for pid in self._pids - wanted:
+                try:
+                    self._kq.control([self._event(pid, "KQ_FILTER_PROC", ("KQ_EV_DELETE",), s.KQ_NOTE_EXIT)], 0)
+                except OSError:
+                    pass  # the process is gone already: so is its filter
+                self._pids.discard(pid)
+            for pid in wanted - self._pids:
+                try:
+                    exit_filter = self._event(pid, "KQ_FILTER_PROC", ("KQ_EV_ADD", "KQ_EV_ONESHOT"), s.KQ_NOTE_EXIT)
+                    self._kq.control([exit_filter], 0)
+                except ProcessLookupError:
+                    self._later("process-gone")
+                    continue
+                except OSError as error:
+                    log.warning("cannot watch process %d (%s); its end is found by polling", pid, error)
+                    continue
+                self._pids.add(pid)
+        self.watch_folders(folders)
+
+    @property
+    def watched_pids(self) -> Set[int]:
+        with self._lock:
+            return set(self._pids)
+
+    def known_alive(self) -> Dict[int, float]:
+        return {}  # kqueue holds no handle on the process: a PID could be reused unseen, so ask the OS
+
+    def _later(self, reason: str) -> None:
+        if self.on_change is not None:
+            self.on_change(reason)
+
+    def _run(self) -> None:
+        s = self.select
+        while not self._closed.is_set():
+            try:
+                ready = self._kq.control(None, 64, None)
+            except InterruptedError:
+                continue
+            except (OSError, ValueError):
+                if not self._closed.is_set():
+                    log.exception("watching the registry stopped; polling instead")
+                    self._later("watch-failed")
+                return
+            reasons = set()
+            for event in ready:
+                if event.filter == s.KQ_FILTER_READ and event.ident == self._wake_read:
+                    return
+                if event.filter == s.KQ_FILTER_PROC:
+                    with self._lock:
+                        self._pids.discard(event.ident)
+                    reasons.add("process-exit")
+                else:
+                    reasons.add("file")
+                    if event.fflags & (s.KQ_NOTE_DELETE | s.KQ_NOTE_RENAME):
+                        self._forget_folder(event.ident)
+                        reasons.add("folder")
+            if reasons and not self._closed.is_set():
+                self._later(",".join(sorted(reasons)))
+
+    def _forget_folder(self, fd: int) -> None:
+        with self._lock:
+            for folder, known in list(self._folder_fds.items()):
+                if known == fd:
+                    del self._folder_fds[folder]
+                    self.os.close(fd)
+
+    def close(self) -> None:
+        self._closed.set()
+        if self._wake_write >= 0:
+            try:
+                self.os.write(self._wake_write, b"x")
+            except OSError:
+                pass
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=2)
+        with self._lock:
+            for fd in list(self._folder_fds.values()) + [self._wake_read, self._wake_write]:
+                if fd >= 0:
+                    try:
+                        self.os.close(fd)
+                    except OSError:
+                        pass
+            self._folder_fds.clear()
+            if self._kq is not None:
+                self._kq.close()
+                self._kq = None
+
+
+def for_platform(directory: str, platform: str = sys.platform) -> Optional[ChangeWatcher]:
+    """The watcher for this system, or None where only polling works."""
+    if platform.startswith("linux"):
+        return LinuxWatcher(directory)
+    if platform == "darwin" or "bsd" in platform:
+        return KqueueWatcher(directory)
+    if platform == "win32":
+        from tray.platform.watch_windows import WindowsWatcher
+
+        return WindowsWatcher(directory)
+    return None

@@ -1,0 +1,145 @@
+"""The Windows half of ``tray.platform.watch``: ``ReadDirectoryChangesW`` for the registry folder and
+``RegisterWaitForSingleObject`` for each session's process.
+
+The folder is watched by one thread blocked in a synchronous ``ReadDirectoryChangesW`` (the whole tree, so
+``.activity`` is covered); ``CancelIoEx`` ends it. A process is watched by the system's thread pool: one
+registered wait per process handle, called once when the process ends. That has no 63-handle limit per wait
+(``WaitForMultipleObjects`` has) and needs no thread of ours per group of processes.
+
+Every call goes through ``kernel32``, which tests on Linux replace with a fake that records the calls and can
+end a "process" or change the "folder" on demand.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable, Dict, Iterable, Optional, Set
+
+from tray.core.log import get_logger
+
+log = get_logger("watch")
+
+FILE_LIST_DIRECTORY = 0x0001
+FILE_SHARE_ALL = 0x00000001 | 0x00000002 | 0x00000004  # read, write, delete: never lock writers out
+OPEN_EXISTING = 3
+FILE_FLAG_BACKUP_SEMANTICS = 0x02000000  # needed to open a folder
+FILE_NOTIFY_CHANGES = 0x001 | 0x002 | 0x004 | 0x010  # file name, folder name, attributes, last write
+SYNCHRONIZE = 0x00100000
+INFINITE = 0xFFFFFFFF
+WT_EXECUTEONLYONCE = 0x00000008
+INVALID_HANDLE_VALUE = -1
+BUFFER_BYTES = 64 * 1024
+
+
+class WindowsWatcher:
+    name = "ReadDirectoryChangesW+RegisterWaitForSingleObject"
+
+    def __init__(self, directory: str, kernel32: Any = None, ctypes_module: Any = None) -> None:
+        self.directory = directory
+        self.kernel32 = kernel32
+        self.ctypes: Any = ctypes_module
+        self.on_change: Optional[Callable[[str], None]] = None
+        self._folder = INVALID_HANDLE_VALUE
+        self._waits: Dict[int, tuple[Any, Any]] = {}  # pid -> (process handle, wait handle)
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        self._callback: Any = None
+
+    def start(self, on_change: Callable[[str], None]) -> bool:
+        try:
+            if self.ctypes is None:
+                import ctypes
+
+                self.ctypes = ctypes
+            if self.kernel32 is None:
+                self.kernel32 = self.ctypes.WinDLL("kernel32", use_last_error=True)
+            handle = self.kernel32.CreateFileW(self.directory, FILE_LIST_DIRECTORY, FILE_SHARE_ALL, None,
+                                               OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS, None)
+        except (OSError, AttributeError) as error:
+            log.warning("cannot watch the registry folder (%s); polling instead", error)
+            return False
+        if handle in (None, INVALID_HANDLE_VALUE):
+            log.warning("cannot open the registry folder %s to watch it; polling instead", self.directory)
+            return False
+        self._folder = handle
+        self.on_change = on_change
+        callback_type = self.ctypes.WINFUNCTYPE(None, self.ctypes.c_void_p, self.ctypes.c_bool)
+        self._callback = callback_type(self._process_ended)  # kept referenced: the pool calls it later
+        self._thread = threading.Thread(target=self._read_folder, name="orchestray-watch", daemon=True)
+        self._thread.start()
+        return True
+
+    def _read_folder(self) -> None:
+        buffer = self.ctypes.create_string_buffer(BUFFER_BYTES)
+        returned = self.ctypes.c_ulong(0)
+        while not self._closed.is_set():
+            ok = self.kernel32.ReadDirectoryChangesW(self._folder, buffer, BUFFER_BYTES, True, FILE_NOTIFY_CHANGES,
+                                                     self.ctypes.byref(returned), None, None)
+            if self._closed.is_set():
+                return
+            if not ok:
+                log.warning("watching the registry folder stopped; polling instead")
+                self._say("watch-failed")
+                return
+            self._say("file" if returned.value else "overflow")  # 0 bytes: more changes than the buffer held
+
+    def watch_pids(self, pids: Iterable[int], folders: Iterable[str] = ()) -> None:
+        """`folders` (Claude Code's `sessions/`) are left to the safety-net rescan here: one more blocking
+        ReadDirectoryChangesW thread each was not worth it yet."""
+        wanted: Set[int] = {pid for pid in pids if isinstance(pid, int) and pid > 0}
+        with self._lock:
+            if self._callback is None:
+                return
+            for pid in set(self._waits) - wanted:
+                self._forget(pid)
+            for pid in wanted - set(self._waits):
+                process = self.kernel32.OpenProcess(SYNCHRONIZE, False, pid)
+                if not process:
+                    self._say("process-gone")
+                    continue
+                wait = self.ctypes.c_void_p()
+                if not self.kernel32.RegisterWaitForSingleObject(self.ctypes.byref(wait), process, self._callback,
+                                                                 pid, INFINITE, WT_EXECUTEONLYONCE):
+                    self.kernel32.CloseHandle(process)
+                    log.warning("cannot watch process %d; its end is found by polling", pid)
+                    continue
+                self._waits[pid] = (process, wait)
+
+    @property
+    def watched_pids(self) -> Set[int]:
+        with self._lock:
+            return set(self._waits)
+
+    def known_alive(self) -> Dict[int, float]:
+        return {}  # the snapshot asks the OS; a handle could give the creation time, not measured worth it yet
+
+    def _process_ended(self, context: Any, _timed_out: bool) -> None:
+        """Called on a thread-pool thread when a watched process ends (``context`` is its PID)."""
+        pid = int(context or 0)
+        with self._lock:
+            if pid in self._waits:
+                self._forget(pid)
+        self._say("process-exit")
+
+    def _forget(self, pid: int) -> None:
+        process, wait = self._waits.pop(pid)
+        self.kernel32.UnregisterWaitEx(wait, None)  # None: do not wait for a callback that is running now
+        self.kernel32.CloseHandle(process)
+
+    def _say(self, reason: str) -> None:
+        if self.on_change is not None and not self._closed.is_set():
+            self.on_change(reason)
+
+    def close(self) -> None:
+        self._closed.set()
+        with self._lock:
+            for pid in list(self._waits):
+                self._forget(pid)
+        if self._folder != INVALID_HANDLE_VALUE:
+            self.kernel32.CancelIoEx(self._folder, None)
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=2)
+        if self._folder != INVALID_HANDLE_VALUE:
+            self.kernel32.CloseHandle(self._folder)
+            self._folder = INVALID_HANDLE_VALUE
