@@ -415,6 +415,8 @@ class ClaudeWorld:
         found = []
         if self.registry.is_dir():
             for path in sorted(self.registry.glob("*.json")):
+                if path.is_symlink() or not path.is_file():  # a FIFO planted there would block read_text()
+                    continue
                 try:
                     found.append(json.loads(path.read_text(encoding="utf-8")))
                 except (OSError, ValueError):

@@ -155,6 +155,7 @@ class TrayController:
             found: List[Any] = events.diff(self.snapshot, snapshot)
             found += self.watcher.check(snapshot, time.time())
             files = projectfiles.gather(snapshot)
+            self._keep_traffic_current(snapshot, files)
             found += self.claim_watcher.check(projectfiles.clashes(snapshot, files))
             self.snapshot, self.files = snapshot, files
         self.announce(found)  # before the menu: a death is said without waiting for a large menu to build
@@ -163,6 +164,21 @@ class TrayController:
             live = [s for v in snapshot.projects for s in v.live]
             self.change_watcher.watch_pids((s.entry.pid for s in live), client_status_folders(live))
         return found
+
+    def _keep_traffic_current(self, snapshot: Snapshot, files: Dict[str, projectfiles.ProjectFiles]) -> None:
+        """Rewrite the Active Sessions table of the projects where the user turned that on (nothing else)."""
+        stamp = time.strftime("%Y-%m-%d %H:%M")
+        for view in snapshot.projects:
+            if view.key not in self.config.keep_traffic_current or not view.live:
+                continue
+            root = view.project.root
+            live = [traffic.LiveRow(s.session_id, s.role, traffic.git_branch(s.entry.cwd, root)) for s in view.live]
+            try:
+                if traffic.keep_active_sessions(root, live, stamp):
+                    log.info("%s: TRAFFIC.md's Active Sessions brought up to date", view.name)
+                    files[view.key] = projectfiles.gather_project(view)
+            except OSError as error:
+                log.warning("%s: cannot update TRAFFIC.md: %s", view.name, error)
 
     def refresh_view(self) -> None:
         """Show the snapshot if anything visible changed. Ages alone count as a change at most once every
@@ -187,6 +203,7 @@ class TrayController:
             log_available=bool(self.log_path),
             hook_problems=self.hook_problems,
             focus_problem=self.focus_problem,
+            traffic_sync=tuple(self.config.keep_traffic_current),
         )
         menu = menu_model.build_menu(self.snapshot, settings, self.find_file, now=now, error=self.error,
                                      files=self.files)
@@ -409,6 +426,13 @@ class TrayController:
             self._open_handover(action.argument)
         elif kind in (menu_model.CREATE_TRAFFIC, menu_model.CREATE_HANDOVER):
             self._create_from_template(kind, action.argument)
+        elif kind == menu_model.TOGGLE_TRAFFIC_SYNC:
+            keys = self.config.keep_traffic_current
+            if action.argument in keys:
+                keys.remove(action.argument)
+            else:
+                keys.append(action.argument)
+            self.config_store.save(self.config)
         elif kind == menu_model.NEW_WORKER:
             log.info("new worker in %s: %s", action.argument, self.spawn_worker(action.argument))
         elif kind == menu_model.CLEAN:
