@@ -383,7 +383,9 @@ class ClaudeWorld:
         self.settings = self.config / "settings.json"
         # Manual permission mode: a tool call that changes something asks the user (see write_client_config).
         self.settings.write_text(json.dumps({"permissions": {"defaultMode": "default"}}, indent=2) + "\n")
-        hook_settings.install(str(self.settings), check_import=False)
+        version = hook_settings.claude_code_version(binary)
+        assert version is not None, f"{binary} --version names no version"
+        hook_settings.install(str(self.settings), check_import=False, events=hook_settings.events_for(version))
         self.projects: List[Path] = []
         self.clients: List[RealClaude] = []
         self.api = StandInAPI().start()
