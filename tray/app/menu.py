@@ -23,6 +23,7 @@ from tray.core.snapshot import (
     Session,
     Snapshot,
 )
+from tray.core.tasklists import Task
 from tray.core.traffic import SessionTraffic
 
 PROMOTE = "promote"
@@ -188,17 +189,26 @@ def traffic_lines(found: Optional[SessionTraffic]) -> Tuple[MenuItem, ...]:
     return tuple(lines)
 
 
+def task_lines(tasks: Tuple[Task, ...]) -> Tuple[MenuItem, ...]:
+    """The task a session holds in its task list (`Task #3: subject`), and how many more."""
+    if not tasks:
+        return ()
+    first = tasks[0]
+    more = f" (+{len(tasks) - 1} more)" if len(tasks) > 1 else ""
+    return (info(f"Task #{first.id}: {first.subject}{more}"),)
+
+
 def live_item(prefix: str, session: Session, now: float, settings: MenuSettings,
-              found: Optional[SessionTraffic] = None) -> MenuItem:
+              found: Optional[SessionTraffic] = None, tasks: Tuple[Task, ...] = ()) -> MenuItem:
     """The orchestrator's or a vacating session's line: a submenu, so it reads as live (never greyed out)."""
-    children = traffic_lines(found) + (
+    children = traffic_lines(found) + task_lines(tasks) + (
         focus_item(session, settings), MenuItem("Open folder", Action(OPEN, session.entry.cwd)))
     return MenuItem(text=label(f"{prefix}: {session_label(session, now)}"), children=children)
 
 
 def worker_item(view: ProjectView, session: Session, now: float,
                 settings: MenuSettings = MenuSettings(),  # noqa: B008 - frozen, never mutated
-                found: Optional[SessionTraffic] = None) -> MenuItem:
+                found: Optional[SessionTraffic] = None, tasks: Tuple[Task, ...] = ()) -> MenuItem:
     suggested = view.suggested is session
     mark = "★ suggested" if suggested and view.state != STATE_OK else ""
     holder = view.orchestrator
@@ -209,7 +219,7 @@ def worker_item(view: ProjectView, session: Session, now: float,
             f"Promote to orchestrator (demotes {short_id(holder.session_id)})",
             Action(PROMOTE, session.session_id, force=True),
         )
-    children = traffic_lines(found) + (
+    children = traffic_lines(found) + task_lines(tasks) + (
         promote, focus_item(session, settings), MenuItem("Open folder", Action(OPEN, session.entry.cwd)))
     return MenuItem(text=session_label(session, now, mark), children=children)
 
@@ -255,21 +265,29 @@ def project_items(
 ) -> Tuple[MenuItem, ...]:
     items = []
     said = (files or NO_FILES).traffic.sessions
+    holding = (files or NO_FILES).holding
     for session in view.orchestrators:
-        items.append(live_item("Orchestrator", session, now, settings, said.get(session.session_id)))
+        items.append(live_item("Orchestrator", session, now, settings, said.get(session.session_id),
+                               holding.get(session.session_id, ())))
     for session in view.vacating:
-        items.append(live_item("Vacating", session, now, settings, said.get(session.session_id)))
+        items.append(live_item("Vacating", session, now, settings, said.get(session.session_id),
+                               holding.get(session.session_id, ())))
     if view.state in (STATE_ORPHANED, STATE_STALE):
         items.append(info("No live orchestrator"))
     if view.workers:
         items.append(info(f"Workers ({len(view.workers)}):"))
-        items.extend(worker_item(view, session, now, settings, said.get(session.session_id))
+        items.extend(worker_item(view, session, now, settings, said.get(session.session_id),
+                                 holding.get(session.session_id, ()))
                      for session in view.workers)
     for session in view.stale:
         items.append(info(f"Stale {session.role}: {short_id(session.session_id)} · pid {session.entry.pid} gone"))
     for clash in (files or NO_FILES).traffic.clashes:
         who = ", ".join(short_id(s) for s in clash.session_ids)
         items.append(info(f"⚠ {clash.file} claimed by {who}"))
+    lists = (files or NO_FILES).task_lists
+    for task_list in lists:
+        named = f" ({task_list.list_id})" if len(lists) > 1 else ""
+        items.append(info(f"Tasks{named}: {task_list.summary()}"))
     items.append(SEPARATOR)
     items.extend(file_items(view, now, find_file, files, settings.traffic_sync))
     folder_exists = os.path.isdir(view.project.root)
