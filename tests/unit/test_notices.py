@@ -18,7 +18,7 @@ from tray.core.entry import new_entry
 from tray.core.projects import Project, ProjectResolver, project_name
 from tray.core.registry import Registry
 from tray.core.snapshot import Session, snapshot_from_sessions
-from tray.platform import notify
+from tray.platform import notify, notify_buttons
 from tray.platform.focus_base import FocusResult
 
 NOW = 1_800_000_000.0
@@ -55,10 +55,10 @@ def test_a_death_is_one_notice_with_project_first_short_ids_and_the_action_in_wo
     assert notice.title == "alpha: orchestrator died"
     assert notice.body == "Orchestrator 7c1e2a90 stopped running. Promote worker 3e8a6c55 to take over."
     assert [(o.kind, o.label, o.target) for o in notice.offers] == [
-        (events.OFFER_PROMOTE, "Promote 3e8a6c55", W_OLD),
-        (events.OFFER_FOCUS, "Focus 3e8a6c55", W_OLD),
+        (events.OfferKind.PROMOTE, "Promote 3e8a6c55", W_OLD),
+        (events.OfferKind.FOCUS, "Focus 3e8a6c55", W_OLD),
     ]
-    assert notice.click == events.Offer(events.OFFER_FOCUS, "Focus 3e8a6c55", W_OLD)
+    assert notice.click == events.Offer(events.OfferKind.FOCUS, "Focus 3e8a6c55", W_OLD)
     assert events.diff(after, after) == []
 
 
@@ -67,7 +67,7 @@ def test_two_orchestrators_dying_at_once_are_still_one_notice():
     after = snap(session(ORCH, "orchestrator", False), session(W_NEW, "orchestrator", False),
                  session(W_OLD, "worker"))
     (notice,) = events.diff(before, after)
-    assert notice.kind == events.ORCHESTRATOR_DIED
+    assert notice.kind == events.EventKind.ORCHESTRATOR_DIED
     assert notice.body.startswith("Orchestrator 7c1e2a90 and 9b4f0d11 stopped running.")
 
 
@@ -88,7 +88,7 @@ def test_death_with_no_worker_says_what_to_do():
 
 def test_orphaned_without_a_death_and_vacating_offer_their_buttons():
     (orphaned,) = events.diff(None, snap(session(W_OLD, "worker")))
-    assert orphaned.kind == events.PROJECT_ORPHANED
+    assert orphaned.kind == events.EventKind.PROJECT_ORPHANED
     assert orphaned.body == "Workers are running without an orchestrator. Promote worker 3e8a6c55 to take over."
     assert [o.label for o in orphaned.offers] == ["Promote 3e8a6c55", "Focus 3e8a6c55"]
     ok = snap(session(ORCH, "orchestrator"), session(W_OLD, "worker"))
@@ -96,15 +96,15 @@ def test_orphaned_without_a_death_and_vacating_offer_their_buttons():
     assert vacating.body == ("Orchestrator 7c1e2a90 wrote its handover. Read HANDOVER.md, then promote worker "
                              "3e8a6c55.")
     assert [(o.kind, o.label, o.target) for o in vacating.offers] == [
-        (events.OFFER_PROMOTE, "Promote 3e8a6c55", W_OLD),
-        (events.OFFER_OPEN_HANDOVER, "Open HANDOVER.md", "/p/alpha"),
+        (events.OfferKind.PROMOTE, "Promote 3e8a6c55", W_OLD),
+        (events.OfferKind.OPEN_HANDOVER, "Open HANDOVER.md", "/p/alpha"),
     ]
 
 
 def test_waiting_sessions_offer_focus_with_a_short_id():
-    notice = events.SessionEvent(events.SESSION_NEEDS_YOU, W_OLD, "alpha", detail="permission to use Bash")
+    notice = events.SessionEvent(events.EventKind.SESSION_NEEDS_YOU, W_OLD, "alpha", detail="permission to use Bash")
     assert notice.body == "Session 3e8a6c55 is asking for an answer (permission to use Bash): focus it to answer."
-    assert [(o.kind, o.label) for o in notice.offers] == [(events.OFFER_FOCUS, "Focus")]
+    assert [(o.kind, o.label) for o in notice.offers] == [(events.OfferKind.FOCUS, "Focus")]
     assert notice.click is not None and notice.click.target == W_OLD
 
 
@@ -122,8 +122,8 @@ def test_the_orchestrator_line_is_live_not_greyed_and_ages_have_a_word():
     line = project.children[0]
     assert line.enabled and line.text == f"Orchestrator: 7c1e2a90 · pid {orch.entry.pid} · up <1m"
     assert [(c.text, c.action) for c in line.children] == [
-        ("Focus terminal", m.Action(m.FOCUS, ORCH)),
-        ("Open folder", m.Action(m.OPEN, "/p/alpha")),
+        ("Focus terminal", m.Action(m.ActionKind.FOCUS, ORCH)),
+        ("Open folder", m.Action(m.ActionKind.OPEN, "/p/alpha")),
     ]
     worker = next(item for item in project.children if item.text.startswith("3e8a6c55"))
     assert " · up 5m" in worker.text
@@ -237,7 +237,7 @@ def test_promote_button_promotes_and_a_stale_button_is_refused_in_a_notice(tmp_p
     view.press(0, "Promote")
     assert registry.get(W_OLD).role == "orchestrator" and len(view.notes) == 1  # already: nothing to say
     procs.kill(new)
-    controller.perform_offer(events.Offer(events.OFFER_PROMOTE, "Promote 9b4f0d11", W_NEW))
+    controller.perform_offer(events.Offer(events.OfferKind.PROMOTE, "Promote 9b4f0d11", W_NEW))
     title, body, _buttons, _click = view.notes[-1]
     assert title == "Orchestray: not promoted"
     assert body == f"{tmp_path.name}: session 9b4f0d11 is no longer running (pid {new.pid})"
@@ -321,7 +321,7 @@ class FakeLibraryNotifier:
 
 def test_desktop_notifier_runs_on_its_own_thread_and_buttons_run_off_it(tmp_path: Path):
     library = FakeLibraryNotifier()
-    notifier = notify.DesktopNotifierNotifier(factory=lambda: library)
+    notifier = notify_buttons.DesktopNotifierNotifier(factory=lambda: library)
     pressed = threading.Event()
     where: List[str] = []
 
@@ -344,7 +344,7 @@ def test_desktop_notifier_runs_on_its_own_thread_and_buttons_run_off_it(tmp_path
 
 
 def test_a_failing_desktop_notifier_falls_back_to_the_rest_of_the_chain(caplog):
-    broken = notify.DesktopNotifierNotifier(factory=lambda: FakeLibraryNotifier(fail=True))
+    broken = notify_buttons.DesktopNotifierNotifier(factory=lambda: FakeLibraryNotifier(fail=True))
 
     class Plain:
         name = "plain"
@@ -371,7 +371,7 @@ def test_a_dummy_backend_is_not_a_notifier():
     class Library:
         _backend = DummyNotificationCenter()
 
-    notifier = notify.DesktopNotifierNotifier(factory=Library)
+    notifier = notify_buttons.DesktopNotifierNotifier(factory=Library)
     assert notifier.notify("t", "b") is False and "no native backend" in notifier.last_error
 
 
@@ -383,22 +383,22 @@ def test_windows_app_user_model_id_is_set_through_shell32():
             calls.append(app_id)
             return 0
 
-    assert notify.set_app_user_model_id(Shell32(), platform="win32") is True
+    assert notify_buttons.set_app_user_model_id(Shell32(), platform="win32") is True
     assert calls == ["Orchestray"]
-    assert notify.set_app_user_model_id(Shell32(), platform="linux") is False and calls == ["Orchestray"]
+    assert notify_buttons.set_app_user_model_id(Shell32(), platform="linux") is False and calls == ["Orchestray"]
 
 
 def test_the_tray_chain_puts_desktop_notifier_first():
-    chain = notify.build_chain("linux", icon=None, which=lambda name: None, interactive=True)
-    assert [n.name for n in chain] == ["desktop-notifier", "plyer"]
-    assert [n.name for n in notify.build_chain("darwin", interactive=True)] == ["desktop-notifier", "osascript"]
+    assert [n.name for n in notify_buttons.tray_chain("darwin")] == ["desktop-notifier", "osascript"]
+    assert [n.name for n in notify_buttons.tray_chain("win32")] == ["desktop-notifier", "plyer"]
+    assert [n.name for n in notify.build_chain("darwin")] == ["osascript"]  # one-shot callers: no buttons
 
 
 def test_a_library_that_cannot_start_leaves_no_thread_behind():
     def broken() -> Any:
         raise ImportError("No module named 'dbus_fast'")
 
-    notifier = notify.DesktopNotifierNotifier(factory=broken)
+    notifier = notify_buttons.DesktopNotifierNotifier(factory=broken)
     assert notifier.notify("t", "b") is False
     assert notifier.last_error == "ImportError: No module named 'dbus_fast'"
     assert not any(t.name == "orchestray-notify" for t in threading.enumerate())
@@ -419,7 +419,7 @@ def test_a_hanging_send_is_given_up_after_the_timeout_and_the_chain_goes_on():
         def notify(self, title: str, body: str) -> bool:
             return True
 
-    chain = notify.ChainNotifier([notify.DesktopNotifierNotifier(factory=Hanging, timeout=0.3), Plain()])
+    chain = notify.ChainNotifier([notify_buttons.DesktopNotifierNotifier(factory=Hanging, timeout=0.3), Plain()])
     try:
         assert chain.notify("t", "b") is True and chain.working == "plain"
         assert chain.chain[0].last_error == "no answer within 0.3 s"
@@ -440,3 +440,34 @@ def test_self_test_reports_a_missing_desktop_notifier_backend(monkeypatch):
     assert not check.ok and check.error.startswith(
         "desktop-notifier cannot load desktop_notifier.backends.winrt: ")
     assert check.detail["modules"] == ["desktop_notifier", "desktop_notifier.resources"]
+
+
+def test_warm_up_connects_before_the_first_notice_and_a_notice_waits_for_it():
+    import asyncio
+
+    order: List[str] = []
+    gate = threading.Event()
+
+    class Slow(FakeLibraryNotifier):
+        async def get_capabilities(self) -> frozenset:
+            await asyncio.get_running_loop().run_in_executor(None, gate.wait, 5)
+            order.append("connected")
+            return frozenset()
+
+        async def send(self, **kwargs: Any) -> str:
+            order.append("sent")
+            return await super().send(**kwargs)
+
+    notifier = notify_buttons.DesktopNotifierNotifier(factory=Slow)
+    chain = notify.ChainNotifier([notifier])
+    try:
+        chain.warm_up()  # returns at once
+        sender = threading.Thread(target=chain.notify, args=("t", "b"))
+        sender.start()
+        sender.join(1.0)  # a bounded look for something that must not happen: a send before the connection
+        assert sender.is_alive() and order == []
+        gate.set()
+        sender.join(10)
+        assert order == ["connected", "sent"] and chain.working == "desktop-notifier"
+    finally:
+        chain.close()

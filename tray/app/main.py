@@ -171,7 +171,8 @@ def _run(args: argparse.Namespace, pystray: Any, registry: Any, log: Any, log_fi
     from tray.app.pystray_view import PystrayView
     from tray.platform import autostart
     from tray.platform.launch import tray_executable
-    from tray.platform.notify import ChainNotifier, build_chain, set_app_user_model_id
+    from tray.platform.notify import ChainNotifier
+    from tray.platform.notify_buttons import set_app_user_model_id, tray_chain
 
     controller = TrayController(
         registry,
@@ -193,8 +194,9 @@ def _run(args: argparse.Namespace, pystray: Any, registry: Any, log: Any, log_fi
         _say(message)
         return EXIT_CANNOT
     set_app_user_model_id()  # Windows: toasts are filed under "Orchestray", the id desktop-notifier registers
-    view.notifier = ChainNotifier(build_chain(icon=view.icon, interactive=True))
+    view.notifier = ChainNotifier(tray_chain(icon=view.icon))
     log.info("notifiers, best first: %s", ", ".join(view.notifier.names))
+    view.notifier.warm_up()
     controller.view = view
     log.info("tray starting: backend %s, registry %s, poll every %.1fs", view.backend, registry.directory,
              controller.config.poll_interval)
