@@ -19,8 +19,11 @@ reported. Nothing touches the user's real registry, settings or log: every run g
 3. `clean --dry-run` against a hostile registry (10,000 unreadable files past the grace period, some FIFOs):
    `actions.clean(dry_run=True)` against `build_snapshot` of the same folder (what `list` costs). It once grew
    quadratically with the unreadable files (5.3 s against 0.5 s at 10,000).
-4. The tray at rest: `python -m tray tray` under a real private desktop (Xvfb, D-Bus, dunst, trayer; see
-   tests/support/desktop.py) with 50 entries, polling every 2 s; resident memory and CPU time over the window.
+4. The event-driven tray (`bench/events.py`): at rest against a bare pystray icon (memory, wakeups, CPU, in a
+   steady window and a window of session churn), kill -> notification at the notification daemon, registry
+   write -> menu, and 1,000 live sessions.
+5. One-shot latencies (bench/latency.py): the frozen app's `--version` against a bare interpreter, and a
+   notification sent through the whole Linux chain to a dead D-Bus against the same interpreter sending none.
 """
 
 from __future__ import annotations
@@ -38,13 +41,14 @@ import sys
 import tempfile
 import time
 import uuid
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 sys.path.insert(1, os.path.join(REPO, "tests", "support"))
 
-import latency  # noqa: E402  (bench/latency.py: this script's folder is on sys.path)
+import events  # noqa: E402  (bench/events.py: this script's folder is on sys.path)
+import latency  # noqa: E402
 import psutil  # noqa: E402
 
 from tray.core import actions  # noqa: E402
@@ -506,135 +510,6 @@ def bench_clean(rounds: int, workdir: str) -> Dict[str, Any]:
     }
 
 
-# --- 4. the tray at rest -------------------------------------------------------------------------------------
-
-
-def idle_registry(directory: str, cwds: List[str], sleepers: Sleepers) -> Tuple[int, str]:
-    """50 entries over 10 projects, each with a live orchestrator (its own process), two live workers and two
-    dead entries: every project is `ok`, so the tray starts quietly. Returns an orchestrator's PID and its
-    project's name, whose death the tray must then report (proof that it polls)."""
-    os.makedirs(directory)
-    rng = random.Random(50)
-    shared = sleepers.spawn(3)
-    gone = gone_pids(20, rng)
-    victim = (0, "")
-    now = time.time()
-    for index in range(10):
-        cwd = cwds[index * 3]
-        own = sleepers.spawn(1)[0]
-        if index == 0:
-            victim = (own, os.path.basename(cwd))
-        members = [(own, "orchestrator"), (shared[index % 3], "worker"), (shared[(index + 1) % 3], "worker"),
-                   (gone.pop(), "worker"), (gone.pop(), "orchestrator")]
-        for offset, (pid, role) in enumerate(members):
-            write_entry(directory, {"pid": pid, "startedAt": iso(now), "sessionId": f"idle-{index}-{offset}",
-                                    "cwd": cwd, "role": role})
-    time.sleep(0.1)
-    return victim
-
-
-def bench_tray(seconds: float, workdir: str, sleepers: Sleepers) -> Dict[str, Any]:
-    try:
-        from desktop import missing_tools, start_desktop
-    except ImportError as error:
-        return {"status": f"not measured: cannot import tests/support/desktop.py ({error})"}
-    missing = missing_tools()
-    if missing:
-        return {"status": f"not measured: missing {', '.join(missing)}"}
-    cwds = make_projects(os.path.join(workdir, "tray-projects"), 10)
-    registry_dir = os.path.join(workdir, "tray-registry")
-    victim, victim_project = idle_registry(registry_dir, cwds, sleepers)
-    private = {name: os.path.join(workdir, "tray-" + name) for name in ("config", "state", "log")}
-    for folder in private.values():
-        os.makedirs(folder)
-    env = {
-        "PYSTRAY_BACKEND": "gtk",
-        "PYTHONPATH": REPO,
-        "ORCHESTRAY_REGISTRY_DIR": registry_dir,
-        "ORCHESTRAY_CONFIG_DIR": private["config"],
-        "ORCHESTRAY_STATE_DIR": private["state"],
-        "ORCHESTRAY_LOG_DIR": private["log"],
-    }
-    log_file = os.path.join(private["log"], "orchestray.log")
-    result: Dict[str, Any] = {"entries": 50, "seconds": seconds, "poll_interval_s": 2.0}
-    with start_desktop(os.path.join(workdir, "desktop")) as desk:
-        proc = desk.popen([PY, "-m", "tray", "tray"], env=env, log="tray.out", cwd=REPO)
-        deadline = time.monotonic() + 30
-        started = False
-        while time.monotonic() < deadline and proc.poll() is None:
-            if os.path.exists(log_file):
-                with open(log_file, encoding="utf-8", errors="replace") as handle:
-                    if "tray starting" in handle.read():
-                        started = True
-                        break
-            time.sleep(0.2)
-        if proc.poll() is not None:
-            time.sleep(0.5)
-            tail = _tail(os.path.join(workdir, "desktop", "tray.out")) or _tail(log_file)
-            return dict(result, status=f"did not start: exited with code {proc.returncode}: {tail}")
-        if not started:
-            result["note"] = "no 'tray starting' line in its log after 30 s; measured anyway"
-        time.sleep(5.0)  # past start-up (imports, first poll, icon rendering): measure the tray at rest
-        if proc.poll() is not None:
-            return dict(result, status=f"did not stay up: exited with {proc.returncode}: "
-                                       f"{_tail(os.path.join(workdir, 'desktop', 'tray.out'))}")
-        tray = psutil.Process(proc.pid)
-        rss: List[int] = []
-        cpu0 = tray.cpu_times()
-        wall0 = time.monotonic()
-        end = wall0 + seconds
-        while time.monotonic() < end:
-            rss.append(tray.memory_info().rss)
-            time.sleep(min(1.0, max(0.0, end - time.monotonic())))
-        cpu1 = tray.cpu_times()
-        wall = time.monotonic() - wall0
-        rss.append(tray.memory_info().rss)
-        try:
-            uss = tray.memory_full_info().uss
-        except (psutil.AccessDenied, AttributeError):
-            uss = 0
-        busy = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
-        result.update(
-            {
-                "status": "ok",
-                "wall_s": round(wall, 2),
-                "rss_mb_median": round(statistics.median(rss) / 2**20, 1),
-                "rss_mb_max": round(max(rss) / 2**20, 1),
-                "uss_mb": round(uss / 2**20, 1),
-                "cpu_s": round(busy, 3),
-                "cpu_percent": round(100.0 * busy / wall, 3),
-                "threads": tray.num_threads(),
-            }
-        )
-        # Proof that it was really polling: an orchestrator dies, the tray must say so through dunst.
-        sleepers.kill(victim)
-        try:
-            note = desk.wait_for(
-                lambda: [n for n in desk.notifications() if "orchestrator died" in (n.get("summary") or "")],
-                timeout=15,
-            )
-            result["poll_verified"] = f"yes: notified '{note[0].get('summary')}'"
-        except TimeoutError:
-            result["poll_verified"] = f"NO: no 'orchestrator died' notification for project {victim_project}"
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
-    return result
-
-
-def _tail(path: str, lines: int = 3) -> str:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            text = [line.strip() for line in handle.read().splitlines() if line.strip()]
-    except OSError:
-        return ""
-    return " | ".join(text[-lines:])[:600]
-
-
 # --- output ------------------------------------------------------------------------------------------------------
 
 
@@ -711,24 +586,8 @@ def markdown(results: Dict[str, Any]) -> str:
             f"Target: ≤ {cleaned['target_ratio']}× snapshot: **{verdict}**.",
             "",
         ]
-    tray = results.get("tray")
-    if tray:
-        if tray.get("status") == "ok":
-            out += [
-                f"**The tray at rest** (`python -m tray tray`, PYSTRAY_BACKEND=gtk, Xvfb + trayer + dunst, "
-                f"{tray['entries']} entries, polling every {tray['poll_interval_s']:g} s, measured over "
-                f"{tray['wall_s']:g} s)",
-                "",
-                "| RSS MB (median) | RSS MB (max) | USS MB | CPU s | CPU % of one core | threads | polling verified |",
-                "| ---: | ---: | ---: | ---: | ---: | ---: | --- |",
-                f"| {tray['rss_mb_median']:.1f} | {tray['rss_mb_max']:.1f} | {tray['uss_mb']:.1f} | "
-                f"{tray['cpu_s']:.2f} | {tray['cpu_percent']:.2f} | {tray['threads']} | {tray['poll_verified']} |",
-                "",
-            ]
-            if tray.get("note"):
-                out += [f"Note: {tray['note']}.", ""]
-        else:
-            out += [f"**The tray at rest**: {tray['status']}", ""]
+    if results.get("tray"):
+        out += [events.markdown(results["tray"]), ""]
     if results.get("latency"):
         out += latency.markdown(results["latency"])
     return "\n".join(out)
@@ -767,11 +626,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 print("frozen start, notifications without D-Bus...", file=sys.stderr, flush=True)
                 results["latency"] = latency.bench_latency(10 if args.quick else 20, interleaved)
             if "tray" in parts:
-                print("tray at rest...", file=sys.stderr, flush=True)
-                try:
-                    results["tray"] = bench_tray(15.0 if args.quick else 60.0, workdir, sleepers)
-                except Exception as error:  # noqa: BLE001 - a desktop that will not start is reported, not fatal
-                    results["tray"] = {"status": f"not measured: {type(error).__name__}: {error}"}
+                print("the event-driven tray (at rest, deaths, 1,000 sessions)...", file=sys.stderr, flush=True)
+                results["tray"] = events.run(quick=args.quick)
         finally:
             sleepers.close()
     table = markdown(results)

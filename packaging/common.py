@@ -69,6 +69,9 @@ HOOK_EXCLUDES = [
     "tray.selftest",
     "tray.summary",
     "tray.platform.notify",
+    "tray.platform.notify_buttons",
+    "desktop_notifier",
+    "dbus_fast",
     "tray.platform.opener",
     "tray.platform.autostart",
 ]

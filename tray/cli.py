@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import sys
+import time
 import uuid
 from typing import Any, Callable, NoReturn, Optional, Sequence
 
@@ -131,6 +132,39 @@ def cmd_vacate(args: argparse.Namespace) -> int:
     registry = _registry(args)
     entry = vacate(registry, _resolve_session_id(args, registry))
     print(f"{entry.session_id} is vacating: promote a worker to take over")
+    print(handover_line(entry.cwd, entry.started_ts))
+    return EXIT_OK
+
+
+def handover_line(cwd: str, started: float, now: Optional[float] = None) -> str:
+    """Where the project's HANDOVER.md is and whether this session wrote it (fresh) or it is older."""
+    from tray.core import handover
+    from tray.core.fmt import format_age
+    from tray.core.projects import ProjectResolver
+
+    root = ProjectResolver().resolve(cwd).root
+    found = handover.look(root)
+    if not found.exists:
+        return f"no HANDOVER.md in {root}: write one there before you go (the tray can create it from the template)"
+    assert found.modified is not None
+    age = format_age((time.time() if now is None else now) - found.modified)
+    if found.fresh(started):
+        return f"HANDOVER.md: {found.path} (fresh: written {age} ago, during this session)"
+    return f"HANDOVER.md: {found.path} is older than this session (written {age} ago): bring it up to date"
+
+
+def cmd_spawn(args: argparse.Namespace) -> int:
+    from tray.core.projects import ProjectResolver
+    from tray.platform.spawn import BadName, SpawnRefused, spawn
+
+    root = ProjectResolver().resolve(os.path.abspath(args.cwd or os.getcwd())).root
+    try:
+        started = spawn(root, args.name, args.tmux)
+    except BadName as bad:
+        return _fail(EXIT_BAD_INPUT, str(bad))
+    except SpawnRefused as refused:
+        return _fail(EXIT_REFUSED, str(refused))
+    print(f"started {started.terminal} running claude --worktree in {root}")
     return EXIT_OK
 
 
@@ -288,6 +322,11 @@ def build_parser() -> argparse.ArgumentParser:
     promote = add("promote", cmd_promote, "make a live worker its project's orchestrator")
     promote.add_argument("session", metavar="SESSION_ID")
     promote.add_argument("--force", action="store_true", help="demote a live orchestrator to worker")
+
+    spawn = add("spawn", cmd_spawn, "open a terminal running a new worker: claude --worktree in the project's root")
+    spawn.add_argument("--name", metavar="N", help="the worktree's name (default: Claude Code picks one)")
+    spawn.add_argument("--tmux", action="store_true", help="pass --tmux: the worktree in a detached tmux session")
+    spawn.add_argument("--cwd", metavar="DIR", help="a folder of the project (default: the current folder)")
 
     clean = add("clean", cmd_clean, "remove stale entries")
     clean.add_argument("--dry-run", action="store_true", help="only say what would be removed")

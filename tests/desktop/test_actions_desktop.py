@@ -9,13 +9,14 @@ active window (`xdotool getactivewindow`) and tmux's own idea of its active pane
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import subprocess
 import time
 from pathlib import Path
-from typing import List, Tuple
+from typing import Iterator, List, Tuple
 
 import pytest
 from desktop import Desktop, missing_tools, start_desktop
@@ -79,6 +80,18 @@ def _log(tmp_path: Path) -> str:
     return path.read_text() if path.exists() else ""
 
 
+@contextlib.contextmanager
+def _explained(tmp_path: Path) -> Iterator[None]:
+    """A failure here carries what the tray logged and what dunst offered: what a person would look at."""
+    try:
+        yield
+    except Exception as error:
+        picks = tmp_path / "picks.log"
+        offered = picks.read_text() if picks.exists() else "(nothing)"
+        raise AssertionError(f"{type(error).__name__}: {error}\n--- tray log ---\n{_log(tmp_path)[-4000:]}"
+                             f"\n--- dunst offered ---\n{offered[-2000:]}") from error
+
+
 def test_promote_picked_in_dunst_and_one_notice_per_death(tmp_path: Path, procs) -> None:
     missing = missing_tools()
     if missing:
@@ -93,7 +106,7 @@ def test_promote_picked_in_dunst_and_one_notice_per_death(tmp_path: Path, procs)
     actions.register(registry, W_OLD, old.pid, str(project))
     actions.register(registry, W_NEW, new.pid, str(project))
 
-    with start_desktop(tmp_path / "desktop", dunst_settings={"dmenu": str(pick)}) as desktop:
+    with start_desktop(tmp_path / "desktop", dunst_settings={"dmenu": str(pick)}) as desktop, _explained(tmp_path):
         tray = _start_tray(desktop, tmp_path, registry_dir)
         assert desktop.wait_for(lambda: "notifiers, best first: desktop-notifier" in _log(tmp_path), 10)
 
@@ -196,7 +209,7 @@ def test_focus_terminal_raises_the_right_xterm_and_tmux_pane(tmp_path: Path) -> 
     tmux_server = 0
     loose = None
     pick, want, _picks = _dmenu_picker(tmp_path)
-    with start_desktop(tmp_path / "desktop", dunst_settings={"dmenu": str(pick)}) as desktop:
+    with start_desktop(tmp_path / "desktop", dunst_settings={"dmenu": str(pick)}) as desktop, _explained(tmp_path):
         try:
             desktop.popen(["openbox", "--config-file", "/dev/null"], log="openbox.log")
             desktop.wait_for(lambda: desktop.run(["xprop", "-root", "_NET_SUPPORTING_WM_CHECK"], check=False)
@@ -230,16 +243,19 @@ def test_focus_terminal_raises_the_right_xterm_and_tmux_pane(tmp_path: Path) -> 
             tray = _start_tray(desktop, tmp_path, registry_dir)
             icon = desktop.geometry(desktop.find_window("^Orchestray", timeout=20)).center
 
-            def focus_and_wait(path: List[str], expected: str) -> None:
+            def focus_and_wait(path: List[str], expected: str, short: str) -> None:
                 desktop.run(["xdotool", "windowactivate", "--sync", decoy])
                 assert _active(desktop) == decoy
                 _focus_from_menu(desktop, registry_dir, icon, path)
                 desktop.wait_for(lambda: _active(desktop) == expected, timeout=10)
+                # The tray saw it too (its action ends when the window manager reports the window active):
+                # only then may the next step move the focus away.
+                desktop.wait_for(lambda: f"focused {short}: raised xterm" in _log(tmp_path), timeout=10)
 
             # The orchestrator's xterm.
-            focus_and_wait(["Orchestrator:", "Focus terminal"], win_a)
+            focus_and_wait(["Orchestrator:", "Focus terminal"], win_a, "7c1e2a90")
             # The worker inside tmux: its xterm comes forward, tmux shows window "two" and claude's pane.
-            focus_and_wait(["3e8a6c55", "Focus terminal"], win_b)
+            focus_and_wait(["3e8a6c55", "Focus terminal"], win_b, "3e8a6c55")
             assert tmux("display-message", "-p", "-t", "orch", "#{window_name} #{pane_id}") == f"two {claude_pane}"
             # The session with no terminal: no window raised, and the user is told why.
             desktop.run(["xdotool", "windowactivate", "--sync", decoy])
@@ -256,6 +272,7 @@ def test_focus_terminal_raises_the_right_xterm_and_tmux_pane(tmp_path: Path) -> 
             desktop.wait_for(lambda: _displayed(desktop) >= 1, timeout=15)
             _pick_through_dunst(desktop, want, "Focus 3e8a6c55")
             desktop.wait_for(lambda: _active(desktop) == win_b, timeout=10)
+            desktop.wait_for(lambda: _log(tmp_path).count("focused 3e8a6c55: raised xterm") == 2, timeout=10)
             # A click on a notice's body focuses the session it is about (dunst's default action). Here that
             # is the vacating orchestrator's successor, which has no terminal: nothing raised, the user is told.
             desktop.notifications()  # close what is shown

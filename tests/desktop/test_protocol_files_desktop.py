@@ -9,11 +9,13 @@ recording `xdg-open` first on the tray's PATH (it writes down its argv; nothing 
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 from pathlib import Path
 from typing import List, Optional
 
+import psutil
 import pytest
 from desktop import Desktop, MenuNode
 from test_tray_desktop import cli, make_repo, tray_command, tray_env
@@ -113,3 +115,88 @@ def test_menu_shows_claims_warns_once_and_creates_handover(sni_desktop: Desktop,
     assert len(clash) == 1, clash
     assert (repo / "TRAFFIC.md").read_bytes() == traffic_before  # read, never rewritten
     assert "Traceback" not in (tmp_path / "desktop" / "tray.log").read_text()
+
+
+def fake_claude(folder: Path, record: Path) -> Path:
+    """A `claude` that writes down its working directory and argv, then stays running (as a session would)."""
+    script = folder / "claude"
+    script.write_text(f'#!/bin/sh\n{{ pwd; printf "%s\\n" "$@"; }} > "{record}.tmp"\nmv "{record}.tmp" "{record}"\n'
+                      "sleep 600\n")
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return script
+
+
+def _claude_processes(script: Path) -> List[psutil.Process]:
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = process.info.get("cmdline") or []
+        if len(cmdline) >= 2 and cmdline[1] == str(script):
+            found.append(process)
+    return found
+
+
+def _end_tree(process: psutil.Process) -> None:
+    """End a terminal we caused to start, and what runs in it, each by PID."""
+    try:
+        family = [*process.children(recursive=True), process]
+    except psutil.NoSuchProcess:
+        return
+    for member in family:
+        try:
+            member.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(family, timeout=10)
+
+
+def test_new_worker_opens_a_real_xterm_running_claude_worktree_in_the_root(
+        sni_desktop: Desktop, tmp_path: Path, procs) -> None:
+    d = sni_desktop
+    if shutil.which("xterm") is None:
+        message = "needs xterm (Debian: scripts/install-linux-deps.sh --test)"
+        if os.environ.get("ORCHESTRAY_REQUIRE_DESKTOP") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    registry_dir = str(tmp_path / "registry")
+    env = tray_env(d, tmp_path, registry_dir)
+    (tmp_path / "bin").mkdir()
+    record = tmp_path / "claude-argv.txt"
+    script = fake_claude(tmp_path / "bin", record)
+    env["PATH"] = f"{tmp_path / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    env["TERMINAL"] = "xterm"
+    repo = make_repo(tmp_path / "epsilon")
+    (repo / "sub").mkdir()
+    done = cli(env, "register", "--session-id", ORCH, "--pid", str(procs.spawn().pid), "--cwd", str(repo / "sub"))
+    assert done.returncode == 0, done.stderr
+    terminals: List[psutil.Process] = []
+    tray = d.popen([*tray_command(), "tray", "--poll-interval", str(POLL)], env=env, log="tray.log")
+    try:
+        d.wait_for(lambda: project(d.sni_menu(ICON_NAME), "epsilon"), timeout=30)
+        icon = d.wait_for(lambda: d.icons_in_bar(d.host_bar()), timeout=10)
+        d.sni_pick(ICON_NAME, icon.center, ["epsilon", "New worker"], POLL)
+        d.wait_for(record.exists, timeout=30)
+        assert record.read_text().splitlines() == [str(repo), "--worktree"]  # in the project's root
+        (claude,) = d.wait_for(lambda: _claude_processes(script), timeout=10)
+        terminal = claude.parent()
+        assert terminal is not None
+        terminals.append(terminal)
+        assert terminal.name() == "xterm" and terminal.cmdline() == ["xterm", "-e", str(script), "--worktree"]
+        assert claude.cwd() == str(repo)
+
+        # The command line does the same, with a name, from a subfolder of the project.
+        record.unlink()
+        spawned = cli(env, "spawn", "--name", "feature-b", "--cwd", str(repo / "sub"))
+        assert spawned.returncode == 0, spawned.stderr
+        assert spawned.stdout.strip() == f"started xterm running claude --worktree in {repo}"
+        d.wait_for(record.exists, timeout=30)
+        assert record.read_text().splitlines() == [str(repo), "--worktree", "feature-b"]
+        second = d.wait_for(lambda: [p for p in _claude_processes(script) if p.pid != claude.pid], timeout=10)
+        terminals.append(second[0].parent())
+        assert terminals[-1].cmdline() == ["xterm", "-e", str(script), "--worktree", "feature-b"]
+        refused = cli(env, "spawn", "--name=-rf;x", "--cwd", str(repo))
+        assert refused.returncode == 2 and "not a usable worktree name" in refused.stderr
+    finally:
+        for terminal in terminals:
+            _end_tree(terminal)
+        tray.terminate()
+        tray.wait(timeout=15)

@@ -21,6 +21,7 @@ from desktop import colour_share
 
 from tray.app import menu as m
 from tray.app.icon import STATE_COLORS
+from tray.core import projectfiles
 from tray.core.registry import Registry
 from tray.core.snapshot import build_snapshot
 
@@ -69,7 +70,8 @@ def keys_for(menu: Sequence[m.MenuItem], path: Sequence[str]) -> List[str]:
 
 def current_menu(registry_dir: str) -> Tuple[m.MenuItem, ...]:
     snapshot = build_snapshot(Registry(registry_dir))
-    return m.build_menu(snapshot, m.MenuSettings(notifications=True, autostart=False), _find_file)
+    return m.build_menu(snapshot, m.MenuSettings(notifications=True, autostart=False), _find_file,
+                        files=projectfiles.gather(snapshot))
 
 
 def cli(env: Dict[str, str], *args: str) -> subprocess.CompletedProcess:

@@ -52,11 +52,17 @@ def writer(directory: str, log_path: str, first: int, pid: int, started_at: str,
         n += 1
 
 
-def progress(log_path: str) -> Tuple[Dict[str, int], Dict[str, int], int]:
-    """(last completed version per session, last started version per session, next version number)."""
+def progress(log_path: str, first: int) -> Tuple[Dict[str, int], Dict[str, int], int]:
+    """(last completed version per session, last started version per session, next version number).
+
+    `first` is the version the last writer started from: on a loaded machine the kill can land before the
+    writer has even opened the log, and then nothing was written and the next writer starts there again.
+    """
     done: Dict[str, int] = {}
     started: Dict[str, int] = {}
-    last = -1
+    last = first - 1
+    if not os.path.exists(log_path):
+        return done, started, first
     with open(log_path, encoding="utf-8") as handle:
         for line in handle:
             if not line.endswith("\n"):
@@ -99,7 +105,7 @@ def test_sigkilled_writer_never_leaves_a_torn_entry(tmp_path, procs):
             if child.is_alive():
                 child.kill()
                 child.join()
-        done, started, next_version = progress(log_path)
+        done, started, next_version = progress(log_path, next_version)
         for session_id in SESSIONS:
             allowed = {done.get(session_id, known[session_id]), started.get(session_id, known[session_id])}
             allowed.add(known[session_id])  # nothing completed for it in this life: the older version stands

@@ -19,8 +19,8 @@ What is proved, afterwards:
 Sessions are real processes (one per session, its own process group, killed with SIGKILL, hooks and all).
 Duration: `ORCHESTRAY_SOAK_SECONDS` (default 90 s of activity; the run also lasts until every session has
 started), sessions: `ORCHESTRAY_SOAK_SESSIONS` (default 100), random seed: `ORCHESTRAY_SOAK_SEED` (default
-`DEFAULT_SEED`: every run does the same steps unless told otherwise; the seed is printed first, and is in
-every failure message, so a failing run can be replayed).
+`DEFAULT_SEED`, so every run draws the same random numbers; the seed is printed first and is in every failure
+message, so a failing run can be replayed, closely rather than exactly: session starts are paced by the clock).
 
 Not part of the default `pytest` run (marker `soak`, deselected in pyproject.toml); run it with
 `python -m pytest -m soak tests/test_soak.py` (CI does, as a step of its own).
@@ -643,11 +643,13 @@ def test_soak(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
             if session.state == "alive" and session.proc.poll() is not None:
                 soak.fail(f"session {session.sid} (pid {session.proc.pid}) died on its own: {soak.stderr_of(session)}")
     finally:
+        # The observers stop before the sessions are killed: a poll still running while teardown kills them
+        # would report "orchestrator died" for sessions that nobody killed during the run.
         poll.halt.set()
         reader.halt.set()
-        soak.teardown()
         poll.join(timeout=30)
         reader.join(timeout=30)
+        soak.teardown()
     duration = time.monotonic() - began
 
     died = collections.Counter(

@@ -51,6 +51,8 @@ START_TIMEOUT = 120.0
 #: The hint line under an empty prompt box (it depends on the permission mode).
 READY_MARKERS = ("? for shortcuts", "shift+tab to cycle")
 STEP_TIMEOUT = 90.0
+PERMISSION_QUESTION = "Do you want to proceed?"
+ANSWER_RETRY_SECONDS = 3.0  # a dialog still shown this long after Enter did not take it
 
 _ESCAPES = re.compile(
     rb"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)"  # OSC ... BEL / ST
@@ -287,11 +289,32 @@ class RealClaude:
         self.write(b"\x1b")
 
     def approve_permission(self, timeout: float = STEP_TIMEOUT) -> int:
-        """Answer "Yes" in the permission dialog once it is shown; returns the mark before the answer."""
-        self.wait_for("Do you want to proceed?", timeout=timeout)
+        """Answer "Yes" in the permission dialog once it is shown; returns the mark before the answer.
+
+        Claude Code drops keys pressed just after a dialog opens (so a key typed ahead cannot answer it), and
+        its grace period is longer on a loaded machine: Enter is pressed again while the dialog stays on the
+        screen. A second Enter that lands in the empty prompt box does nothing.
+        """
+        self.wait_screen(PERMISSION_QUESTION, timeout=timeout)
         mark = self.mark()
-        self.write(b"\r")  # the highlighted first option is "1. Yes"
-        return mark
+        deadline = time.monotonic() + timeout
+        while True:
+            self.write(b"\r")  # the highlighted first option is "1. Yes"
+            if self._wait_gone(PERMISSION_QUESTION, ANSWER_RETRY_SECONDS):
+                return mark
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"the permission dialog of claude (pid {self.pid}) took no answer in "
+                                     f"{timeout:.0f} s; the screen:\n{self.screen()}")
+
+    def _wait_gone(self, text: str, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while any(text in line for line in self._screen.display):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._lock.wait(min(remaining, 0.5))
+        return True
 
     def slash(self, command: str, timeout: float = STEP_TIMEOUT) -> int:
         """Run a slash command (`/clear`, `/exit`); the completion menu takes the first Enter if it is open."""
@@ -392,6 +415,8 @@ class ClaudeWorld:
         found = []
         if self.registry.is_dir():
             for path in sorted(self.registry.glob("*.json")):
+                if path.is_symlink() or not path.is_file():  # a FIFO planted there would block read_text()
+                    continue
                 try:
                     found.append(json.loads(path.read_text(encoding="utf-8")))
                 except (OSError, ValueError):

@@ -18,7 +18,7 @@ from tray.core.entry import new_entry
 from tray.core.projects import Project, ProjectResolver, project_name
 from tray.core.registry import Registry
 from tray.core.snapshot import Session, snapshot_from_sessions
-from tray.platform import notify
+from tray.platform import notify, notify_buttons
 from tray.platform.focus_base import FocusResult
 
 NOW = 1_800_000_000.0
@@ -321,7 +321,7 @@ class FakeLibraryNotifier:
 
 def test_desktop_notifier_runs_on_its_own_thread_and_buttons_run_off_it(tmp_path: Path):
     library = FakeLibraryNotifier()
-    notifier = notify.DesktopNotifierNotifier(factory=lambda: library)
+    notifier = notify_buttons.DesktopNotifierNotifier(factory=lambda: library)
     pressed = threading.Event()
     where: List[str] = []
 
@@ -344,7 +344,7 @@ def test_desktop_notifier_runs_on_its_own_thread_and_buttons_run_off_it(tmp_path
 
 
 def test_a_failing_desktop_notifier_falls_back_to_the_rest_of_the_chain(caplog):
-    broken = notify.DesktopNotifierNotifier(factory=lambda: FakeLibraryNotifier(fail=True))
+    broken = notify_buttons.DesktopNotifierNotifier(factory=lambda: FakeLibraryNotifier(fail=True))
 
     class Plain:
         name = "plain"
@@ -371,7 +371,7 @@ def test_a_dummy_backend_is_not_a_notifier():
     class Library:
         _backend = DummyNotificationCenter()
 
-    notifier = notify.DesktopNotifierNotifier(factory=Library)
+    notifier = notify_buttons.DesktopNotifierNotifier(factory=Library)
     assert notifier.notify("t", "b") is False and "no native backend" in notifier.last_error
 
 
@@ -383,22 +383,22 @@ def test_windows_app_user_model_id_is_set_through_shell32():
             calls.append(app_id)
             return 0
 
-    assert notify.set_app_user_model_id(Shell32(), platform="win32") is True
+    assert notify_buttons.set_app_user_model_id(Shell32(), platform="win32") is True
     assert calls == ["Orchestray"]
-    assert notify.set_app_user_model_id(Shell32(), platform="linux") is False and calls == ["Orchestray"]
+    assert notify_buttons.set_app_user_model_id(Shell32(), platform="linux") is False and calls == ["Orchestray"]
 
 
 def test_the_tray_chain_puts_desktop_notifier_first():
-    chain = notify.build_chain("linux", icon=None, which=lambda name: None, interactive=True)
-    assert [n.name for n in chain] == ["desktop-notifier", "plyer"]
-    assert [n.name for n in notify.build_chain("darwin", interactive=True)] == ["desktop-notifier", "osascript"]
+    assert [n.name for n in notify_buttons.tray_chain("darwin")] == ["desktop-notifier", "osascript"]
+    assert [n.name for n in notify_buttons.tray_chain("win32")] == ["desktop-notifier", "plyer"]
+    assert [n.name for n in notify.build_chain("darwin")] == ["osascript"]  # one-shot callers: no buttons
 
 
 def test_a_library_that_cannot_start_leaves_no_thread_behind():
     def broken() -> Any:
         raise ImportError("No module named 'dbus_fast'")
 
-    notifier = notify.DesktopNotifierNotifier(factory=broken)
+    notifier = notify_buttons.DesktopNotifierNotifier(factory=broken)
     assert notifier.notify("t", "b") is False
     assert notifier.last_error == "ImportError: No module named 'dbus_fast'"
     assert not any(t.name == "orchestray-notify" for t in threading.enumerate())
@@ -419,7 +419,7 @@ def test_a_hanging_send_is_given_up_after_the_timeout_and_the_chain_goes_on():
         def notify(self, title: str, body: str) -> bool:
             return True
 
-    chain = notify.ChainNotifier([notify.DesktopNotifierNotifier(factory=Hanging, timeout=0.3), Plain()])
+    chain = notify.ChainNotifier([notify_buttons.DesktopNotifierNotifier(factory=Hanging, timeout=0.3), Plain()])
     try:
         assert chain.notify("t", "b") is True and chain.working == "plain"
         assert chain.chain[0].last_error == "no answer within 0.3 s"
@@ -440,3 +440,34 @@ def test_self_test_reports_a_missing_desktop_notifier_backend(monkeypatch):
     assert not check.ok and check.error.startswith(
         "desktop-notifier cannot load desktop_notifier.backends.winrt: ")
     assert check.detail["modules"] == ["desktop_notifier", "desktop_notifier.resources"]
+
+
+def test_warm_up_connects_before_the_first_notice_and_a_notice_waits_for_it():
+    import asyncio
+
+    order: List[str] = []
+    gate = threading.Event()
+
+    class Slow(FakeLibraryNotifier):
+        async def get_capabilities(self) -> frozenset:
+            await asyncio.get_running_loop().run_in_executor(None, gate.wait, 5)
+            order.append("connected")
+            return frozenset()
+
+        async def send(self, **kwargs: Any) -> str:
+            order.append("sent")
+            return await super().send(**kwargs)
+
+    notifier = notify_buttons.DesktopNotifierNotifier(factory=Slow)
+    chain = notify.ChainNotifier([notifier])
+    try:
+        chain.warm_up()  # returns at once
+        sender = threading.Thread(target=chain.notify, args=("t", "b"))
+        sender.start()
+        sender.join(1.0)  # a bounded look for something that must not happen: a send before the connection
+        assert sender.is_alive() and order == []
+        gate.set()
+        sender.join(10)
+        assert order == ["connected", "sent"] and chain.working == "desktop-notifier"
+    finally:
+        chain.close()

@@ -224,3 +224,33 @@ def test_short_tooltips_are_untouched_and_control_characters_dropped(monkeypatch
     assert view.icon.title == exact
     view.show("ok", 0, "Orchestray: evil\u202e\x07name", MENU)
     assert view.icon.title == "Orchestray: evilname"
+
+
+class SetterIcon(RecordingIcon):
+    """Counts what the view sets on the icon: each set is a redraw for the GUI."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        object.__setattr__(self, "sets", [])
+        super().__init__(*args, **kwargs)
+        self.sets.clear()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in ("icon", "title", "menu"):
+            self.sets.append(name)
+        object.__setattr__(self, name, value)
+
+
+def test_only_what_changed_is_set_on_the_icon(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = _pystray_base(monkeypatch)
+    fake.Icon = SetterIcon
+    view = PystrayView(fake, lambda action: None, platform="linux")
+    view.show("ok", 0, "Orchestray: all ok", MENU)
+    assert sorted(view.icon.sets) == ["icon", "menu", "title"]
+    view.icon.sets.clear()
+    view.show("ok", 0, "Orchestray: all ok", MENU)  # nothing new: no redraw at all
+    assert view.icon.sets == []
+    view.show("ok", 0, "Orchestray: 1 project", MENU)  # only the tooltip
+    assert view.icon.sets == ["title"]
+    view.icon.sets.clear()
+    view.show("orphaned", 1, "Orchestray: 1 project", MENU)  # only the icon
+    assert view.icon.sets == ["icon"]

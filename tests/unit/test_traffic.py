@@ -369,3 +369,123 @@ def test_the_controller_creates_opens_refuses_and_warns_once(tmp_path: Path, pro
     menu = view.shown[3] if hasattr(view, "shown") else controller.shown[3]  # type: ignore[union-attr]
     texts = [i.text for i in menu[0].children]
     assert any(t.startswith("Open HANDOVER.md, ") and t.endswith(" old") for t in texts)
+
+
+# --- keeping Active Sessions current ----------------------------------------------------------------------------
+
+
+HAND_WRITTEN = (
+    "# Traffic Control — alpha\r\n"
+    "\r\n"
+    "Notes a person wrote, with a | pipe and trailing spaces   \r\n"
+    "\r\n"
+    "## Active Sessions\r\n"
+    "| Session | Notes | Role | Branch | Last Update |\r\n"
+    "|:--|--|--|--|--|\r\n"
+    "| 7c1e2a90 | keep this note | worker | `main` | 2026-11-30 09:00 |\r\n"
+    "|  S26 |  gone session | worker | feature/old | 2026-11-29 |\r\n"
+    "| 3e8a6c55 | untouched | worker | feature/dash | 2026-11-30 10:00 |\r\n"
+    "\r\n"
+    "## Claimed Files\r\n"
+    "| File | Claimed By | Since |\r\n"
+    "|------|------------|-------|\r\n"
+    "| app/auth.py | S26 | 10:30 |\r\n"
+    "\r\n"
+    "Trailing prose, no final newline"
+)
+
+
+def _outside_table(text: str) -> tuple:
+    lines = text.splitlines(keepends=True)
+    start = lines.index("|:--|--|--|--|--|\r\n") + 1
+    end = next(i for i in range(start, len(lines)) if not lines[i].startswith("|"))
+    return "".join(lines[:start]), "".join(lines[end:])
+
+
+def test_only_the_active_sessions_rows_change_and_every_other_byte_stays():
+    live = [traffic.LiveRow(W_NEW, "worker", "feature/docs"), traffic.LiveRow(ORCH, "orchestrator", "main"),
+            traffic.LiveRow(W_OLD, "worker", "feature/dash")]
+    new = traffic.active_sessions_text(HAND_WRITTEN, live, "2026-12-01 13:00")
+    assert new is not None
+    assert _outside_table(new) == _outside_table(HAND_WRITTEN)
+    rows = new.splitlines(keepends=True)
+    start = rows.index("|:--|--|--|--|--|\r\n") + 1
+    assert rows[start:start + 4] == [
+        "| 7c1e2a90 | keep this note | orchestrator | main | 2026-12-01 13:00 |\r\n",  # role changed: stamped
+        "| 3e8a6c55 | untouched | worker | feature/dash | 2026-11-30 10:00 |\r\n",  # unchanged: the same bytes
+        "| 9b4f0d11 |  | worker | feature/docs | 2026-12-01 13:00 |\r\n",  # new, named by its short id
+        "\r\n",
+    ]
+    assert traffic.active_sessions_text(new, live, "2026-12-01 14:00") is None  # current: nothing to write
+    assert traffic.parse(new).claims == traffic.parse(HAND_WRITTEN).claims
+
+
+def test_a_file_without_an_active_sessions_table_or_unparseable_is_never_written(tmp_path: Path):
+    live = [traffic.LiveRow(ORCH, "orchestrator")]
+    assert traffic.active_sessions_text("## Claimed Files\n| File | By |\n|--|--|\n", live, "now") is None
+    for data in (b"## Claimed Files\n| File | Claimed By |\n|--|--|\n| a | b |\n", b"\x00binary", b"no tables"):
+        _write(tmp_path, data)
+        assert traffic.keep_active_sessions(str(tmp_path), live, "now") is False
+        assert (tmp_path / "TRAFFIC.md").read_bytes() == data
+
+
+def test_keep_active_sessions_writes_atomically_keeps_the_mode_and_loses_to_a_concurrent_edit(
+        tmp_path: Path, monkeypatch):
+    data = ("\ufeff" + HAND_WRITTEN).encode("utf-8")
+    path = _write(tmp_path, data)
+    path.chmod(0o640)
+    live = [traffic.LiveRow(ORCH, "orchestrator", "main")]
+    assert traffic.keep_active_sessions(str(tmp_path), live, "2026-12-01 13:00") is True
+    written = path.read_bytes()
+    assert written.startswith(b"\xef\xbb\xbf# Traffic Control") and oct(path.stat().st_mode & 0o777) == oct(0o640)
+    assert _outside_table(written.decode("utf-8-sig")) == _outside_table(HAND_WRITTEN)
+    assert os.listdir(tmp_path) == ["TRAFFIC.md"]
+    assert traffic.keep_active_sessions(str(tmp_path), live, "2026-12-01 13:05") is False  # nothing new
+    assert path.read_bytes() == written
+    # A person saves the file between our read and our replace: theirs wins, untouched.
+    real_write = traffic.atomic_write_bytes
+
+    def person_saves_first(target: str, payload: bytes, **kwargs: Any) -> None:
+        Path(target).write_bytes(b"## Active Sessions\n| Session |\n|--|\n| mine |\n")
+        real_write(target, payload, **kwargs)
+
+    monkeypatch.setattr(traffic, "atomic_write_bytes", person_saves_first)
+    assert traffic.keep_active_sessions(str(tmp_path), [traffic.LiveRow(W_OLD, "worker")], "now") is False
+    assert path.read_bytes() == b"## Active Sessions\n| Session |\n|--|\n| mine |\n"
+    assert os.listdir(tmp_path) == ["TRAFFIC.md"]
+
+
+def test_the_toggle_is_per_project_saved_and_rewrites_only_there(tmp_path: Path, procs):
+    alpha, beta = tmp_path / "alpha", tmp_path / "beta"
+    registry = Registry(str(tmp_path / "reg"))
+    for root in (alpha, beta):
+        root.mkdir()
+        (root / "TRAFFIC.md").write_text(traffic.template(root.name))
+    actions.register(registry, ORCH, procs.spawn().pid, str(alpha))
+    actions.register(registry, W_OLD, procs.spawn().pid, str(beta))
+    view = ButtonView()
+    store = ConfigStore(str(tmp_path / "cfg"))
+    controller = TrayController(registry, view, store, open_path=lambda p: None, focus_problem="")
+    controller.poll_once()
+    beta_before = (beta / "TRAFFIC.md").read_bytes()
+    alpha_before = (alpha / "TRAFFIC.md").read_bytes()
+    (toggle,) = [i for i in controller.shown[3][0].children if i.text == m.KEEP_CURRENT_LABEL]  # type: ignore[index]
+    assert toggle.checked is False
+    project_key = toggle.action.argument
+    controller.perform(toggle.action)
+    assert ConfigStore(str(tmp_path / "cfg")).load().keep_traffic_current == [project_key]
+    changed = [r for r in (alpha, beta) if (r / "TRAFFIC.md").read_bytes() != {alpha: alpha_before,
+                                                                                 beta: beta_before}[r]]
+    assert len(changed) == 1
+    rows = traffic.read(str(changed[0])).sessions
+    assert len(rows) == 1 and rows[0].session in (ORCH[:8], W_OLD[:8])
+    controller.perform(toggle.action)  # off again: no further writes
+    assert ConfigStore(str(tmp_path / "cfg")).load().keep_traffic_current == []
+
+
+def test_a_malformed_keep_list_in_config_json_is_ignored(tmp_path: Path):
+    (tmp_path / "config.json").write_text('{"keep_traffic_current": [1, 2], "notifications": false}')
+    store = ConfigStore(str(tmp_path))
+    config = store.load()
+    assert config.keep_traffic_current == [] and config.notifications is False
+    assert "keep_traffic_current" in store.problem

@@ -89,13 +89,14 @@ def test_a_status_older_than_the_prompt_does_not_end_the_turn(tmp_path: Path) ->
     assert claude.refine(act.WORKING) == claude.activity(act.WORKING)
 
 
-@pytest.mark.parametrize("at", [NOW + 2, NOW - 2], ids=["after", "before-the-notification-hook"])
-def test_approved_permission_needs_you_becomes_working(tmp_path: Path, at: float) -> None:
-    """Claude Code is busy again: the permission was answered, whether or not the Notification hook wrote last."""
+def test_approved_permission_needs_you_becomes_working(tmp_path: Path) -> None:
+    """Claude Code is busy again after the permission prompt the hook recorded: the permission was answered."""
     claude = Claude(tmp_path)
-    claude.status("busy", at)
+    claude.status("busy", NOW - 2)  # left over from before the prompt: not an answer
+    assert claude.refine(act.ATTENTION) == claude.activity(act.ATTENTION)
+    claude.status("busy", NOW + 2)
     refined = claude.refine(act.ATTENTION)
-    assert (refined.state, refined.since) == (act.WORKING, max(at, NOW))
+    assert (refined.state, refined.since, refined.detail) == (act.WORKING, NOW + 2, "")
 
 
 def test_still_waiting_for_the_permission_stays_needs_you(tmp_path: Path) -> None:

@@ -531,3 +531,20 @@ def test_the_folders_worth_watching_come_from_the_sessions_transcripts(tmp_path)
                 live("b", str(config / "projects" / "-p" / "b.jsonl")),
                 live("c", ""), live("d", "/somewhere/else.txt")]
     assert client_status_folders(sessions) == [str(config / "sessions")]
+
+
+def test_the_tray_keeps_ssl_out_and_asyncio_still_works():
+    from tray.app.main import keep_unused_modules_out
+
+    modules: dict = {}
+    keep_unused_modules_out(modules)
+    assert modules == {"ssl": None}
+    loaded = {"ssl": "the real one"}
+    keep_unused_modules_out(loaded)  # already imported by someone: left alone
+    assert loaded == {"ssl": "the real one"}
+    code = ("import sys\nfrom tray.app.main import keep_unused_modules_out\nkeep_unused_modules_out()\n"
+            "import asyncio\nloop = asyncio.new_event_loop()\nloop.run_until_complete(asyncio.sleep(0))\n"
+            "print(sys.modules['ssl'])\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "None"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Dict, List, Optional, Tuple
 
 from tray.core.fsutil import ReadRefused, atomic_write_json, read_regular_file, replace
@@ -54,6 +54,8 @@ class Config:
     waiting_notify_after: float = 180.0  # seconds a session may wait for the user before we notify
     notify_per_minute: int = 6  # beyond this, notifications are summed up into one
     watch: bool = True  # wake on registry changes and process deaths; False: poll every poll_interval
+    #: Projects (their keys) whose TRAFFIC.md Active Sessions table the tray keeps current (the menu's toggle).
+    keep_traffic_current: List[str] = field(default_factory=list)
 
 
 class ConfigStore:
@@ -80,11 +82,17 @@ class ConfigStore:
             return config
         self._raw = raw
         ignored: List[str] = []
-        for field in fields(Config):
+        for field in fields(Config):  # noqa: F402 - the loop name shadows dataclasses.field only here
             if field.name not in raw:
                 continue
             value = raw[field.name]
             default = getattr(config, field.name)
+            if isinstance(default, list):
+                if isinstance(value, list) and all(isinstance(item, str) for item in value):
+                    setattr(config, field.name, list(value))
+                else:
+                    ignored.append(field.name)
+                continue
             if isinstance(default, bool):
                 if isinstance(value, bool):
                     setattr(config, field.name, value)

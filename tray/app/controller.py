@@ -36,6 +36,8 @@ SAFETY_NET_SECONDS = 60.0
 #: Ages in the menu ("up 3m", "waiting 5m") are refreshed at most this often when nothing else changed:
 #: rebuilding a native menu for a ticking clock costs milliseconds of CPU and closes an open submenu.
 AGE_REFRESH_SECONDS = 60.0
+#: After a wake, wait this long for the rest of a burst of changes before looking.
+COALESCE_SECONDS = 0.02
 
 log = get_logger("tray")
 #: Seconds between checks that the installed Claude Code hooks really run (each check starts a few processes).
@@ -94,6 +96,7 @@ class TrayController:
         focus: Optional[Callable[[int], FocusResult]] = None,
         focus_problem: Optional[str] = None,
         change_watcher: Optional[Callable[[str], Optional[ChangeWatcher]]] = None,
+        spawn_worker: Optional[Callable[[str], str]] = None,
     ) -> None:
         self.registry = registry
         self.view = view
@@ -111,6 +114,7 @@ class TrayController:
         self.hook_problems: Tuple[str, ...] = ()
         self._hooks_checked_at: Optional[float] = None
         self.focus = focus or _default_focus
+        self.spawn_worker = spawn_worker or _default_spawn_worker
         self.focus_problem = _default_focus_problem() if focus_problem is None else focus_problem
         self.resolver = ProjectResolver()
         self.snapshot: Optional[Snapshot] = None
@@ -151,6 +155,7 @@ class TrayController:
             found: List[Any] = events.diff(self.snapshot, snapshot)
             found += self.watcher.check(snapshot, time.time())
             files = projectfiles.gather(snapshot)
+            self._keep_traffic_current(snapshot, files)
             found += self.claim_watcher.check(projectfiles.clashes(snapshot, files))
             self.snapshot, self.files = snapshot, files
         self.announce(found)  # before the menu: a death is said without waiting for a large menu to build
@@ -159,6 +164,21 @@ class TrayController:
             live = [s for v in snapshot.projects for s in v.live]
             self.change_watcher.watch_pids((s.entry.pid for s in live), client_status_folders(live))
         return found
+
+    def _keep_traffic_current(self, snapshot: Snapshot, files: Dict[str, projectfiles.ProjectFiles]) -> None:
+        """Rewrite the Active Sessions table of the projects where the user turned that on (nothing else)."""
+        stamp = time.strftime("%Y-%m-%d %H:%M")
+        for view in snapshot.projects:
+            if view.key not in self.config.keep_traffic_current or not view.live:
+                continue
+            root = view.project.root
+            live = [traffic.LiveRow(s.session_id, s.role, traffic.git_branch(s.entry.cwd, root)) for s in view.live]
+            try:
+                if traffic.keep_active_sessions(root, live, stamp):
+                    log.info("%s: TRAFFIC.md's Active Sessions brought up to date", view.name)
+                    files[view.key] = projectfiles.gather_project(view)
+            except OSError as error:
+                log.warning("%s: cannot update TRAFFIC.md: %s", view.name, error)
 
     def refresh_view(self) -> None:
         """Show the snapshot if anything visible changed. Ages alone count as a change at most once every
@@ -183,6 +203,7 @@ class TrayController:
             log_available=bool(self.log_path),
             hook_problems=self.hook_problems,
             focus_problem=self.focus_problem,
+            traffic_sync=tuple(self.config.keep_traffic_current),
         )
         menu = menu_model.build_menu(self.snapshot, settings, self.find_file, now=now, error=self.error,
                                      files=self.files)
@@ -264,8 +285,11 @@ class TrayController:
                 self.check_hooks()  # after the poll: the first menu is not held up by a few hook processes
             except Exception:  # noqa: BLE001 - the tray keeps running; the log has the detail
                 log.exception("poll failed")
-            self._wake.wait(self.sleep_for())
+            woke = self._wake.wait(self.sleep_for())
             self._wake.clear()
+            if woke and self.watching:
+                # A writer's burst (a temp file, its rename, the activity file) becomes one look, not three.
+                self.stopping.wait(COALESCE_SECONDS)
 
     def sleep_for(self) -> float:
         """How long the poll thread may sleep: the poll interval without a watcher; with one, until the next
@@ -402,6 +426,15 @@ class TrayController:
             self._open_handover(action.argument)
         elif kind in (menu_model.CREATE_TRAFFIC, menu_model.CREATE_HANDOVER):
             self._create_from_template(kind, action.argument)
+        elif kind == menu_model.TOGGLE_TRAFFIC_SYNC:
+            keys = self.config.keep_traffic_current
+            if action.argument in keys:
+                keys.remove(action.argument)
+            else:
+                keys.append(action.argument)
+            self.config_store.save(self.config)
+        elif kind == menu_model.NEW_WORKER:
+            log.info("new worker in %s: %s", action.argument, self.spawn_worker(action.argument))
         elif kind == menu_model.CLEAN:
             result = actions.clean(self.registry)
             log.info("cleaned %d stale entr(ies)", len(result.removed))
@@ -437,6 +470,7 @@ NOT_DONE_TITLES = {
     menu_model.OPEN_HANDOVER: "Orchestray: cannot open HANDOVER.md",
     menu_model.CREATE_TRAFFIC: "Orchestray: TRAFFIC.md not created",
     menu_model.CREATE_HANDOVER: "Orchestray: HANDOVER.md not created",
+    menu_model.NEW_WORKER: "Orchestray: no new worker",
 }
 
 
@@ -444,6 +478,16 @@ def _default_focus(pid: int) -> FocusResult:
     from tray.platform.focus import focus_pid
 
     return focus_pid(pid)
+
+
+def _default_spawn_worker(root: str) -> str:
+    """Open the user's terminal running `claude --worktree` in `root`; which terminal it was."""
+    from tray.platform.spawn import SpawnRefused, spawn
+
+    try:
+        return spawn(root).terminal
+    except SpawnRefused as refused:
+        raise actions.ActionRefused(str(refused)) from None
 
 
 def _default_focus_problem() -> str:

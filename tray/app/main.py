@@ -10,7 +10,7 @@ import argparse
 import contextlib
 import os
 import sys
-from typing import Any, Iterator, List, Mapping, MutableMapping, Optional
+from typing import Any, Iterator, List, Mapping, MutableMapping, Optional, cast
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
@@ -103,6 +103,20 @@ def _import_pystray_as_is() -> Any:
     return pystray
 
 
+#: Modules the tray never uses but would load through others' imports: asyncio (desktop-notifier's loop)
+#: imports ssl, which maps libcrypto (about 4 MB resident) for connections the tray never makes. A None in
+#: sys.modules makes `import ssl` raise ImportError, which asyncio and the standard library handle.
+UNUSED_AT_REST = ("ssl",)
+
+
+def keep_unused_modules_out(modules: Optional[MutableMapping[str, Any]] = None) -> None:
+    """In the tray process only: keep what rest does not use from being imported (see UNUSED_AT_REST)."""
+    modules = cast("MutableMapping[str, Any]", sys.modules) if modules is None else modules
+    for name in UNUSED_AT_REST:
+        if name not in modules:
+            modules[name] = None
+
+
 def run_tray(args: argparse.Namespace) -> int:
     from tray.app.config import ConfigStore, state_dir
     from tray.app.single_instance import AlreadyRunning, SingleInstance
@@ -110,6 +124,7 @@ def run_tray(args: argparse.Namespace) -> int:
     from tray.core.paths import registry_dir
     from tray.core.registry import Registry
 
+    keep_unused_modules_out()
     log_file = setup_logging(verbose=getattr(args, "verbose", False), role=TRAY)
     log = get_logger("tray")
     problem = display_problem()
@@ -156,7 +171,8 @@ def _run(args: argparse.Namespace, pystray: Any, registry: Any, log: Any, log_fi
     from tray.app.pystray_view import PystrayView
     from tray.platform import autostart
     from tray.platform.launch import tray_executable
-    from tray.platform.notify import ChainNotifier, build_chain, set_app_user_model_id
+    from tray.platform.notify import ChainNotifier
+    from tray.platform.notify_buttons import set_app_user_model_id, tray_chain
 
     controller = TrayController(
         registry,
@@ -178,8 +194,9 @@ def _run(args: argparse.Namespace, pystray: Any, registry: Any, log: Any, log_fi
         _say(message)
         return EXIT_CANNOT
     set_app_user_model_id()  # Windows: toasts are filed under "Orchestray", the id desktop-notifier registers
-    view.notifier = ChainNotifier(build_chain(icon=view.icon, interactive=True))
+    view.notifier = ChainNotifier(tray_chain(icon=view.icon))
     log.info("notifiers, best first: %s", ", ".join(view.notifier.names))
+    view.notifier.warm_up()
     controller.view = view
     log.info("tray starting: backend %s, registry %s, poll every %.1fs", view.backend, registry.directory,
              controller.config.poll_interval)

@@ -38,6 +38,10 @@ FOCUS = "focus"  # raise the terminal that shows a session (argument: its sessio
 OPEN_HANDOVER = "open-handover"  # a notice's "Open HANDOVER.md" (argument: the project key; looked up when run)
 CREATE_TRAFFIC = "create-traffic"  # create TRAFFIC.md from the template (argument: the project root)
 CREATE_HANDOVER = "create-handover"  # create HANDOVER.md from the template, then open it (argument: the root)
+TOGGLE_TRAFFIC_SYNC = "toggle-traffic-sync"  # keep TRAFFIC.md's Active Sessions current (argument: project key)
+KEEP_CURRENT_LABEL = "Keep TRAFFIC.md's Active Sessions current"
+NEW_WORKER = "new-worker"  # open a terminal running `claude --worktree` in the project (argument: the root)
+NEW_WORKER_LABEL = "New worker (claude --worktree)"
 
 #: Where an action came from: the menu (what the user saw a moment ago) or a notification (maybe minutes old).
 FROM_MENU = "menu"
@@ -95,6 +99,7 @@ class MenuSettings:
     log_available: bool = True
     hook_problems: Tuple[str, ...] = ()  # one line per installed Claude Code hook that does not really run
     focus_problem: str = ""  # why "Focus terminal" cannot work on this desktop ("" = it can)
+    traffic_sync: Tuple[str, ...] = ()  # projects whose TRAFFIC.md Active Sessions table the tray keeps current
 
 
 def label(text: str) -> str:
@@ -210,7 +215,7 @@ def worker_item(view: ProjectView, session: Session, now: float,
 
 
 def file_items(view: ProjectView, now: float, find_file: Callable[[str, str], Optional[str]],
-               files: Optional[ProjectFiles]) -> Tuple[MenuItem, ...]:
+               files: Optional[ProjectFiles], sync: Tuple[str, ...] = ()) -> Tuple[MenuItem, ...]:
     """HANDOVER.md (with its age) and TRAFFIC.md: open them, or create them from the template where missing.
 
     Without `files` (nothing was gathered) a missing file is a greyed "Open" item, as nothing can be said."""
@@ -231,6 +236,9 @@ def file_items(view: ProjectView, now: float, find_file: Callable[[str, str], Op
         items.append(info(f"⚠ {TRAFFIC} unreadable: {traffic.problem}"))
     if path is not None:
         items.append(MenuItem(f"Open {TRAFFIC}", Action(OPEN, path)))
+        if traffic is not None and traffic.readable:
+            items.append(MenuItem(KEEP_CURRENT_LABEL, Action(TOGGLE_TRAFFIC_SYNC, view.key),
+                                  checked=view.key in sync))
     elif traffic is not None and not traffic.exists and os.path.isdir(root):
         items.append(MenuItem(f"Create {TRAFFIC}", Action(CREATE_TRAFFIC, root)))
     else:
@@ -263,8 +271,10 @@ def project_items(
         who = ", ".join(short_id(s) for s in clash.session_ids)
         items.append(info(f"⚠ {clash.file} claimed by {who}"))
     items.append(SEPARATOR)
-    items.extend(file_items(view, now, find_file, files))
+    items.extend(file_items(view, now, find_file, files, settings.traffic_sync))
     folder_exists = os.path.isdir(view.project.root)
+    if folder_exists:
+        items.append(MenuItem(NEW_WORKER_LABEL, Action(NEW_WORKER, view.project.root)))
     items.append(
         MenuItem("Open folder", Action(OPEN, view.project.root) if folder_exists else None, enabled=folder_exists)
     )

@@ -136,6 +136,9 @@ class PystrayView:
         self.notifier = notifier
         self.platform = platform
         self._lock = threading.Lock()
+        self._shown_badge: Optional[Tuple[str, int]] = None
+        self._shown_menu: Optional[Tuple[MenuItem, ...]] = None
+        self._shown_title: Optional[str] = None
         self.template = platform == "darwin"  # the menu bar keeps only the alpha channel there
         icon_class = darwin_icon_class(pystray.Icon, self.template) if platform == "darwin" else pystray.Icon
         self.icon = icon_class(
@@ -164,15 +167,25 @@ class PystrayView:
             self.icon.visible = True
 
     def show(self, state: str, count: int, title: str, menu: Tuple[MenuItem, ...]) -> None:
-        image = render_icon(state, count, size=64, template=self.template)
-        native = self.pystray.Menu(*self._leading_items(), *[self._convert(item) for item in menu])
+        """Change only what changed: each of the icon, the tooltip and the menu costs the GUI a redraw (a new
+        menu is a whole native menu, re-exported over D-Bus on StatusNotifierItem hosts)."""
+        badge = (state, count)
+        image = render_icon(state, count, size=64, template=self.template) if badge != self._shown_badge else None
+        native = None
+        if menu != self._shown_menu:
+            native = self.pystray.Menu(*self._leading_items(), *[self._convert(item) for item in menu])
         title = safe_text(title, WINDOWS_TIP_UNITS)  # UTF-16 units, control and bidi characters dropped
+        new_title = title if title != self._shown_title else None
+        self._shown_badge, self._shown_menu, self._shown_title = badge, menu, title
 
         def apply() -> None:
             with self._lock:
-                self.icon.icon = image
-                self.icon.title = title
-                self.icon.menu = native
+                if image is not None:
+                    self.icon.icon = image
+                if new_title is not None:
+                    self.icon.title = new_title
+                if native is not None:
+                    self.icon.menu = native
 
         ui_call(apply, self.platform)
 

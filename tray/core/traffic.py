@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from tray.core.fsutil import ReadRefused, atomic_write_bytes, read_regular_file
+from tray.core.fsutil import ReadRefused, atomic_write_bytes, read_regular, read_regular_file
 
 TRAFFIC_FILE = "TRAFFIC.md"
 #: A coordination file is a few kilobytes; a megabyte is far beyond any real one, and bounds the tray's work.
@@ -418,3 +418,145 @@ def create(root: str, project: str) -> str:
     path = os.path.join(root, TRAFFIC_FILE)
     create_file(path, template(project))
     return path
+
+
+# --- keeping Active Sessions current (only where the user turned it on) -----------------------------------------
+
+
+@dataclass(frozen=True)
+class LiveRow:
+    """A live session as the Active Sessions table should list it."""
+
+    session_id: str
+    role: str
+    branch: str = ""
+
+
+def _table_span(lines: List[str]) -> Optional[Tuple[int, int, int]]:
+    """(header index, first data index, end index) of the Active Sessions table in `lines`, or None."""
+    section: Optional[str] = None
+    index = 0
+    while index < len(lines):
+        line = lines[index].strip()
+        if line.startswith("#"):
+            section = _section_of(line.lstrip("#"))
+        elif section == SESSIONS and _PIPE.search(line):
+            header = index
+            index += 1
+            if index < len(lines) and _is_separator(_split_row(lines[index])):
+                index += 1
+            first = index
+            while index < len(lines) and _PIPE.search(lines[index]) and not lines[index].strip().startswith("#"):
+                index += 1
+            return header, first, index
+        index += 1
+    return None
+
+
+def _render(cells: List[str]) -> str:
+    return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+
+
+def active_sessions_text(text: str, live: Sequence[LiveRow], stamp: str) -> Optional[str]:
+    """`text` with only the Active Sessions table's rows replaced by one row per live session; None when the
+    table is not there or nothing would change.
+
+    A row that already names a live session keeps its name, domain, extra columns and `Last Update`; only its
+    role and branch are brought up to date (and then `Last Update` becomes `stamp`). Rows of sessions that are
+    not live are dropped; a live session without a row gets one, named by its 8-character id. Every byte
+    outside the table's data rows (its header and separator too) stays as it was, line endings included.
+    """
+    lines = text.splitlines(keepends=True)
+    span = _table_span(lines)
+    if span is None:
+        return None
+    header_at, first, end = span
+    header = _split_row(lines[header_at])
+    columns = _column_map(SESSIONS, header)
+    if "session" not in columns:
+        return None
+    ending = lines[header_at][len(lines[header_at].rstrip("\r\n")):] or "\n"
+    old_rows = [(_split_row(line), line) for line in lines[first:end]]
+    width = len(header)
+    rendered = []
+
+    def place(numbered: Tuple[int, LiveRow]) -> Tuple[int, int]:
+        """Rows already in the table keep their order; new sessions follow, in the order given."""
+        order, session = numbered
+        for index, (row, _line) in enumerate(old_rows):
+            named = row[columns["session"]] if columns["session"] < len(row) else ""
+            if names_match(named, session.session_id, session.branch):
+                return index, order
+        return len(old_rows), order
+
+    for _order, session in sorted(enumerate(live), key=place):
+        cells: Optional[List[str]] = None
+        original = ""
+        for row, line in old_rows:
+            named = row[columns["session"]] if columns["session"] < len(row) else ""
+            if names_match(named, session.session_id, session.branch):
+                cells, original = (row + [""] * width)[:max(width, len(row))], line
+                break
+        if cells is None:
+            cells = [""] * width
+            cells[columns["session"]] = session.session_id[:MIN_ID_PREFIX]
+        changed = False
+        for column, value in (("role", session.role), ("branch", session.branch)):
+            if column in columns and value and cells[columns[column]] != value:
+                cells[columns[column]] = value
+                changed = True
+        if "updated" in columns and (changed or not cells[columns["updated"]]):
+            cells[columns["updated"]] = stamp
+            changed = True
+        if original and not changed:
+            rendered.append(original if original.endswith(("\n", "\r")) else original + ending)
+        else:
+            rendered.append(_render(cells) + ending)
+    if end == len(lines) and end > 0 and not lines[end - 1].endswith(("\n", "\r")) and rendered:
+        # The table ends the file without a final newline: so does the new one.
+        if first == end:
+            rendered[0] = ending + rendered[0]
+        rendered[-1] = rendered[-1].rstrip("\r\n")
+    new_text = "".join(lines[:first] + rendered + lines[end:])
+    if new_text == text:
+        return None
+    return new_text
+
+
+class Changed(Exception):
+    """TRAFFIC.md changed while we were about to write it: this round is skipped."""
+
+
+def keep_active_sessions(root: str, live: Sequence[LiveRow], stamp: str) -> bool:
+    """Bring `root`'s TRAFFIC.md's Active Sessions table up to date; True when it was rewritten.
+
+    Atomic (a temp file, then replace), keeping the file's permission bits, and compare-and-swap: just before
+    the replace the file is read again, and a file that changed meanwhile (a person saving it) is left alone.
+    A file that cannot be parsed, or has no Active Sessions table, is never written."""
+    path = os.path.join(root, TRAFFIC_FILE)
+    try:
+        data, info = read_regular(path, SIZE_LIMIT)
+    except (OSError, ReadRefused):
+        return False
+    text, problem = decode(data)
+    if problem or not parse(text).readable:
+        return False
+    new_text = active_sessions_text(text, live, stamp)
+    if new_text is None:
+        return False
+    bom = b"\xef\xbb\xbf" if data.startswith(b"\xef\xbb\xbf") else b""
+
+    def unchanged(_temp: str) -> None:
+        try:
+            again = read_regular_file(path, SIZE_LIMIT)
+        except (OSError, ReadRefused):
+            raise Changed(path) from None
+        if again != data:
+            raise Changed(path)
+
+    try:
+        atomic_write_bytes(path, bom + new_text.encode("utf-8"), mode=info.st_mode & 0o777,
+                           before_replace=unchanged)
+    except Changed:
+        return False
+    return True

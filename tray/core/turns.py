@@ -10,8 +10,7 @@ checked against:
 
 1. Claude Code's own session file, `<config>/sessions/<pid>.json`, which the client rewrites whenever its
    state changes (`status`: `busy`, `idle`, or `waiting` for a permission). It is used when it names the same
-   process and session id; for "working" only when it changed after the hooks' record (at a prompt the hook's
-   record can be newer than a status Claude Code has not updated yet).
+   process and session id and changed after the hooks' record.
 2. Without a usable session file (another version of Claude Code), the tail of the session's transcript, whose
    path the hooks recorded: an interruption marker (`[Request interrupted by user`) after the hooks' record
    ends the turn; a tool result after a permission prompt means the permission was answered.
@@ -76,13 +75,11 @@ def client_status(config: str, pid: int, session_id: str) -> Optional[tuple[str,
 
 
 def _from_status(activity: Activity, state: str, since: float, detail: str) -> Activity:
-    if state == activity.state:
+    if state == activity.state or since <= activity.since:
+        # Older than the hooks' record: Claude Code has not caught up yet (at a prompt the hook can write first),
+        # or the file is left over from a client that no longer updates it. The hooks' record stands.
         return activity
-    if activity.state == WORKING and since <= activity.since:
-        return activity  # a status older than the prompt the hook recorded: Claude Code has not caught up yet
-    # "Needs you" is left as soon as Claude Code no longer waits: its file is rewritten on every change, so a
-    # status that is not "waiting" is newer than the prompt, even if the Notification hook wrote after it.
-    return activity.moved_to(state, max(since, activity.since), detail if state == ATTENTION else "")
+    return activity.moved_to(state, since, detail if state == ATTENTION else "")
 
 
 def _from_transcript(activity: Activity) -> Activity:

@@ -13,8 +13,8 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from tray.platform.focus_base import FocusResult, Processes
 
-#: How long the window manager may take to make the window active.
-ACTIVATE_TIMEOUT = 2.0
+#: How long the window manager may take to make the window active (seconds; generous for a loaded machine).
+ACTIVATE_TIMEOUT = 5.0
 #: Source indication 2: a pager or a user action (window managers may ignore source 1 from an app).
 SOURCE_PAGER = 2
 

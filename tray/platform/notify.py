@@ -1,11 +1,8 @@
 """Desktop notifications through a chain of backends: the first that delivers wins, failures are logged.
 
-Why a chain: no single backend works everywhere. First comes ``desktop-notifier`` (:class:`DesktopNotifierNotifier`),
-the only one here that shows buttons and reports clicks: D-Bus through dbus-fast on Linux, UNUserNotificationCenter on
-macOS (only from a signed .app bundle; elsewhere its dummy backend would swallow everything, so it is skipped), WinRT
-toasts on Windows. Its API is asyncio, so it gets an event loop on a thread of its own and the tray's loops never
-wait on it for longer than one send. Where it cannot run, the rest of the chain shows the text (which says the
-action in words). The tray backend's own way is best where it works (Windows:
+Why a chain: no single backend works everywhere. The tray puts ``desktop-notifier`` first, the only notifier that
+shows buttons and reports clicks (:mod:`tray.platform.notify_buttons`); where it cannot run, the chain built here
+shows the text, which says the action in words. The tray backend's own way is best where it works (Windows:
 ``icon.notify``, a balloon/toast on our own icon; Linux gtk/appindicator: the D-Bus call pystray makes, made
 synchronously here so failures are seen), ``notify-send`` covers Linux desktops where pystray runs without
 GTK, plyer is the last resort, and macOS gets ``osascript`` (plyer's macOS backend
@@ -21,13 +18,11 @@ No pystray import here: the icon is passed in, so this module imports on a headl
 
 from __future__ import annotations
 
-import concurrent.futures
 import logging
 import os
 import shutil
 import subprocess
 import sys
-import threading
 import unicodedata
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Tuple
@@ -40,8 +35,6 @@ __all__ = [
     "BODY_LIMIT",
     "Notifier",
     "Button",
-    "DesktopNotifierNotifier",
-    "set_app_user_model_id",
     "PystrayNotifier",
     "NotifySendNotifier",
     "OsascriptNotifier",
@@ -56,9 +49,6 @@ __all__ = [
 log = logging.getLogger("orchestray.notify")
 
 APP_NAME = "Orchestray"
-#: Windows: the AppUserModelID toasts are filed under. desktop-notifier uses its app name as the id (and registers
-#: it under HKCU\\Software\\Classes\\AppUserModelId), so the process sets the same one for itself.
-APP_USER_MODEL_ID = APP_NAME
 #: Windows' NOTIFYICONDATAW has szInfoTitle WCHAR[64] and szInfo WCHAR[256] (one unit for the NUL).
 TITLE_LIMIT = 63
 BODY_LIMIT = 255
@@ -316,197 +306,6 @@ class PlyerNotifier(_Base):
         return True
 
 
-def _run_detached(what: str, callback: Callable[[], None]) -> None:
-    """Run a button's callback on a thread of its own: it may take the registry lock, spawn tmux, talk to X."""
-
-    def guarded() -> None:
-        try:
-            callback()
-        except Exception:  # noqa: BLE001 - a button must never take the notifier down
-            log.exception("notification action %s failed", what)
-
-    threading.Thread(target=guarded, name="orchestray-notice-action", daemon=True).start()
-
-
-def _detached(what: str, callback: Callable[[], None]) -> Callable[[], None]:
-    """What the library calls on its loop thread: hand the real work to a thread of its own."""
-    return lambda: _run_detached(what, callback)
-
-
-class _LastWarning(logging.Handler):
-    """Keeps desktop-notifier's own failure reports (it logs them instead of raising) for our one-line reason."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.message = ""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        text = record.getMessage()
-        if record.exc_info and record.exc_info[1] is not None:
-            text = f"{text}: {_describe(record.exc_info[1])}"
-        self.message = text
-
-
-class DesktopNotifierNotifier(_Base):
-    """``desktop-notifier`` on an asyncio loop of its own (thread ``orchestray-notify``), with buttons and clicks.
-
-    The loop starts on first use and lives as long as the tray: on Linux it holds the D-Bus connection on which
-    ``ActionInvoked`` arrives, so a click is seen however long after the send it comes. ``notify`` waits for
-    the send itself (at most ``timeout`` seconds, on the caller's thread, which is the poll thread or an action
-    thread, never a UI loop). desktop-notifier reports a failed send in its log instead of raising, so delivery
-    is judged by its ``on_dispatched`` callback and the reason is taken from its log record.
-
-    ``factory`` builds the library's ``DesktopNotifier`` (tests pass their own); ``platform`` decides whether it
-    can run at all: on macOS outside an app bundle the library falls back to a dummy that shows nothing.
-    """
-
-    name = "desktop-notifier"
-    interactive = True
-
-    def __init__(self, factory: Optional[Callable[[], Any]] = None, timeout: float = DBUS_TIMEOUT_MS / 1000) -> None:
-        super().__init__()
-        self.factory = factory
-        self.timeout = timeout
-        self.backend = ""
-        self._loop: Any = None
-        self._thread: Optional[threading.Thread] = None
-        self._notifier: Any = None
-        self._unavailable = ""
-        self._start_lock = threading.Lock()
-        self._warnings = _LastWarning()
-
-    # --- the loop ---------------------------------------------------------------------------------------
-
-    def _start(self) -> bool:
-        with self._start_lock:
-            if self._notifier is not None:
-                return True
-            if self._unavailable:
-                return False
-            import asyncio
-
-            loop: Any = None
-            thread: Optional[threading.Thread] = None
-            try:
-                factory = self.factory or _default_desktop_notifier
-                library_log = logging.getLogger("desktop_notifier")
-                if self._warnings not in library_log.handlers:
-                    library_log.addHandler(self._warnings)
-                library_log.propagate = False  # its tracebacks would go to stderr; the reason goes to our log
-                loop = asyncio.new_event_loop()
-                ready = threading.Event()
-
-                def serve() -> None:
-                    asyncio.set_event_loop(loop)
-                    loop.call_soon(ready.set)
-                    loop.run_forever()
-                    loop.close()
-
-                thread = threading.Thread(target=serve, name="orchestray-notify", daemon=True)
-                thread.start()
-                if not ready.wait(self.timeout):
-                    raise RuntimeError("its event loop did not start")
-
-                async def build() -> Any:
-                    return factory()
-
-                notifier = asyncio.run_coroutine_threadsafe(build(), loop).result(self.timeout)
-                backend = type(getattr(notifier, "_backend", notifier)).__name__
-                if "Dummy" in backend:
-                    reason = "no native backend here"
-                    if sys.platform == "darwin":
-                        reason = "macOS shows its notifications only from the signed Orchestray.app bundle"
-                    raise RuntimeError(reason)
-            except Exception as error:  # noqa: BLE001 - ImportError, RuntimeError from WinRT, ...
-                if loop is not None:
-                    loop.call_soon_threadsafe(loop.stop)  # no thread left behind
-                    if thread is not None:
-                        thread.join(self.timeout)
-                self._unavailable = str(error) if type(error) is RuntimeError else _describe(error)
-                log.info("desktop-notifier cannot run here: %s", self._unavailable)
-                return False
-            self._loop, self._thread, self._notifier, self.backend = loop, thread, notifier, backend
-            log.info("desktop-notifier runs with its %s backend", backend)
-            return True
-
-    def close(self) -> None:
-        """Stop the loop (the tray is quitting); safe to call more than once."""
-        logging.getLogger("desktop_notifier").removeHandler(self._warnings)
-        loop, self._loop = self._loop, None
-        self._notifier = None
-        if loop is not None:
-            loop.call_soon_threadsafe(loop.stop)
-        if self._thread is not None:
-            self._thread.join(self.timeout)
-
-    # --- sending ----------------------------------------------------------------------------------------
-
-    def notify(
-        self,
-        title: str,
-        body: str,
-        buttons: Sequence[Button] = (),
-        on_click: Optional[Callable[[], None]] = None,
-    ) -> bool:
-        title, body = _clean(title, body)
-        if not self._start():
-            return self._fail(self._unavailable)
-        import asyncio
-
-        from desktop_notifier import Button as LibraryButton
-
-        dispatched = threading.Event()
-        library_buttons = [
-            LibraryButton(title=safe_text(button.label, TITLE_LIMIT), on_pressed=_detached(button.label, button.run))
-            for button in buttons
-        ]
-        clicked = _detached("click", on_click) if on_click is not None else None
-        self._warnings.message = ""
-
-        async def send() -> None:
-            await self._notifier.send(title=title, message=body, buttons=library_buttons, on_clicked=clicked,
-                                      on_dispatched=dispatched.set)
-
-        future = asyncio.run_coroutine_threadsafe(send(), self._loop)
-        try:
-            future.result(self.timeout)
-        except concurrent.futures.TimeoutError:  # the builtin TimeoutError from Python 3.11 on
-            future.cancel()
-            return self._fail(f"no answer within {self.timeout:g} s")
-        except Exception as error:  # noqa: BLE001 - whatever the library let through
-            return self._fail(_describe(error))
-        if not dispatched.is_set():
-            return self._fail(self._warnings.message or "the notification was not dispatched")
-        self.last_error = ""
-        return True
-
-
-def _default_desktop_notifier() -> Any:
-    from desktop_notifier import DesktopNotifier
-
-    return DesktopNotifier(app_name=APP_NAME, app_icon=None)
-
-
-def set_app_user_model_id(shell32: Any = None, platform: str = sys.platform) -> bool:
-    """Windows: file this process's toasts (and taskbar entries) under :data:`APP_USER_MODEL_ID`.
-
-    Without it a frozen ``OrchestrayTray.exe`` gets an id derived from its path, and the toasts desktop-notifier
-    sends under "Orchestray" would not be recognised as ours when clicked. ``shell32`` is a ctypes boundary that
-    tests replace. Returns True when the id was set.
-    """
-    if not platform.startswith("win"):
-        return False
-    try:
-        if shell32 is None:  # pragma: no cover - Windows only
-            import ctypes
-
-            shell32 = ctypes.windll.shell32  # type: ignore[attr-defined]
-        return int(shell32.SetCurrentProcessExplicitAppUserModelID(APP_USER_MODEL_ID)) == 0  # S_OK
-    except Exception as error:  # noqa: BLE001
-        log.warning("cannot set the AppUserModelID: %s", _describe(error))
-        return False
-
-
 class ChainNotifier:
     """Tries each notifier in order until one delivers; logs each failure and which backend works."""
 
@@ -521,6 +320,13 @@ class ChainNotifier:
     @property
     def names(self) -> List[str]:
         return [notifier.name for notifier in self.chain]
+
+    def warm_up(self) -> None:
+        """Let each notifier that has costs to pay up front start paying them (``warm_up`` returns at once)."""
+        for notifier in self.chain:
+            warm = getattr(notifier, "warm_up", None)
+            if warm is not None:
+                warm()
 
     def close(self) -> None:
         for notifier in self.chain:
@@ -567,20 +373,14 @@ def build_chain(
     platform: str = sys.platform,
     icon: Any = None,
     which: Callable[[str], Optional[str]] = shutil.which,
-    interactive: bool = False,
 ) -> List[Notifier]:
     """The notifiers for ``platform``, best first (docs/decisions.md, "Notifications go through a chain").
-
-    ``interactive``: put :class:`DesktopNotifierNotifier` (buttons, clicks) first. The tray asks for it; a
-    one-shot caller (the self-test, a script) does not, as nobody would be left to receive a click.
 
     Windows: pystray (our own icon), then plyer. macOS: osascript only (plyer's backend does not work
     unbundled). Linux and other Unixes: pystray's D-Bus notify, then notify-send if installed, then plyer.
     pystray is included only when the icon's backend can notify (``HAS_NOTIFICATION``).
     """
     chain: List[Notifier] = []
-    if interactive:
-        chain.append(DesktopNotifierNotifier())
     icon_can_notify = icon is not None and bool(getattr(icon, "HAS_NOTIFICATION", False))
     if platform.startswith(("win", "cygwin", "msys")):
         if icon_can_notify:

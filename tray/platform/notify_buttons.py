@@ -1,0 +1,263 @@
+"""Notifications with buttons: ``desktop-notifier`` on an asyncio loop of its own, first in the tray's chain.
+
+Buttons need a notifier that reports clicks back to us; ``desktop-notifier`` (maintained, used by Maestral) does
+on all three systems: D-Bus through the pure-Python dbus-fast on Linux, UNUserNotificationCenter on macOS (only
+from the signed .app bundle; elsewhere its dummy backend would swallow everything, so it is not used), WinRT
+toasts on Windows. Its API is asyncio, so it gets an event loop on a thread of its own and the tray's UI loops
+never wait on it; a button's work runs on a thread of its own too. Only the tray uses it (:func:`tray_chain`):
+a one-shot command would not live to receive a click. Texts go through :func:`tray.platform.notify.safe_text`.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import sys
+import threading
+from typing import Any, Callable, List, Optional, Sequence
+
+from tray.platform.notify import (
+    APP_NAME,
+    DBUS_TIMEOUT_MS,
+    TITLE_LIMIT,
+    Button,
+    Notifier,
+    _Base,
+    _clean,
+    _describe,
+    build_chain,
+    safe_text,
+)
+
+log = logging.getLogger("orchestray.notify")
+
+#: Seconds the warm-up (import, start the loop, connect, ask the daemon what it can do) may take; a notice that
+#: comes meanwhile waits for it at most this long, then is sent (or falls back) as usual.
+WARM_UP_TIMEOUT = 15.0
+
+#: Windows: the AppUserModelID toasts are filed under. desktop-notifier uses its app name as the id (and registers
+#: it under HKCU\\Software\\Classes\\AppUserModelId), so the process sets the same one for itself.
+APP_USER_MODEL_ID = APP_NAME
+
+
+def _run_detached(what: str, callback: Callable[[], None]) -> None:
+    """Run a button's callback on a thread of its own: it may take the registry lock, spawn tmux, talk to X."""
+
+    def guarded() -> None:
+        try:
+            callback()
+        except Exception:  # noqa: BLE001 - a button must never take the notifier down
+            log.exception("notification action %s failed", what)
+
+    threading.Thread(target=guarded, name="orchestray-notice-action", daemon=True).start()
+
+
+def _detached(what: str, callback: Callable[[], None]) -> Callable[[], None]:
+    """What the library calls on its loop thread: hand the real work to a thread of its own."""
+    return lambda: _run_detached(what, callback)
+
+
+class _LastWarning(logging.Handler):
+    """Keeps desktop-notifier's own failure reports (it logs them instead of raising) for our one-line reason."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.message = ""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            text = f"{text}: {_describe(record.exc_info[1])}"
+        self.message = text
+
+
+class DesktopNotifierNotifier(_Base):
+    """``desktop-notifier`` on an asyncio loop of its own (thread ``orchestray-notify``), with buttons and clicks.
+
+    The loop starts on first use and lives as long as the tray: on Linux it holds the D-Bus connection on which
+    ``ActionInvoked`` arrives, so a click is seen however long after the send it comes. ``notify`` waits for
+    the send itself (at most ``timeout`` seconds, on the caller's thread, which is the poll thread or an action
+    thread, never a UI loop). desktop-notifier reports a failed send in its log instead of raising, so delivery
+    is judged by its ``on_dispatched`` callback and the reason is taken from its log record.
+
+    ``factory`` builds the library's ``DesktopNotifier`` (tests pass their own); ``platform`` decides whether it
+    can run at all: on macOS outside an app bundle the library falls back to a dummy that shows nothing.
+    """
+
+    name = "desktop-notifier"
+    interactive = True
+
+    def __init__(self, factory: Optional[Callable[[], Any]] = None, timeout: float = DBUS_TIMEOUT_MS / 1000) -> None:
+        super().__init__()
+        self.factory = factory
+        self.timeout = timeout
+        self.backend = ""
+        self._loop: Any = None
+        self._thread: Optional[threading.Thread] = None
+        self._notifier: Any = None
+        self._unavailable = ""
+        self._start_lock = threading.Lock()
+        self._warnings = _LastWarning()
+        self._warming: Optional[threading.Event] = None
+
+    # --- the loop ---------------------------------------------------------------------------------------
+
+    def _start(self) -> bool:
+        with self._start_lock:
+            if self._notifier is not None:
+                return True
+            if self._unavailable:
+                return False
+            import asyncio
+
+            loop: Any = None
+            thread: Optional[threading.Thread] = None
+            try:
+                factory = self.factory or _default_desktop_notifier
+                library_log = logging.getLogger("desktop_notifier")
+                if self._warnings not in library_log.handlers:
+                    library_log.addHandler(self._warnings)
+                library_log.propagate = False  # its tracebacks would go to stderr; the reason goes to our log
+                loop = asyncio.new_event_loop()
+                ready = threading.Event()
+
+                def serve() -> None:
+                    asyncio.set_event_loop(loop)
+                    loop.call_soon(ready.set)
+                    loop.run_forever()
+                    loop.close()
+
+                thread = threading.Thread(target=serve, name="orchestray-notify", daemon=True)
+                thread.start()
+                if not ready.wait(self.timeout):
+                    raise RuntimeError("its event loop did not start")
+
+                async def build() -> Any:
+                    return factory()
+
+                notifier = asyncio.run_coroutine_threadsafe(build(), loop).result(self.timeout)
+                backend = type(getattr(notifier, "_backend", notifier)).__name__
+                if "Dummy" in backend:
+                    reason = "no native backend here"
+                    if sys.platform == "darwin":
+                        reason = "macOS shows its notifications only from the signed Orchestray.app bundle"
+                    raise RuntimeError(reason)
+            except Exception as error:  # noqa: BLE001 - ImportError, RuntimeError from WinRT, ...
+                if loop is not None:
+                    loop.call_soon_threadsafe(loop.stop)  # no thread left behind
+                    if thread is not None:
+                        thread.join(self.timeout)
+                self._unavailable = str(error) if type(error) is RuntimeError else _describe(error)
+                log.info("desktop-notifier cannot run here: %s", self._unavailable)
+                return False
+            self._loop, self._thread, self._notifier, self.backend = loop, thread, notifier, backend
+            log.info("desktop-notifier runs with its %s backend", backend)
+            return True
+
+    def warm_up(self) -> None:
+        """Pay the first send's costs now, on a thread of its own: import, start the loop, connect to the bus,
+        ask the daemon for its capabilities. A first notice is then not held up by them (on a busy machine they
+        took seconds); one that comes meanwhile waits for the warm-up rather than racing it. Returns at once."""
+        warming = threading.Event()
+        self._warming = warming
+        threading.Thread(target=self._warm, args=(warming,), name="orchestray-notify-warm-up", daemon=True).start()
+
+    def _warm(self, warming: threading.Event) -> None:
+        try:
+            if not self._start():
+                return
+            import asyncio
+
+            async def connect() -> None:
+                await self._notifier.get_capabilities()
+
+            asyncio.run_coroutine_threadsafe(connect(), self._loop).result(WARM_UP_TIMEOUT)
+            log.info("desktop-notifier is connected")
+        except Exception as error:  # noqa: BLE001 - e.g. no daemon yet: the first send tries again
+            log.info("desktop-notifier warm-up: %s", _describe(error) or "no answer")
+        finally:
+            warming.set()
+
+    def close(self) -> None:
+        """Stop the loop (the tray is quitting); safe to call more than once."""
+        logging.getLogger("desktop_notifier").removeHandler(self._warnings)
+        loop, self._loop = self._loop, None
+        self._notifier = None
+        if loop is not None:
+            loop.call_soon_threadsafe(loop.stop)
+        if self._thread is not None:
+            self._thread.join(self.timeout)
+
+    # --- sending ----------------------------------------------------------------------------------------
+
+    def notify(
+        self,
+        title: str,
+        body: str,
+        buttons: Sequence[Button] = (),
+        on_click: Optional[Callable[[], None]] = None,
+    ) -> bool:
+        title, body = _clean(title, body)
+        if self._warming is not None:
+            self._warming.wait(WARM_UP_TIMEOUT)
+        if not self._start():
+            return self._fail(self._unavailable)
+        import asyncio
+
+        from desktop_notifier import Button as LibraryButton
+
+        dispatched = threading.Event()
+        library_buttons = [
+            LibraryButton(title=safe_text(button.label, TITLE_LIMIT), on_pressed=_detached(button.label, button.run))
+            for button in buttons
+        ]
+        clicked = _detached("click", on_click) if on_click is not None else None
+        self._warnings.message = ""
+
+        async def send() -> None:
+            await self._notifier.send(title=title, message=body, buttons=library_buttons, on_clicked=clicked,
+                                      on_dispatched=dispatched.set)
+
+        future = asyncio.run_coroutine_threadsafe(send(), self._loop)
+        try:
+            future.result(self.timeout)
+        except concurrent.futures.TimeoutError:  # the builtin TimeoutError from Python 3.11 on
+            future.cancel()
+            return self._fail(f"no answer within {self.timeout:g} s")
+        except Exception as error:  # noqa: BLE001 - whatever the library let through
+            return self._fail(_describe(error))
+        if not dispatched.is_set():
+            return self._fail(self._warnings.message or "the notification was not dispatched")
+        self.last_error = ""
+        return True
+
+
+def _default_desktop_notifier() -> Any:
+    from desktop_notifier import DesktopNotifier
+
+    return DesktopNotifier(app_name=APP_NAME, app_icon=None)
+
+
+def set_app_user_model_id(shell32: Any = None, platform: str = sys.platform) -> bool:
+    """Windows: file this process's toasts (and taskbar entries) under :data:`APP_USER_MODEL_ID`.
+
+    Without it a frozen ``OrchestrayTray.exe`` gets an id derived from its path, and the toasts desktop-notifier
+    sends under "Orchestray" would not be recognised as ours when clicked. ``shell32`` is a ctypes boundary that
+    tests replace. Returns True when the id was set.
+    """
+    if not platform.startswith("win"):
+        return False
+    try:
+        if shell32 is None:  # pragma: no cover - Windows only
+            import ctypes
+
+            shell32 = ctypes.windll.shell32  # type: ignore[attr-defined]
+        return int(shell32.SetCurrentProcessExplicitAppUserModelID(APP_USER_MODEL_ID)) == 0  # S_OK
+    except Exception as error:  # noqa: BLE001
+        log.warning("cannot set the AppUserModelID: %s", _describe(error))
+        return False
+
+
+def tray_chain(platform: str = sys.platform, icon: Any = None) -> List[Notifier]:
+    """The tray's notifiers, best first: desktop-notifier (buttons), then :func:`build_chain`'s fallbacks."""
+    return [DesktopNotifierNotifier(), *build_chain(platform=platform, icon=icon)]
