@@ -71,7 +71,7 @@ def test_the_tray_warns_about_broken_hooks_and_repairs_them(tmp_path: Path, monk
     texts = view.texts()
     assert texts[0] == f"⚠ {len(installed)} Claude Code hooks broken (details: Open log)"
     repair = next(item for item in view.menus[-1] if item.text == "Repair Claude Code hooks")
-    assert repair.action == menu_model.Action(menu_model.REPAIR_HOOKS) and repair.enabled
+    assert repair.action == menu_model.Action(menu_model.ActionKind.REPAIR_HOOKS) and repair.enabled
     assert view.notices[-1][0] == "Orchestray: Claude Code hooks broken"
     notices = len(view.notices)
     controller.check_hooks(force=True)
