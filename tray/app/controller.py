@@ -284,8 +284,8 @@ class TrayController:
     def _loop(self) -> None:
         while not self.stopping.is_set():
             try:
-                self.check_hooks()
                 self.poll_once()
+                self.check_hooks()  # after the poll: the first menu is not held up by a few hook processes
             except Exception:  # noqa: BLE001 - the tray keeps running; the log has the detail
                 log.exception("poll failed")
             woke = self._wake.wait(self.sleep_for())
