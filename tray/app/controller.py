@@ -15,7 +15,7 @@ import os
 import threading
 import time
 from collections import deque
-from typing import Any, Callable, Deque, Dict, List, Optional, Protocol, Tuple
+from typing import Any, Callable, Deque, Dict, List, Optional, Protocol, Sequence, Tuple
 
 from tray.app import menu as menu_model
 from tray.app.config import Config, ConfigStore
@@ -165,7 +165,8 @@ class TrayController:
         self.refresh_view()
         if self.watching and self.change_watcher is not None:
             live = [s for v in snapshot.projects for s in v.live]
-            self.change_watcher.watch_pids((s.entry.pid for s in live), client_status_folders(live))
+            folders = client_status_folders(live) + shown_file_folders(snapshot, self.files, self.teams)
+            self.change_watcher.watch_pids((s.entry.pid for s in live), folders)
         return found
 
     def _keep_traffic_current(self, snapshot: Snapshot, files: Dict[str, projectfiles.ProjectFiles]) -> None:
@@ -531,3 +532,17 @@ def client_status_folders(sessions: List[Session]) -> List[str]:
         if config:
             folders.add(os.path.join(config, "sessions"))
     return sorted(folders)
+
+
+def shown_file_folders(snapshot: Snapshot, files: Dict[str, projectfiles.ProjectFiles],
+                       found_teams: Sequence[teams.Team]) -> List[str]:
+    """The folders of the other files the menu shows: each live project's root (TRAFFIC.md, HANDOVER.md), its
+    task lists' folders, and the agent teams' folders, so an edit there shows at once, not at the next rescan.
+    A root is not watched below itself: edits in a project's sub-folders wake nothing."""
+    folders = {view.project.root for view in snapshot.projects if view.live}
+    for project in files.values():
+        folders.update(task_list.folder for task_list in project.task_lists)
+    for team in found_teams:
+        team_folder = os.path.dirname(team.path)
+        folders.update((team_folder, os.path.dirname(team_folder)))
+    return sorted(folder for folder in folders if folder)
