@@ -19,7 +19,7 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Protocol, Tuple
 
 from tray.app import menu as menu_model
 from tray.app.config import Config, ConfigStore
-from tray.core import actions, events, handover, projectfiles, traffic
+from tray.core import actions, events, handover, projectfiles, tasklists, teams, traffic
 from tray.core.events import Offer, OfferKind, short_id
 from tray.core.liveness import LivenessProbe
 from tray.core.log import get_logger
@@ -126,6 +126,7 @@ class TrayController:
         #: TRAFFIC.md and HANDOVER.md of each live project, read at each poll (a change to them shows at the
         #: next poll: the change watcher wakes the tray for the registry, not for project folders).
         self.files: Dict[str, projectfiles.ProjectFiles] = {}
+        self.teams: Tuple[teams.Team, ...] = ()  # agent teams under the live sessions' config folders
         self.held_back = 0
         self.stopping = threading.Event()
         self._lock = threading.RLock()
@@ -157,7 +158,9 @@ class TrayController:
             files = projectfiles.gather(snapshot)
             self._keep_traffic_current(snapshot, files)
             found += self.claim_watcher.check(projectfiles.clashes(snapshot, files))
-            self.snapshot, self.files = snapshot, files
+            configs = [tasklists.where(s.session_id, tasklists.process_environ(s.entry.pid, s.session_id)).config
+                       for v in snapshot.projects for s in v.live]
+            self.snapshot, self.files, self.teams = snapshot, files, tuple(teams.read_all(configs))
         self.announce(found)  # before the menu: a death is said without waiting for a large menu to build
         self.refresh_view()
         if self.watching and self.change_watcher is not None:
@@ -206,7 +209,7 @@ class TrayController:
             traffic_sync=tuple(self.config.keep_traffic_current),
         )
         menu = menu_model.build_menu(self.snapshot, settings, self.find_file, now=now, error=self.error,
-                                     files=self.files)
+                                     files=self.files, teams=self.teams)
         state = State.STALE if self.error else (self.snapshot.state if self.snapshot is not None else State.NONE)
         return (
             state,

@@ -21,6 +21,7 @@ from tray.core.snapshot import (
     State,
 )
 from tray.core.tasklists import Task
+from tray.core.teams import Team, liveness
 from tray.core.traffic import SessionTraffic
 
 KEEP_CURRENT_LABEL = "Keep TRAFFIC.md's Active Sessions current"
@@ -303,6 +304,19 @@ def project_items(
     return tuple(items)
 
 
+def team_item(team: Team, registered: Mapping[str, bool]) -> MenuItem:
+    """An agent team as a project-like group: its lead the orchestrator, its teammates workers."""
+    if team.problem:
+        return info(f"⚠ team {team.name}: unreadable ({team.problem})")
+    lead_state, mates = liveness(team, registered)
+    lead = team.lead
+    children = [info(f"Lead (orchestrator): {lead.name if lead else '?'}"
+                     + (f" · {short_id(team.lead_session_id)}" if team.lead_session_id else "") + f" · {lead_state}")]
+    children += [info(f"Teammate (worker): {m.name} · {mates.get(m.agent_id, 'unknown')}") for m in team.teammates]
+    count = _count(len(team.teammates), "teammate", "teammates")
+    return MenuItem(text=label(f"⚑ team {team.name} — lead {lead_state} ({count})"), children=tuple(children))
+
+
 def build_menu(
     snapshot: Optional[Snapshot],
     settings: MenuSettings,
@@ -310,6 +324,7 @@ def build_menu(
     now: Optional[float] = None,
     error: str = "",
     files: Optional[Mapping[str, ProjectFiles]] = None,
+    teams: Tuple[Team, ...] = (),
 ) -> Tuple[MenuItem, ...]:
     """The whole tray menu for a snapshot. `find_file(root, name)` says whether HANDOVER.md etc. exist;
     `files` (by project key) what TRAFFIC.md and HANDOVER.md say."""
@@ -330,6 +345,10 @@ def build_menu(
             gathered = files.get(view.key) if files is not None else None
             children = project_items(view, now, find_file, settings, gathered)
             items.append(MenuItem(text=project_label(view), children=children))
+    if teams:
+        registered = {} if snapshot is None else {
+            s.session_id: s.alive for v in snapshot.projects for s in (*v.live, *v.stale)}
+        items.extend(team_item(team, registered) for team in teams)
     if snapshot is not None and snapshot.unreadable:
         count = len(snapshot.unreadable)
         items.append(info(f"{count} unreadable registry file{'s' if count != 1 else ''} (see 'orchestray check')"))

@@ -210,7 +210,7 @@ def status(
     for event, sub in HOOK_EVENTS.items():
         hooks = ours.get(event, [])
         if not hooks and event not in wanted:
-            continue  # newer than this (or an unknown) Claude Code: install leaves it out on purpose
+            continue  # newer than this Claude Code: install leaves it out on purpose
         if not hooks:
             reports.append(HookStatus(event, sub, installed=False))
             continue
