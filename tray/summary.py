@@ -7,14 +7,14 @@ import time
 from typing import List, Optional
 
 from tray.core.fmt import format_age
-from tray.core.snapshot import STATE_CONFLICT, STATE_OK, STATE_ORPHANED, STATE_STALE, STATE_VACATING, Snapshot
+from tray.core.snapshot import Snapshot, State
 
 STATE_WORDS = {
-    STATE_OK: "ok",
-    STATE_ORPHANED: "ORPHANED: no live orchestrator",
-    STATE_VACATING: "VACATING: the orchestrator is handing over",
-    STATE_CONFLICT: "CONFLICT: more than one live orchestrator",
-    STATE_STALE: "stale: no live session",
+    State.OK: "ok",
+    State.ORPHANED: "ORPHANED: no live orchestrator",
+    State.VACATING: "VACATING: the orchestrator is handing over",
+    State.CONFLICT: "CONFLICT: more than one live orchestrator",
+    State.STALE: "stale: no live session",
 }
 
 
@@ -44,11 +44,11 @@ def render_summary(snapshot: Snapshot, now: Optional[float] = None) -> str:
         for session in view.vacating:
             lines.append(_line("vacating", session, now))
         for session in view.workers:
-            note = "<- suggested successor" if view.suggested is session and view.state != STATE_OK else ""
+            note = "<- suggested successor" if view.suggested is session and view.state != State.OK else ""
             lines.append(_line("worker", session, now, note))
         for session in view.stale:
             lines.append(_line("stale", session, now, f"({session.role}, process gone)"))
-        if view.state in (STATE_ORPHANED, STATE_VACATING) and view.suggested:
+        if view.state in (State.ORPHANED, State.VACATING) and view.suggested:
             lines.append(f"  -> orchestray promote {view.suggested.session_id}")
     if snapshot.unreadable:
         lines.append("")

@@ -52,7 +52,8 @@ def test_the_tray_warns_about_broken_hooks_and_repairs_them(sni_desktop: Desktop
             return menu if REPAIR in labels(menu) else None
 
         menu = d.wait_for(warned, timeout=60)
-        warning = f"⚠ {len(HOOK_EVENTS)} Claude Code hooks broken (details: Open log)"
+        installed = [event for event in HOOK_EVENTS if event in json.loads(settings.read_text())["hooks"]]
+        warning = f"⚠ {len(installed)} Claude Code hooks broken (details: Open log)"
         assert labels(menu)[:2] == [warning, REPAIR], labels(menu)
         d.wait_for(lambda: [n for n in d.notifications() if "hooks broken" in n["summary"]], timeout=30)
 
@@ -63,7 +64,7 @@ def test_the_tray_warns_about_broken_hooks_and_repairs_them(sni_desktop: Desktop
         d.wait_for(lambda: REPAIR not in labels(d.sni_menu(ICON_NAME)), timeout=60)
         assert not any(label.startswith("⚠") for label in labels(d.sni_menu(ICON_NAME)))
         d.wait_for(lambda: [n for n in d.notifications() if "hooks repaired" in n["body"]], timeout=30)
-        report = hs.status(str(settings))
+        report = hs.status(str(settings), events=hs.events_for(hs.claude_code_version()))
         assert report.healthy, report.format()
         first = json.loads(settings.read_text())["hooks"]["SessionStart"][0]["hooks"][0]
         assert install.python not in json.dumps(first)  # rewritten for the tray's own interpreter

@@ -12,6 +12,7 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 from pathlib import Path
 from typing import List, Optional
 
@@ -21,6 +22,7 @@ from desktop import Desktop, MenuNode
 from test_tray_desktop import cli, make_repo, tray_command, tray_env
 from test_tray_sni import POLL, project
 
+from tests.support.task_files import task, write_list
 from tray.app.pystray_view import ICON_NAME
 
 pytestmark = pytest.mark.desktop
@@ -59,7 +61,8 @@ def recording_opener(folder: Path) -> Path:
     return record
 
 
-def test_menu_shows_claims_warns_once_and_creates_handover(sni_desktop: Desktop, tmp_path: Path, procs) -> None:
+def test_menu_shows_claims_tasks_warns_once_and_creates_handover(sni_desktop: Desktop, tmp_path: Path,
+                                                                 request: pytest.FixtureRequest) -> None:
     d = sni_desktop
     registry_dir = str(tmp_path / "registry")
     env = tray_env(d, tmp_path, registry_dir)
@@ -68,8 +71,22 @@ def test_menu_shows_claims_warns_once_and_creates_handover(sni_desktop: Desktop,
     repo = make_repo(tmp_path / "delta")
     (repo / "TRAFFIC.md").write_text(TRAFFIC, encoding="utf-8")
     traffic_before = (repo / "TRAFFIC.md").read_bytes()
-    for session_id in (ORCH, WORKER):
-        done = cli(env, "register", "--session-id", session_id, "--pid", str(procs.spawn().pid), "--cwd", str(repo))
+    # The sessions: real processes sharing one task list (CLAUDE_CODE_TASK_LIST_ID, as the protocol has every
+    # terminal export it), with the list's files where Claude Code keeps them (their CLAUDE_CONFIG_DIR).
+    config = tmp_path / "claude-config"
+    session_env = dict(os.environ, CLAUDE_CODE_TASK_LIST_ID="delta-tasks", CLAUDE_CONFIG_DIR=str(config))
+    sessions = [subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], env=session_env,
+                                 stdin=subprocess.PIPE) for _ in (ORCH, WORKER)]
+    request.addfinalizer(lambda: [(s.kill(), s.wait(timeout=10)) for s in sessions])
+    write_list(config, "delta-tasks", [
+        task("1", "Design the schema", "completed"),
+        task("2", "Log-in page", "in_progress", owner=WORKER[:8]),
+        task("3", "Backfill", blocked_by=["2"]),
+        task("4", "Docs"),
+    ])
+    (config / "tasks" / "delta-tasks" / "5.json").write_bytes(b'{"id": "5", "subj')  # half-written
+    for session_id, process in zip((ORCH, WORKER), sessions):
+        done = cli(env, "register", "--session-id", session_id, "--pid", str(process.pid), "--cwd", str(repo))
         assert done.returncode == 0, done.stderr
 
     tray = d.popen([*tray_command(), "tray", "--poll-interval", str(POLL)], env=env, log="tray.log")
@@ -86,7 +103,9 @@ def test_menu_shows_claims_warns_once_and_creates_handover(sni_desktop: Desktop,
     orchestrator = node.find(f"Orchestrator: {ORCH[:8]}")
     assert [c.label for c in orchestrator.children[:2]] == ["auth module · feature/auth", "Claims: app/auth.py"]
     worker = node.find(WORKER[:8])
-    assert [c.label for c in worker.children[:2]] == ["dashboard · feature/dash", "Claims: app/dash.py, app/auth.py"]
+    assert [c.label for c in worker.children[:3]] == ["dashboard · feature/dash", "Claims: app/dash.py, app/auth.py",
+                                                      "Task #2: Log-in page"]
+    assert "Tasks: 1 open · 1 in progress · 1 blocked · 1 done · ⚠ 1 unreadable" in labels, labels
     assert "Open TRAFFIC.md" in labels and "Create HANDOVER.md from template" in labels, labels
 
     # Pick "Create HANDOVER.md from template" from the host's menu: the file appears from the template and the

@@ -168,7 +168,7 @@ def test_tray_menu_promote_notify_clean_quit(desktop, tmp_path: Path, procs) -> 
     desktop.wait_for(lambda: "3 live session(s)" in desktop.window_name(window)
                      and "no orchestrator" not in desktop.window_name(window), timeout=10)
     menu = current_menu(registry_dir)
-    clean_label = next(item.text for item in menu if item.action == m.Action(m.CLEAN))
+    clean_label = next(item.text for item in menu if item.action == m.Action(m.ActionKind.CLEAN))
     desktop.click_popup(x, y, button=3)
     desktop.key(*keys_for(menu, [clean_label]))
     desktop.wait_for(lambda: not Path(registry_dir, "b-gone.json").exists(), timeout=10)

@@ -383,7 +383,7 @@ def test_permission_is_said_once_at_once() -> None:
     asking = snap(sess("orch", None, role="orchestrator"),
                   sess("w1", "attention", NOW, detail="Claude needs your permission to use Bash", prompt="deploy"))
     (event,) = watcher.check(asking, NOW)
-    assert (event.kind, event.session_id, event.project_name) == (events.SESSION_NEEDS_YOU, "w1", "alpha")
+    assert (event.kind, event.session_id, event.project_name) == (events.EventKind.SESSION_NEEDS_YOU, "w1", "alpha")
     assert event.title == "alpha: a session needs you"
     assert "w1" in event.body and "permission to use Bash" in event.body and '"deploy"' in event.body
     for later in (NOW, NOW + 1, NOW + 3600):
@@ -396,7 +396,7 @@ def test_waiting_is_said_once_after_the_delay_and_again_for_a_new_episode() -> N
     for at in (NOW, NOW + 30, NOW + 59.9):
         assert watcher.check(waiting, at) == []
     (event,) = watcher.check(waiting, NOW + 60)
-    assert (event.kind, event.session_id, event.waited) == (events.SESSION_WAITING, "w1", 60)
+    assert (event.kind, event.session_id, event.waited) == (events.EventKind.SESSION_WAITING, "w1", 60)
     assert event.title == "alpha: a session is waiting for you" and "1m" in event.body
     for at in (NOW + 61, NOW + 600, NOW + 86_400):
         assert watcher.check(waiting, at) == []
@@ -406,19 +406,20 @@ def test_waiting_is_said_once_after_the_delay_and_again_for_a_new_episode() -> N
     assert watcher.check(snap(sess("w1", "working", NOW + 1000)), NOW + 1000) == []
     again = snap(sess("w1", "waiting", NOW + 1100))
     assert watcher.check(again, NOW + 1100) == [] and watcher.check(again, NOW + 1159) == []
-    assert kinds(watcher.check(again, NOW + 1160)) == [(events.SESSION_WAITING, "w1")]
+    assert kinds(watcher.check(again, NOW + 1160)) == [(events.EventKind.SESSION_WAITING, "w1")]
     assert watcher.check(again, NOW + 1200) == []
 
 
 def test_a_new_since_is_a_new_episode_even_without_working_in_between() -> None:
     watcher = events.ActivityWatcher(delay=10)
-    assert kinds(watcher.check(snap(sess("w1", "waiting", NOW)), NOW + 10)) == [(events.SESSION_WAITING, "w1")]
-    assert kinds(watcher.check(snap(sess("w1", "waiting", NOW + 20)), NOW + 30)) == [(events.SESSION_WAITING, "w1")]
+    WAITING, NEEDS_YOU = events.EventKind.SESSION_WAITING, events.EventKind.SESSION_NEEDS_YOU
+    assert kinds(watcher.check(snap(sess("w1", "waiting", NOW)), NOW + 10)) == [(WAITING, "w1")]
+    assert kinds(watcher.check(snap(sess("w1", "waiting", NOW + 20)), NOW + 30)) == [(WAITING, "w1")]
     # waiting -> a permission prompt -> waiting again: each said once.
     assert kinds(watcher.check(snap(sess("w1", "attention", NOW + 40)), NOW + 40)) == [
-        (events.SESSION_NEEDS_YOU, "w1")]
+        (NEEDS_YOU, "w1")]
     assert watcher.check(snap(sess("w1", "attention", NOW + 40)), NOW + 45) == []
-    assert kinds(watcher.check(snap(sess("w1", "waiting", NOW + 50)), NOW + 60)) == [(events.SESSION_WAITING, "w1")]
+    assert kinds(watcher.check(snap(sess("w1", "waiting", NOW + 50)), NOW + 60)) == [(WAITING, "w1")]
 
 
 def test_working_and_unknown_sessions_never_notify() -> None:
@@ -436,16 +437,16 @@ def test_dead_sessions_never_notify() -> None:
     assert m.waiting_count(dead) == 0 and "waiting for you" not in m.tooltip(dead)
     # The same sessions alive: said; then they die: nothing more, and nothing when a PID is reused later.
     live = snap(sess("w1", "waiting", NOW - 3600), sess("w2", "attention", NOW))
-    assert sorted(kinds(watcher.check(live, NOW + 20))) == [(events.SESSION_NEEDS_YOU, "w2"),
-                                                             (events.SESSION_WAITING, "w1")]
+    assert sorted(kinds(watcher.check(live, NOW + 20))) == [(events.EventKind.SESSION_NEEDS_YOU, "w2"),
+                                                             (events.EventKind.SESSION_WAITING, "w1")]
     assert watcher.check(dead, NOW + 30) == []
 
 
 def test_two_sessions_each_said_once_and_counted_in_the_tooltip() -> None:
     watcher = events.ActivityWatcher(delay=2)
     both = snap(sess("o", "attention", NOW, role="orchestrator"), sess("w1", "waiting", NOW))
-    assert kinds(watcher.check(both, NOW)) == [(events.SESSION_NEEDS_YOU, "o")]
-    assert kinds(watcher.check(both, NOW + 2)) == [(events.SESSION_WAITING, "w1")]
+    assert kinds(watcher.check(both, NOW)) == [(events.EventKind.SESSION_NEEDS_YOU, "o")]
+    assert kinds(watcher.check(both, NOW + 2)) == [(events.EventKind.SESSION_WAITING, "w1")]
     assert watcher.check(both, NOW + 4) == []
     assert m.waiting_count(both) == 2
     assert "2 waiting for you" in m.tooltip(both)

@@ -141,8 +141,9 @@ def test_status_names_each_broken_hook_and_install_repairs(
                             env=repo_env, capture_output=True, text=True, timeout=300, check=False)
     assert broken.returncode == 1, broken.stdout + broken.stderr
     lines = broken.stderr.strip().splitlines()
-    assert len(lines) == len(HOOK_EVENTS)
-    for line, event in zip(lines, HOOK_EVENTS):
+    installed = [event for event in HOOK_EVENTS if event in json.loads(settings.read_text())["hooks"]]
+    assert len(lines) == len(installed) >= 5
+    for line, event in zip(lines, installed):
         assert line.startswith(f"orchestray: {event} hook is broken: does not run Orchestray")
         assert "ModuleNotFoundError" in line and line.endswith("run `orchestray hooks install`")
 
@@ -150,8 +151,8 @@ def test_status_names_each_broken_hook_and_install_repairs(
     repaired = subprocess.run([sys.executable, "-m", "tray", "hooks", "install", "--settings", str(settings)],
                               env=repo_env, capture_output=True, text=True, timeout=300, check=False)
     assert repaired.returncode == 0, repaired.stderr
-    assert set(json.loads(repaired.stdout and settings.read_text())["hooks"]) == set(HOOK_EVENTS)
+    assert set(json.loads(repaired.stdout and settings.read_text())["hooks"]) == set(installed)
     again = subprocess.run([sys.executable, "-m", "tray", "hooks", "status", "--settings", str(settings)],
                            env=repo_env, capture_output=True, text=True, timeout=300, check=False)
     assert again.returncode == 0 and "state: installed" in again.stdout, again.stdout + again.stderr
-    assert hs.status(str(settings)).healthy
+    assert hs.status(str(settings), events=hs.events_for(hs.claude_code_version())).healthy

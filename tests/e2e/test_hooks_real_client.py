@@ -34,7 +34,8 @@ BLOCKED = ("operation blocked by hook", "Original prompt")
 
 def install_hooks(world: ClaudeWorld, install: ThrowAwayInstall, form: str) -> None:
     """The throw-away install's own `hooks install` into the world's settings (replacing the hooks there)."""
-    env = dict(world.env, PATH=os.environ.get("PATH", ""))
+    # This `claude` first on PATH, as for a user: install asks it which form and which events it knows.
+    env = dict(world.env, PATH=os.pathsep.join([os.path.dirname(world.binary), os.environ.get("PATH", "")]))
     done = install.run("hooks", "install", "--settings", str(world.settings), "--form", form, env=env)
     assert done.returncode == 0, done.stderr
     hooks = json.loads(world.settings.read_text())["hooks"]

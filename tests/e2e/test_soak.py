@@ -653,7 +653,7 @@ def test_soak(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     duration = time.monotonic() - began
 
     died = collections.Counter(
-        e.session_id for e in poll.events() if e.kind == events.ORCHESTRATOR_DIED
+        e.session_id for e in poll.events() if e.kind == events.EventKind.ORCHESTRATOR_DIED
     )
     expected = collections.Counter(soak.expected_deaths)
     told = collections.Counter()

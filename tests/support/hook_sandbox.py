@@ -28,6 +28,7 @@ from tray.hooks import settings as hook_settings
 SUPPORT = Path(__file__).resolve().parent
 REPO = SUPPORT.parents[1]
 FAKE_CLAUDE = SUPPORT / "fake_claude.py"
+FAKE_CLAUDE_VERSION = (2, 1, 332)  # the fake behaves as this Claude Code (tests/support/real_claude.py pins it)
 REPLY_TIMEOUT = 30.0  # one command of the fake: every hook of an event (each hook itself is bounded by 10 s)
 EVENTS = ("SessionStart", "UserPromptSubmit", "SessionEnd", "Stop", "StopFailure", "Notification")
 # Variables that would leak a surrounding Claude Code session (or another registry) into the sandbox.
@@ -161,7 +162,9 @@ class Sandbox:
         return env
 
     def install(self) -> None:
-        hook_settings.install(str(self.settings), check_import=False)
+        """The hooks for the Claude Code the fake stands in for (the pinned real one): every event."""
+        hook_settings.install(str(self.settings), check_import=False,
+                              events=hook_settings.events_for(FAKE_CLAUDE_VERSION))
 
     def claude(self, cwd: Optional[Path] = None, env: Optional[Dict[str, str]] = None) -> FakeClaude:
         fake = FakeClaude(

@@ -11,6 +11,9 @@ the stream alone cannot tell what the prompt box holds).
 Every wait has a deadline and fails with the tail of the screen; the process is ended by its PID (SIGTERM,
 then SIGKILL) and reaped. The binary comes from ``$ORCHESTRAY_CLAUDE_BIN``, else from where ``.ci/run``
 installs the pinned version (see :func:`claude_binary`).
+
+One module past 400 lines on purpose: the driver, the client state it needs written (which dialogs to skip) and
+the world a test runs it in all follow the pinned client's version, and change together when it changes.
 """
 
 from __future__ import annotations
@@ -383,7 +386,9 @@ class ClaudeWorld:
         self.settings = self.config / "settings.json"
         # Manual permission mode: a tool call that changes something asks the user (see write_client_config).
         self.settings.write_text(json.dumps({"permissions": {"defaultMode": "default"}}, indent=2) + "\n")
-        hook_settings.install(str(self.settings), check_import=False)
+        version = hook_settings.claude_code_version(binary)
+        assert version is not None, f"{binary} --version names no version"
+        hook_settings.install(str(self.settings), check_import=False, events=hook_settings.events_for(version))
         self.projects: List[Path] = []
         self.clients: List[RealClaude] = []
         self.api = StandInAPI().start()

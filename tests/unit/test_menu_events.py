@@ -113,16 +113,16 @@ def test_worker_lines_show_pid_age_folder_and_the_suggested_successor():
     assert "★" not in worker_lines[1].text
     promote = worker_lines[0].children[0]
     assert promote.text == "Promote to orchestrator"
-    assert promote.action == m.Action(m.PROMOTE, "w-old", force=False)
+    assert promote.action == m.Action(m.ActionKind.PROMOTE, "w-old", force=False)
     assert any(t.startswith("Stale orchestrator: o-dead") for t in labels)
-    clean = next(item for item in menu if item.action == m.Action(m.CLEAN))
+    clean = next(item for item in menu if item.action == m.Action(m.ActionKind.CLEAN))
     assert clean.text == "Clean up 1 stale entry" and clean.enabled
 
 
 def test_promote_under_a_live_orchestrator_says_it_demotes_and_forces():
     menu = m.build_menu(snap(session("boss", "orchestrator"), session("w1", "worker")), m.MenuSettings(),
                         no_files, now=NOW)
-    promote = next(i for i in flatten(menu) if i.action and i.action.kind == m.PROMOTE)
+    promote = next(i for i in flatten(menu) if i.action and i.action.kind == m.ActionKind.PROMOTE)
     assert promote.text == "Promote to orchestrator (demotes boss)"
     assert promote.action.force is True
     assert "★" not in "".join(texts(menu[0].children))  # nothing to suggest while an orchestrator lives
@@ -142,7 +142,7 @@ def test_open_items_are_greyed_out_unless_the_file_exists(tmp_path):
     items = {i.text: i for i in m.build_menu(snapshot, m.MenuSettings(), find, now=NOW)[0].children}
     assert items["Open HANDOVER.md"].enabled and items["Open HANDOVER.md"].action.argument == str(root / "HANDOVER.md")
     assert not items["Open TRAFFIC.md"].enabled and items["Open TRAFFIC.md"].action is None
-    assert items["Open folder"].action == m.Action(m.OPEN, str(root))
+    assert items["Open folder"].action == m.Action(m.ActionKind.OPEN, str(root))
 
 
 def test_menu_is_equal_for_equal_snapshots_and_differs_when_state_changes():
@@ -172,7 +172,7 @@ def test_orchestrator_death_is_one_notice_that_names_the_successor():
     after = snap(session("o", "orchestrator", alive=False), session("w1", "worker", age=500),
                  session("w2", "worker"))
     found = events.diff(before, after)
-    assert kinds(found) == [(events.ORCHESTRATOR_DIED, "alpha")]  # not also "no orchestrator"
+    assert kinds(found) == [(events.EventKind.ORCHESTRATOR_DIED, "alpha")]  # not also "no orchestrator"
     assert found[0].suggested == "w1"
     assert found[0].body == "Orchestrator o stopped running. Promote worker w1 to take over."
     assert events.diff(after, after) == []  # said once per episode
@@ -181,19 +181,19 @@ def test_orchestrator_death_is_one_notice_that_names_the_successor():
 def test_new_episode_after_recovery_is_said_again():
     orphaned = snap(session("w1", "worker"))
     healed = snap(session("w1", "orchestrator"))
-    assert kinds(events.diff(None, orphaned)) == [(events.PROJECT_ORPHANED, "alpha")]
+    assert kinds(events.diff(None, orphaned)) == [(events.EventKind.PROJECT_ORPHANED, "alpha")]
     assert events.diff(orphaned, healed) == []
-    assert kinds(events.diff(healed, orphaned)) == [(events.PROJECT_ORPHANED, "alpha")]
+    assert kinds(events.diff(healed, orphaned)) == [(events.EventKind.PROJECT_ORPHANED, "alpha")]
 
 
 def test_vacating_and_conflict_events():
     ok = snap(session("o", "orchestrator"), session("w", "worker"))
     vacating = snap(session("o", "vacating"), session("w", "worker"))
     conflict = snap(session("o", "orchestrator"), session("w", "orchestrator"))
-    assert kinds(events.diff(ok, vacating)) == [(events.PROJECT_VACATING, "alpha")]
+    assert kinds(events.diff(ok, vacating)) == [(events.EventKind.PROJECT_VACATING, "alpha")]
     assert events.diff(ok, vacating)[0].suggested == "w"
     found = events.diff(ok, conflict)
-    assert kinds(found) == [(events.PROJECT_CONFLICT, "alpha")]
+    assert kinds(found) == [(events.EventKind.PROJECT_CONFLICT, "alpha")]
     assert "o and w" in found[0].body
 
 
@@ -313,7 +313,7 @@ def test_controller_updates_view_only_on_change_and_saves_the_toggle(tmp_path, s
     register(registry, "s1", sleeper.pid, str(tmp_path))
     controller.poll_once()
     assert len(view.shown) == 2 and view.shown[1][0] == "ok"
-    controller.perform(m.Action(m.TOGGLE_NOTIFICATIONS))
+    controller.perform(m.Action(m.ActionKind.TOGGLE_NOTIFICATIONS))
     assert ConfigStore(str(tmp_path / "cfg")).load().notifications is False
     notifications = next(i for i in view.shown[-1][3] if i.text == "Notifications")
     assert notifications.checked is False

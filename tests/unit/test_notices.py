@@ -55,10 +55,10 @@ def test_a_death_is_one_notice_with_project_first_short_ids_and_the_action_in_wo
     assert notice.title == "alpha: orchestrator died"
     assert notice.body == "Orchestrator 7c1e2a90 stopped running. Promote worker 3e8a6c55 to take over."
     assert [(o.kind, o.label, o.target) for o in notice.offers] == [
-        (events.OFFER_PROMOTE, "Promote 3e8a6c55", W_OLD),
-        (events.OFFER_FOCUS, "Focus 3e8a6c55", W_OLD),
+        (events.OfferKind.PROMOTE, "Promote 3e8a6c55", W_OLD),
+        (events.OfferKind.FOCUS, "Focus 3e8a6c55", W_OLD),
     ]
-    assert notice.click == events.Offer(events.OFFER_FOCUS, "Focus 3e8a6c55", W_OLD)
+    assert notice.click == events.Offer(events.OfferKind.FOCUS, "Focus 3e8a6c55", W_OLD)
     assert events.diff(after, after) == []
 
 
@@ -67,7 +67,7 @@ def test_two_orchestrators_dying_at_once_are_still_one_notice():
     after = snap(session(ORCH, "orchestrator", False), session(W_NEW, "orchestrator", False),
                  session(W_OLD, "worker"))
     (notice,) = events.diff(before, after)
-    assert notice.kind == events.ORCHESTRATOR_DIED
+    assert notice.kind == events.EventKind.ORCHESTRATOR_DIED
     assert notice.body.startswith("Orchestrator 7c1e2a90 and 9b4f0d11 stopped running.")
 
 
@@ -88,7 +88,7 @@ def test_death_with_no_worker_says_what_to_do():
 
 def test_orphaned_without_a_death_and_vacating_offer_their_buttons():
     (orphaned,) = events.diff(None, snap(session(W_OLD, "worker")))
-    assert orphaned.kind == events.PROJECT_ORPHANED
+    assert orphaned.kind == events.EventKind.PROJECT_ORPHANED
     assert orphaned.body == "Workers are running without an orchestrator. Promote worker 3e8a6c55 to take over."
     assert [o.label for o in orphaned.offers] == ["Promote 3e8a6c55", "Focus 3e8a6c55"]
     ok = snap(session(ORCH, "orchestrator"), session(W_OLD, "worker"))
@@ -96,15 +96,15 @@ def test_orphaned_without_a_death_and_vacating_offer_their_buttons():
     assert vacating.body == ("Orchestrator 7c1e2a90 wrote its handover. Read HANDOVER.md, then promote worker "
                              "3e8a6c55.")
     assert [(o.kind, o.label, o.target) for o in vacating.offers] == [
-        (events.OFFER_PROMOTE, "Promote 3e8a6c55", W_OLD),
-        (events.OFFER_OPEN_HANDOVER, "Open HANDOVER.md", "/p/alpha"),
+        (events.OfferKind.PROMOTE, "Promote 3e8a6c55", W_OLD),
+        (events.OfferKind.OPEN_HANDOVER, "Open HANDOVER.md", "/p/alpha"),
     ]
 
 
 def test_waiting_sessions_offer_focus_with_a_short_id():
-    notice = events.SessionEvent(events.SESSION_NEEDS_YOU, W_OLD, "alpha", detail="permission to use Bash")
+    notice = events.SessionEvent(events.EventKind.SESSION_NEEDS_YOU, W_OLD, "alpha", detail="permission to use Bash")
     assert notice.body == "Session 3e8a6c55 is asking for an answer (permission to use Bash): focus it to answer."
-    assert [(o.kind, o.label) for o in notice.offers] == [(events.OFFER_FOCUS, "Focus")]
+    assert [(o.kind, o.label) for o in notice.offers] == [(events.OfferKind.FOCUS, "Focus")]
     assert notice.click is not None and notice.click.target == W_OLD
 
 
@@ -122,8 +122,8 @@ def test_the_orchestrator_line_is_live_not_greyed_and_ages_have_a_word():
     line = project.children[0]
     assert line.enabled and line.text == f"Orchestrator: 7c1e2a90 · pid {orch.entry.pid} · up <1m"
     assert [(c.text, c.action) for c in line.children] == [
-        ("Focus terminal", m.Action(m.FOCUS, ORCH)),
-        ("Open folder", m.Action(m.OPEN, "/p/alpha")),
+        ("Focus terminal", m.Action(m.ActionKind.FOCUS, ORCH)),
+        ("Open folder", m.Action(m.ActionKind.OPEN, "/p/alpha")),
     ]
     worker = next(item for item in project.children if item.text.startswith("3e8a6c55"))
     assert " · up 5m" in worker.text
@@ -237,7 +237,7 @@ def test_promote_button_promotes_and_a_stale_button_is_refused_in_a_notice(tmp_p
     view.press(0, "Promote")
     assert registry.get(W_OLD).role == "orchestrator" and len(view.notes) == 1  # already: nothing to say
     procs.kill(new)
-    controller.perform_offer(events.Offer(events.OFFER_PROMOTE, "Promote 9b4f0d11", W_NEW))
+    controller.perform_offer(events.Offer(events.OfferKind.PROMOTE, "Promote 9b4f0d11", W_NEW))
     title, body, _buttons, _click = view.notes[-1]
     assert title == "Orchestray: not promoted"
     assert body == f"{tmp_path.name}: session 9b4f0d11 is no longer running (pid {new.pid})"

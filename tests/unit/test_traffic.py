@@ -328,13 +328,13 @@ def test_the_menu_offers_to_create_missing_files_and_names_an_unreadable_one(tmp
                                                        project=_project(root))], [])
     files = {str(root): ProjectFiles()}
     texts = {i.text: i for i in m.build_menu(snapshot, m.MenuSettings(), _find, now=NOW, files=files)[0].children}
-    assert texts["Create HANDOVER.md from template"].action == m.Action(m.CREATE_HANDOVER, str(root))
-    assert texts["Create TRAFFIC.md"].action == m.Action(m.CREATE_TRAFFIC, str(root))
+    assert texts["Create HANDOVER.md from template"].action == m.Action(m.ActionKind.CREATE_HANDOVER, str(root))
+    assert texts["Create TRAFFIC.md"].action == m.Action(m.ActionKind.CREATE_TRAFFIC, str(root))
     (root / "TRAFFIC.md").write_bytes(b"\x00binary")
     files = {str(root): ProjectFiles(traffic.ProjectTraffic(traffic.read(str(root))))}
     texts = {i.text: i for i in m.build_menu(snapshot, m.MenuSettings(), _find, now=NOW, files=files)[0].children}
     assert "⚠ TRAFFIC.md unreadable: is not a text file" in texts
-    assert texts["Open TRAFFIC.md"].action == m.Action(m.OPEN, str(root / "TRAFFIC.md"))
+    assert texts["Open TRAFFIC.md"].action == m.Action(m.ActionKind.OPEN, str(root / "TRAFFIC.md"))
     assert "Create TRAFFIC.md" not in texts
 
 
@@ -349,12 +349,12 @@ def test_the_controller_creates_opens_refuses_and_warns_once(tmp_path: Path, pro
     controller = TrayController(registry, view, ConfigStore(str(tmp_path / "cfg")), open_path=opened.append,
                                 focus_problem="")
     controller.poll_once()
-    controller.perform(m.Action(m.CREATE_TRAFFIC, str(project)))
+    controller.perform(m.Action(m.ActionKind.CREATE_TRAFFIC, str(project)))
     assert opened == [os.path.join(str(project), "TRAFFIC.md")]
     assert (project / "TRAFFIC.md").read_text(encoding="utf-8").startswith("# Traffic Control — alpha\n")
     (project / "TRAFFIC.md").write_text(CLAIMED.replace("S27", "3e8a6c55"))
     before = (project / "TRAFFIC.md").read_bytes()
-    controller.perform(m.Action(m.CREATE_TRAFFIC, str(project)))  # it exists now: refused, untouched
+    controller.perform(m.Action(m.ActionKind.CREATE_TRAFFIC, str(project)))  # it exists now: refused, untouched
     assert (project / "TRAFFIC.md").read_bytes() == before
     assert ("Orchestray: TRAFFIC.md not created", "alpha: TRAFFIC.md exists already; left as it is") in [
         n[:2] for n in view.notes]
@@ -363,7 +363,7 @@ def test_the_controller_creates_opens_refuses_and_warns_once(tmp_path: Path, pro
     controller.poll_once()
     controller.poll_once()
     assert len([n for n in view.notes if n[0] == "alpha: two sessions claim one file"]) == 1
-    controller.perform(m.Action(m.CREATE_HANDOVER, str(project)))
+    controller.perform(m.Action(m.ActionKind.CREATE_HANDOVER, str(project)))
     assert opened[-1] == os.path.join(str(project), "HANDOVER.md")
     assert (project / "HANDOVER.md").read_text(encoding="utf-8").startswith("# Handover — alpha — ")
     menu = view.shown[3] if hasattr(view, "shown") else controller.shown[3]  # type: ignore[union-attr]

@@ -19,7 +19,7 @@ import pytest
 from helpers import Sleepers, write_entry
 
 from tray.core import activity as act
-from tray.core import turns
+from tray.core import fsutil, turns
 from tray.core.actions import ORPHAN_ACTIVITY_GRACE, clean, deregister, promote, register, vacate
 from tray.core.registry import Registry
 from tray.core.snapshot import build_snapshot
@@ -305,7 +305,11 @@ def _age(path: Path, seconds: float) -> None:
     os.utime(path, (then, then), follow_symlinks=False)
 
 
-def test_clean_removes_activity_files_whose_entry_is_gone(tmp_path: Path, procs: Sleepers) -> None:
+@pytest.mark.parametrize("dir_fd", [True, False], ids=["dir-fd", "paths-as-on-windows"])
+def test_clean_removes_activity_files_whose_entry_is_gone(
+    tmp_path: Path, procs: Sleepers, monkeypatch: pytest.MonkeyPatch, dir_fd: bool
+) -> None:
+    monkeypatch.setattr(fsutil, "DIR_FD", dir_fd)  # Windows has no dir_fd calls: the folder is used by path
     registry = Registry(str(tmp_path / "registry"))
     live, dead = procs.spawn(), procs.spawn()
     register(registry, "live", live.pid, str(tmp_path))

@@ -548,3 +548,32 @@ def test_the_tray_keeps_ssl_out_and_asyncio_still_works():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "None"
+
+
+@linux_only
+def test_an_edit_of_traffic_md_reaches_the_menu_with_a_one_hour_poll(tmp_path, procs):
+    """TRAFFIC.md lives in the project's root, outside the registry: its folder is watched too."""
+    registry = Registry(str(tmp_path / "reg"))
+    project = tmp_path / "shop"
+    project.mkdir()
+    register(registry, "7c1e2a90-orch", procs.spawn().pid, str(project))
+    view = RecordingView()
+    controller = TrayController(registry, view, slow_poll_store(tmp_path), find_file=lambda root, name: None)
+    controller.start()
+    try:
+        deadline = time.monotonic() + 10
+        while controller.snapshot is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        shown_before = len(view.shown)
+        traffic = ("# Traffic Control — shop\n\n## Active Sessions\n"
+                   "| Session | Role | Domain | Branch | Last Update |\n"
+                   "|---|---|---|---|---|\n| 7c1e2a90 | orchestrator | checkout flow | main | now |\n\n"
+                   "## Claimed Files\n| File | Claimed By | Since |\n|---|---|---|\n| app/cart.py | 7c1e2a90 | now |\n")
+        (project / "TRAFFIC.md.tmp").write_text(traffic)
+        os.replace(project / "TRAFFIC.md.tmp", project / "TRAFFIC.md")
+        deadline = time.monotonic() + 10
+        while not any("app/cart.py" in str(shown[3]) for shown in view.shown[shown_before:]):
+            assert time.monotonic() < deadline, "the claim in TRAFFIC.md did not reach the menu"
+            time.sleep(0.01)
+    finally:
+        controller.stop()

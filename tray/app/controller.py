@@ -15,17 +15,17 @@ import os
 import threading
 import time
 from collections import deque
-from typing import Any, Callable, Deque, Dict, List, Optional, Protocol, Tuple
+from typing import Any, Callable, Deque, Dict, List, Optional, Protocol, Sequence, Tuple
 
 from tray.app import menu as menu_model
 from tray.app.config import Config, ConfigStore
-from tray.core import actions, events, handover, projectfiles, traffic
-from tray.core.events import OFFER_FOCUS, OFFER_OPEN_HANDOVER, OFFER_PROMOTE, Offer, short_id
+from tray.core import actions, events, handover, projectfiles, tasklists, teams, traffic
+from tray.core.events import Offer, OfferKind, short_id
 from tray.core.liveness import LivenessProbe
 from tray.core.log import get_logger
 from tray.core.projects import ProjectResolver, project_name
 from tray.core.registry import Registry
-from tray.core.snapshot import Session, Snapshot, build_snapshot
+from tray.core.snapshot import Session, Snapshot, State, build_snapshot
 from tray.platform.focus_base import FocusResult
 from tray.platform.notify import Button
 from tray.platform.watch import ChangeWatcher
@@ -126,6 +126,7 @@ class TrayController:
         #: TRAFFIC.md and HANDOVER.md of each live project, read at each poll (a change to them shows at the
         #: next poll: the change watcher wakes the tray for the registry, not for project folders).
         self.files: Dict[str, projectfiles.ProjectFiles] = {}
+        self.teams: Tuple[teams.Team, ...] = ()  # agent teams under the live sessions' config folders
         self.held_back = 0
         self.stopping = threading.Event()
         self._lock = threading.RLock()
@@ -157,12 +158,15 @@ class TrayController:
             files = projectfiles.gather(snapshot)
             self._keep_traffic_current(snapshot, files)
             found += self.claim_watcher.check(projectfiles.clashes(snapshot, files))
-            self.snapshot, self.files = snapshot, files
+            configs = [tasklists.where(s.session_id, tasklists.process_environ(s.entry.pid, s.session_id)).config
+                       for v in snapshot.projects for s in v.live]
+            self.snapshot, self.files, self.teams = snapshot, files, tuple(teams.read_all(configs))
         self.announce(found)  # before the menu: a death is said without waiting for a large menu to build
         self.refresh_view()
         if self.watching and self.change_watcher is not None:
             live = [s for v in snapshot.projects for s in v.live]
-            self.change_watcher.watch_pids((s.entry.pid for s in live), client_status_folders(live))
+            folders = client_status_folders(live) + shown_file_folders(snapshot, self.files, self.teams)
+            self.change_watcher.watch_pids((s.entry.pid for s in live), folders)
         return found
 
     def _keep_traffic_current(self, snapshot: Snapshot, files: Dict[str, projectfiles.ProjectFiles]) -> None:
@@ -206,8 +210,8 @@ class TrayController:
             traffic_sync=tuple(self.config.keep_traffic_current),
         )
         menu = menu_model.build_menu(self.snapshot, settings, self.find_file, now=now, error=self.error,
-                                     files=self.files)
-        state = "stale" if self.error else (self.snapshot.state if self.snapshot is not None else "none")
+                                     files=self.files, teams=self.teams)
+        state = State.STALE if self.error else (self.snapshot.state if self.snapshot is not None else State.NONE)
         return (
             state,
             menu_model.waiting_count(self.snapshot),
@@ -281,8 +285,8 @@ class TrayController:
     def _loop(self) -> None:
         while not self.stopping.is_set():
             try:
-                self.check_hooks()
                 self.poll_once()
+                self.check_hooks()  # after the poll: the first menu is not held up by a few hook processes
             except Exception:  # noqa: BLE001 - the tray keeps running; the log has the detail
                 log.exception("poll failed")
             woke = self._wake.wait(self.sleep_for())
@@ -324,12 +328,13 @@ class TrayController:
     def perform_offer(self, offer: Offer) -> None:
         """A notification's button or body was clicked: the same as the menu item, never forced."""
         log.info("notification action %s %s", offer.kind, short_id(offer.target))
-        if offer.kind == OFFER_PROMOTE:
-            self.perform(menu_model.Action(menu_model.PROMOTE, offer.target, origin=menu_model.FROM_NOTICE))
-        elif offer.kind == OFFER_FOCUS:
-            self.perform(menu_model.Action(menu_model.FOCUS, offer.target, origin=menu_model.FROM_NOTICE))
-        elif offer.kind == OFFER_OPEN_HANDOVER:
-            self.perform(menu_model.Action(menu_model.OPEN_HANDOVER, offer.target, origin=menu_model.FROM_NOTICE))
+        if offer.kind == OfferKind.PROMOTE:
+            self.perform(menu_model.Action(menu_model.ActionKind.PROMOTE, offer.target, origin=menu_model.FROM_NOTICE))
+        elif offer.kind == OfferKind.FOCUS:
+            self.perform(menu_model.Action(menu_model.ActionKind.FOCUS, offer.target, origin=menu_model.FROM_NOTICE))
+        elif offer.kind == OfferKind.OPEN_HANDOVER:
+            self.perform(menu_model.Action(menu_model.ActionKind.OPEN_HANDOVER, offer.target,
+                                           origin=menu_model.FROM_NOTICE))
         else:
             log.warning("unknown notification action %s", offer.kind)
 
@@ -389,7 +394,7 @@ class TrayController:
         """Create TRAFFIC.md or HANDOVER.md from the protocol's template, then open it; never over a file."""
         name = project_name(root)
         try:
-            create = traffic.create if kind == menu_model.CREATE_TRAFFIC else handover.create
+            create = traffic.create if kind == menu_model.ActionKind.CREATE_TRAFFIC else handover.create
             path = create(root, name)
         except traffic.AlreadyThere as there:
             raise actions.ActionRefused(
@@ -411,66 +416,66 @@ class TrayController:
             log.exception("%s failed", action.kind)
             if self.view is not None:
                 self.view.notify("Orchestray: action failed", f"{action.kind}: {error}")
-        if action.kind != menu_model.QUIT:
+        if action.kind != menu_model.ActionKind.QUIT:
             self.poll_once()
 
     def _perform(self, action: menu_model.Action) -> None:
         kind = action.kind
-        if kind == menu_model.PROMOTE and action.origin == menu_model.FROM_NOTICE:
+        if kind == menu_model.ActionKind.PROMOTE and action.origin == menu_model.FROM_NOTICE:
             self._promote_from_notice(action.argument)
-        elif kind == menu_model.PROMOTE:
+        elif kind == menu_model.ActionKind.PROMOTE:
             actions.promote(self.registry, action.argument, force=action.force)
-        elif kind == menu_model.FOCUS:
+        elif kind == menu_model.ActionKind.FOCUS:
             self._focus(action.argument)
-        elif kind == menu_model.OPEN_HANDOVER:
+        elif kind == menu_model.ActionKind.OPEN_HANDOVER:
             self._open_handover(action.argument)
-        elif kind in (menu_model.CREATE_TRAFFIC, menu_model.CREATE_HANDOVER):
+        elif kind in (menu_model.ActionKind.CREATE_TRAFFIC, menu_model.ActionKind.CREATE_HANDOVER):
             self._create_from_template(kind, action.argument)
-        elif kind == menu_model.TOGGLE_TRAFFIC_SYNC:
+        elif kind == menu_model.ActionKind.TOGGLE_TRAFFIC_SYNC:
             keys = self.config.keep_traffic_current
             if action.argument in keys:
                 keys.remove(action.argument)
             else:
                 keys.append(action.argument)
             self.config_store.save(self.config)
-        elif kind == menu_model.NEW_WORKER:
+        elif kind == menu_model.ActionKind.NEW_WORKER:
             log.info("new worker in %s: %s", action.argument, self.spawn_worker(action.argument))
-        elif kind == menu_model.CLEAN:
+        elif kind == menu_model.ActionKind.CLEAN:
             result = actions.clean(self.registry)
             log.info("cleaned %d stale entr(ies)", len(result.removed))
-        elif kind == menu_model.OPEN:
+        elif kind == menu_model.ActionKind.OPEN:
             self.open_path(action.argument)
-        elif kind == menu_model.OPEN_LOG:
+        elif kind == menu_model.ActionKind.OPEN_LOG:
             self.open_path(self.log_path)
-        elif kind == menu_model.REFRESH:
+        elif kind == menu_model.ActionKind.REFRESH:
             self.wake()
-        elif kind == menu_model.TOGGLE_NOTIFICATIONS:
+        elif kind == menu_model.ActionKind.TOGGLE_NOTIFICATIONS:
             self.config.notifications = not self.config.notifications
             self.config_store.save(self.config)
             self.refresh_view()
-        elif kind == menu_model.TOGGLE_AUTOSTART and self.autostart is not None:
+        elif kind == menu_model.ActionKind.TOGGLE_AUTOSTART and self.autostart is not None:
             if self.autostart.is_enabled():
                 self.autostart.disable()
             else:
                 self.autostart.enable(self.launch_command)
             self.refresh_view()
-        elif kind == menu_model.REPAIR_HOOKS and self.hooks_repair is not None:
+        elif kind == menu_model.ActionKind.REPAIR_HOOKS and self.hooks_repair is not None:
             self.hooks_repair()
             if self.check_hooks(force=True):
                 raise actions.ActionRefused("the Claude Code hooks still do not run: " + self.hook_problems[0])
             if self.view is not None:
                 self.view.notify("Orchestray", "Claude Code hooks repaired")
-        elif kind == menu_model.QUIT:
+        elif kind == menu_model.ActionKind.QUIT:
             self.stop()
 
 
 NOT_DONE_TITLES = {
-    menu_model.PROMOTE: "Orchestray: not promoted",
-    menu_model.FOCUS: "Orchestray: cannot focus",
-    menu_model.OPEN_HANDOVER: "Orchestray: cannot open HANDOVER.md",
-    menu_model.CREATE_TRAFFIC: "Orchestray: TRAFFIC.md not created",
-    menu_model.CREATE_HANDOVER: "Orchestray: HANDOVER.md not created",
-    menu_model.NEW_WORKER: "Orchestray: no new worker",
+    menu_model.ActionKind.PROMOTE: "Orchestray: not promoted",
+    menu_model.ActionKind.FOCUS: "Orchestray: cannot focus",
+    menu_model.ActionKind.OPEN_HANDOVER: "Orchestray: cannot open HANDOVER.md",
+    menu_model.ActionKind.CREATE_TRAFFIC: "Orchestray: TRAFFIC.md not created",
+    menu_model.ActionKind.CREATE_HANDOVER: "Orchestray: HANDOVER.md not created",
+    menu_model.ActionKind.NEW_WORKER: "Orchestray: no new worker",
 }
 
 
@@ -527,3 +532,17 @@ def client_status_folders(sessions: List[Session]) -> List[str]:
         if config:
             folders.add(os.path.join(config, "sessions"))
     return sorted(folders)
+
+
+def shown_file_folders(snapshot: Snapshot, files: Dict[str, projectfiles.ProjectFiles],
+                       found_teams: Sequence[teams.Team]) -> List[str]:
+    """The folders of the other files the menu shows: each live project's root (TRAFFIC.md, HANDOVER.md), its
+    task lists' folders, and the agent teams' folders, so an edit there shows at once, not at the next rescan.
+    A root is not watched below itself: edits in a project's sub-folders wake nothing."""
+    folders = {view.project.root for view in snapshot.projects if view.live}
+    for project in files.values():
+        folders.update(task_list.folder for task_list in project.task_lists)
+    for team in found_teams:
+        team_folder = os.path.dirname(team.path)
+        folders.update((team_folder, os.path.dirname(team_folder)))
+    return sorted(folder for folder in folders if folder)

@@ -27,6 +27,8 @@ from typing import Dict, Optional, Tuple
 
 from PIL import Image, ImageChops, ImageDraw
 
+from tray.core.snapshot import State
+
 __all__ = [
     "STATES",
     "STATE_COLORS",
@@ -41,17 +43,17 @@ SUPERSAMPLE = 4
 RGB = Tuple[int, int, int]
 
 #: Fill colour per state. Amber and red are chosen to stay distinct from each other and from the grey.
-STATE_COLORS: Dict[str, RGB] = {
-    "none": (138, 143, 152),
-    "ok": (46, 160, 67),
-    "stale": (227, 160, 8),
-    "vacating": (227, 160, 8),
-    "orphaned": (215, 58, 73),
-    "conflict": (215, 58, 73),
+STATE_COLORS: Dict[State, RGB] = {
+    State.NONE: (138, 143, 152),
+    State.OK: (46, 160, 67),
+    State.STALE: (227, 160, 8),
+    State.VACATING: (227, 160, 8),
+    State.ORPHANED: (215, 58, 73),
+    State.CONFLICT: (215, 58, 73),
 }
 
 #: The states ``render_icon`` accepts, in order of increasing urgency.
-STATES: Tuple[str, ...] = ("none", "ok", "stale", "vacating", "orphaned", "conflict")
+STATES: Tuple[State, ...] = (State.NONE, State.OK, State.STALE, State.VACATING, State.ORPHANED, State.CONFLICT)
 
 _BADGE_FILL: RGB = (36, 41, 47)
 _BADGE_INK: RGB = (255, 255, 255)
@@ -130,14 +132,14 @@ def _glyph_mask(state: str, s: int) -> Image.Image:
     c = s / 2
     r = s * 0.45  # outer radius: a thin margin keeps the antialiased edge inside the canvas
     w = s * 0.15  # ring width: about 2.4 px at 16 px, still solid
-    if state == "none":
+    if state == State.NONE:
         _circle(d, c, c, s * 0.2, 255)
-    elif state == "ok":
+    elif state == State.OK:
         _circle(d, c, c, r, 255)
-    elif state == "stale":
+    elif state == State.STALE:
         _circle(d, c, c, r, 255)
         _circle(d, c, c, r - w, 0)
-    elif state == "vacating":
+    elif state == State.VACATING:
         _circle(d, c, c, r, 255)
         # Hollow out only the upper half of the interior: "half full, draining".
         inner = Image.new("L", (s, s), 0)
@@ -145,7 +147,7 @@ def _glyph_mask(state: str, s: int) -> Image.Image:
         upper = Image.new("L", (s, s), 0)
         ImageDraw.Draw(upper).rectangle((0, 0, s, round(c - s * 0.02)), fill=255)
         mask = ImageChops.subtract(mask, ImageChops.multiply(inner, upper))
-    elif state == "orphaned":
+    elif state == State.ORPHANED:
         # A warning triangle with the "!" punched out: an outline no other state has.
         # Rounded corners: the hull of three discs, i.e. a triangle stroked with round caps.
         rc = s * 0.06
@@ -160,7 +162,7 @@ def _glyph_mask(state: str, s: int) -> Image.Image:
         bar = s * 0.12
         d.rounded_rectangle((c - bar / 2, s * 0.34, c + bar / 2, s * 0.63), radius=bar / 2, fill=0)
         _circle(d, c, s * 0.74, bar * 0.6, 0)
-    elif state == "conflict":
+    elif state == State.CONFLICT:
         # Two discs overlapping, the right one cut clear of the left by a transparent rim.
         rr = s * 0.29
         left, right, cy = s * 0.34, s * 0.66, c
@@ -233,6 +235,7 @@ def render_icon(state: str, count: int = 0, size: int = 64, template: bool = Fal
     """
     if state not in STATE_COLORS:
         raise ValueError(f"unknown icon state {state!r}; expected one of {', '.join(STATES)}")
+    state = State(state)  # a plain string (a test, the self-test) as the member it names
     if size < 16:
         raise ValueError(f"icon size {size} is too small (minimum 16 px)")
     if count < 0:

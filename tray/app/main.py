@@ -161,9 +161,10 @@ def _hook_problems() -> List[str]:
 
 def _repair_hooks() -> None:
     """What ``orchestray hooks install`` does, from this Orchestray."""
-    from tray.hooks.settings import detect_form, install
+    from tray.hooks.settings import claude_code_version, events_for, form_for, install
 
-    install(form=detect_form())
+    version = claude_code_version()  # the form and the events this Claude Code knows, as the CLI does
+    install(form=form_for(version), events=events_for(version))
 
 
 def _run(args: argparse.Namespace, pystray: Any, registry: Any, log: Any, log_file: str, store: Any) -> int:

@@ -11,37 +11,42 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Mapping, Optional, Tuple
 
+from tray.core.enums import StrEnum
 from tray.core.fmt import format_age, one_line, shorten_middle
 from tray.core.projectfiles import ProjectFiles
 from tray.core.snapshot import (
-    STATE_CONFLICT,
-    STATE_OK,
-    STATE_ORPHANED,
-    STATE_STALE,
-    STATE_VACATING,
     ProjectView,
     Session,
     Snapshot,
+    State,
 )
+from tray.core.tasklists import Task
+from tray.core.teams import Team, liveness
 from tray.core.traffic import SessionTraffic
 
-PROMOTE = "promote"
-OPEN = "open"
-CLEAN = "clean"
-REFRESH = "refresh"
-TOGGLE_NOTIFICATIONS = "toggle-notifications"
-TOGGLE_AUTOSTART = "toggle-autostart"
-OPEN_LOG = "open-log"
-REPAIR_HOOKS = "repair-hooks"
-QUIT = "quit"
-FOCUS = "focus"  # raise the terminal that shows a session (argument: its session id)
-OPEN_HANDOVER = "open-handover"  # a notice's "Open HANDOVER.md" (argument: the project key; looked up when run)
-CREATE_TRAFFIC = "create-traffic"  # create TRAFFIC.md from the template (argument: the project root)
-CREATE_HANDOVER = "create-handover"  # create HANDOVER.md from the template, then open it (argument: the root)
-TOGGLE_TRAFFIC_SYNC = "toggle-traffic-sync"  # keep TRAFFIC.md's Active Sessions current (argument: project key)
 KEEP_CURRENT_LABEL = "Keep TRAFFIC.md's Active Sessions current"
-NEW_WORKER = "new-worker"  # open a terminal running `claude --worktree` in the project (argument: the root)
 NEW_WORKER_LABEL = "New worker (claude --worktree)"
+
+
+class ActionKind(StrEnum):
+    """What a menu item (or a notice's button) asks the controller to do."""
+
+    PROMOTE = "promote"
+    OPEN = "open"
+    CLEAN = "clean"
+    REFRESH = "refresh"
+    TOGGLE_NOTIFICATIONS = "toggle-notifications"
+    TOGGLE_AUTOSTART = "toggle-autostart"
+    OPEN_LOG = "open-log"
+    QUIT = "quit"
+    FOCUS = "focus"  # raise the terminal that shows a session (argument: its session id)
+    OPEN_HANDOVER = "open-handover"  # a notice's "Open HANDOVER.md" (argument: the project key; looked up when run)
+    REPAIR_HOOKS = "repair-hooks"
+    CREATE_TRAFFIC = "create-traffic"  # create TRAFFIC.md from the template (argument: the project root)
+    CREATE_HANDOVER = "create-handover"  # create HANDOVER.md from the template, then open it (argument: the root)
+    TOGGLE_TRAFFIC_SYNC = "toggle-traffic-sync"  # keep TRAFFIC.md's Active Sessions current (argument: project key)
+    NEW_WORKER = "new-worker"  # open a terminal running `claude --worktree` in the project (argument: the root)
+
 
 #: Where an action came from: the menu (what the user saw a moment ago) or a notification (maybe minutes old).
 FROM_MENU = "menu"
@@ -56,18 +61,18 @@ CLAIMS_SHOWN = 3  # claimed files named in a session's submenu; the rest are cou
 NO_FILES = ProjectFiles()
 
 STATE_LABELS = {
-    STATE_OK: "ok",
-    STATE_ORPHANED: "no orchestrator",
-    STATE_VACATING: "handing over",
-    STATE_CONFLICT: "2+ orchestrators",
-    STATE_STALE: "stale",
+    State.OK: "ok",
+    State.ORPHANED: "no orchestrator",
+    State.VACATING: "handing over",
+    State.CONFLICT: "2+ orchestrators",
+    State.STALE: "stale",
 }
-STATE_MARKS = {STATE_OK: "●", STATE_ORPHANED: "▲", STATE_VACATING: "◐", STATE_CONFLICT: "✖", STATE_STALE: "○"}
+STATE_MARKS = {State.OK: "●", State.ORPHANED: "▲", State.VACATING: "◐", State.CONFLICT: "✖", State.STALE: "○"}
 
 
 @dataclass(frozen=True)
 class Action:
-    kind: str
+    kind: ActionKind
     argument: str = ""  # a session id to promote, or a path to open
     force: bool = False
     origin: str = FROM_MENU
@@ -170,7 +175,7 @@ def focus_item(session: Session, settings: MenuSettings) -> MenuItem:
     """"Focus terminal", or, where no terminal can be raised from here, one disabled line saying why."""
     if settings.focus_problem:
         return info(f"{FOCUS_LABEL}: {settings.focus_problem}")
-    return MenuItem(FOCUS_LABEL, Action(FOCUS, session.session_id))
+    return MenuItem(FOCUS_LABEL, Action(ActionKind.FOCUS, session.session_id))
 
 
 def traffic_lines(found: Optional[SessionTraffic]) -> Tuple[MenuItem, ...]:
@@ -188,29 +193,38 @@ def traffic_lines(found: Optional[SessionTraffic]) -> Tuple[MenuItem, ...]:
     return tuple(lines)
 
 
+def task_lines(tasks: Tuple[Task, ...]) -> Tuple[MenuItem, ...]:
+    """The task a session holds in its task list (`Task #3: subject`), and how many more."""
+    if not tasks:
+        return ()
+    first = tasks[0]
+    more = f" (+{len(tasks) - 1} more)" if len(tasks) > 1 else ""
+    return (info(f"Task #{first.id}: {first.subject}{more}"),)
+
+
 def live_item(prefix: str, session: Session, now: float, settings: MenuSettings,
-              found: Optional[SessionTraffic] = None) -> MenuItem:
+              found: Optional[SessionTraffic] = None, tasks: Tuple[Task, ...] = ()) -> MenuItem:
     """The orchestrator's or a vacating session's line: a submenu, so it reads as live (never greyed out)."""
-    children = traffic_lines(found) + (
-        focus_item(session, settings), MenuItem("Open folder", Action(OPEN, session.entry.cwd)))
+    children = traffic_lines(found) + task_lines(tasks) + (
+        focus_item(session, settings), MenuItem("Open folder", Action(ActionKind.OPEN, session.entry.cwd)))
     return MenuItem(text=label(f"{prefix}: {session_label(session, now)}"), children=children)
 
 
 def worker_item(view: ProjectView, session: Session, now: float,
                 settings: MenuSettings = MenuSettings(),  # noqa: B008 - frozen, never mutated
-                found: Optional[SessionTraffic] = None) -> MenuItem:
+                found: Optional[SessionTraffic] = None, tasks: Tuple[Task, ...] = ()) -> MenuItem:
     suggested = view.suggested is session
-    mark = "★ suggested" if suggested and view.state != STATE_OK else ""
+    mark = "★ suggested" if suggested and view.state != State.OK else ""
     holder = view.orchestrator
     if holder is None:
-        promote = MenuItem("Promote to orchestrator", Action(PROMOTE, session.session_id))
+        promote = MenuItem("Promote to orchestrator", Action(ActionKind.PROMOTE, session.session_id))
     else:
         promote = MenuItem(
             f"Promote to orchestrator (demotes {short_id(holder.session_id)})",
-            Action(PROMOTE, session.session_id, force=True),
+            Action(ActionKind.PROMOTE, session.session_id, force=True),
         )
-    children = traffic_lines(found) + (
-        promote, focus_item(session, settings), MenuItem("Open folder", Action(OPEN, session.entry.cwd)))
+    children = traffic_lines(found) + task_lines(tasks) + (
+        promote, focus_item(session, settings), MenuItem("Open folder", Action(ActionKind.OPEN, session.entry.cwd)))
     return MenuItem(text=session_label(session, now, mark), children=children)
 
 
@@ -225,9 +239,9 @@ def file_items(view: ProjectView, now: float, find_file: Callable[[str, str], Op
     if path is not None:
         modified = files.handover_modified if files is not None else None
         age = f", {format_age(now - modified, coarse=True)} old" if modified is not None else ""
-        items.append(MenuItem(f"Open {HANDOVER}{age}", Action(OPEN, path)))
+        items.append(MenuItem(f"Open {HANDOVER}{age}", Action(ActionKind.OPEN, path)))
     elif files is not None and os.path.isdir(root):
-        items.append(MenuItem(f"Create {HANDOVER} from template", Action(CREATE_HANDOVER, root)))
+        items.append(MenuItem(f"Create {HANDOVER} from template", Action(ActionKind.CREATE_HANDOVER, root)))
     else:
         items.append(MenuItem(f"Open {HANDOVER}", None, enabled=False))
     traffic = files.traffic.traffic if files is not None else None
@@ -235,12 +249,12 @@ def file_items(view: ProjectView, now: float, find_file: Callable[[str, str], Op
     if traffic is not None and traffic.problem:
         items.append(info(f"⚠ {TRAFFIC} unreadable: {traffic.problem}"))
     if path is not None:
-        items.append(MenuItem(f"Open {TRAFFIC}", Action(OPEN, path)))
+        items.append(MenuItem(f"Open {TRAFFIC}", Action(ActionKind.OPEN, path)))
         if traffic is not None and traffic.readable:
-            items.append(MenuItem(KEEP_CURRENT_LABEL, Action(TOGGLE_TRAFFIC_SYNC, view.key),
+            items.append(MenuItem(KEEP_CURRENT_LABEL, Action(ActionKind.TOGGLE_TRAFFIC_SYNC, view.key),
                                   checked=view.key in sync))
     elif traffic is not None and not traffic.exists and os.path.isdir(root):
-        items.append(MenuItem(f"Create {TRAFFIC}", Action(CREATE_TRAFFIC, root)))
+        items.append(MenuItem(f"Create {TRAFFIC}", Action(ActionKind.CREATE_TRAFFIC, root)))
     else:
         items.append(MenuItem(f"Open {TRAFFIC}", None, enabled=False))
     return tuple(items)
@@ -255,30 +269,52 @@ def project_items(
 ) -> Tuple[MenuItem, ...]:
     items = []
     said = (files or NO_FILES).traffic.sessions
+    holding = (files or NO_FILES).holding
     for session in view.orchestrators:
-        items.append(live_item("Orchestrator", session, now, settings, said.get(session.session_id)))
+        items.append(live_item("Orchestrator", session, now, settings, said.get(session.session_id),
+                               holding.get(session.session_id, ())))
     for session in view.vacating:
-        items.append(live_item("Vacating", session, now, settings, said.get(session.session_id)))
-    if view.state in (STATE_ORPHANED, STATE_STALE):
+        items.append(live_item("Vacating", session, now, settings, said.get(session.session_id),
+                               holding.get(session.session_id, ())))
+    if view.state in (State.ORPHANED, State.STALE):
         items.append(info("No live orchestrator"))
     if view.workers:
         items.append(info(f"Workers ({len(view.workers)}):"))
-        items.extend(worker_item(view, session, now, settings, said.get(session.session_id))
+        items.extend(worker_item(view, session, now, settings, said.get(session.session_id),
+                                 holding.get(session.session_id, ()))
                      for session in view.workers)
     for session in view.stale:
         items.append(info(f"Stale {session.role}: {short_id(session.session_id)} · pid {session.entry.pid} gone"))
     for clash in (files or NO_FILES).traffic.clashes:
         who = ", ".join(short_id(s) for s in clash.session_ids)
         items.append(info(f"⚠ {clash.file} claimed by {who}"))
+    lists = (files or NO_FILES).task_lists
+    for task_list in lists:
+        named = f" ({task_list.list_id})" if len(lists) > 1 else ""
+        items.append(info(f"Tasks{named}: {task_list.summary()}"))
     items.append(SEPARATOR)
     items.extend(file_items(view, now, find_file, files, settings.traffic_sync))
     folder_exists = os.path.isdir(view.project.root)
     if folder_exists:
-        items.append(MenuItem(NEW_WORKER_LABEL, Action(NEW_WORKER, view.project.root)))
+        items.append(MenuItem(NEW_WORKER_LABEL, Action(ActionKind.NEW_WORKER, view.project.root)))
     items.append(
-        MenuItem("Open folder", Action(OPEN, view.project.root) if folder_exists else None, enabled=folder_exists)
+        MenuItem("Open folder", Action(ActionKind.OPEN, view.project.root) if folder_exists else None,
+                 enabled=folder_exists)
     )
     return tuple(items)
+
+
+def team_item(team: Team, registered: Mapping[str, bool]) -> MenuItem:
+    """An agent team as a project-like group: its lead the orchestrator, its teammates workers."""
+    if team.problem:
+        return info(f"⚠ team {team.name}: unreadable ({team.problem})")
+    lead_state, mates = liveness(team, registered)
+    lead = team.lead
+    children = [info(f"Lead (orchestrator): {lead.name if lead else '?'}"
+                     + (f" · {short_id(team.lead_session_id)}" if team.lead_session_id else "") + f" · {lead_state}")]
+    children += [info(f"Teammate (worker): {m.name} · {mates.get(m.agent_id, 'unknown')}") for m in team.teammates]
+    count = _count(len(team.teammates), "teammate", "teammates")
+    return MenuItem(text=label(f"⚑ team {team.name} — lead {lead_state} ({count})"), children=tuple(children))
 
 
 def build_menu(
@@ -288,6 +324,7 @@ def build_menu(
     now: Optional[float] = None,
     error: str = "",
     files: Optional[Mapping[str, ProjectFiles]] = None,
+    teams: Tuple[Team, ...] = (),
 ) -> Tuple[MenuItem, ...]:
     """The whole tray menu for a snapshot. `find_file(root, name)` says whether HANDOVER.md etc. exist;
     `files` (by project key) what TRAFFIC.md and HANDOVER.md say."""
@@ -298,7 +335,7 @@ def build_menu(
     if settings.hook_problems:
         count = len(settings.hook_problems)
         items.append(info(f"⚠ {count} Claude Code hook{'s' if count != 1 else ''} broken (details: Open log)"))
-        items.append(MenuItem("Repair Claude Code hooks", Action(REPAIR_HOOKS)))
+        items.append(MenuItem("Repair Claude Code hooks", Action(ActionKind.REPAIR_HOOKS)))
     if snapshot is None:
         items.append(info("Reading the registry…"))
     elif not snapshot.projects:
@@ -308,20 +345,24 @@ def build_menu(
             gathered = files.get(view.key) if files is not None else None
             children = project_items(view, now, find_file, settings, gathered)
             items.append(MenuItem(text=project_label(view), children=children))
+    if teams:
+        registered = {} if snapshot is None else {
+            s.session_id: s.alive for v in snapshot.projects for s in (*v.live, *v.stale)}
+        items.extend(team_item(team, registered) for team in teams)
     if snapshot is not None and snapshot.unreadable:
         count = len(snapshot.unreadable)
         items.append(info(f"{count} unreadable registry file{'s' if count != 1 else ''} (see 'orchestray check')"))
     items.append(SEPARATOR)
     stale = snapshot.stale_count if snapshot is not None else 0
     clean_text = f"Clean up {stale} stale entr{'y' if stale == 1 else 'ies'}" if stale else "Clean up stale entries"
-    items.append(MenuItem(clean_text, Action(CLEAN), enabled=stale > 0))
-    items.append(MenuItem("Refresh now", Action(REFRESH)))
+    items.append(MenuItem(clean_text, Action(ActionKind.CLEAN), enabled=stale > 0))
+    items.append(MenuItem("Refresh now", Action(ActionKind.REFRESH)))
     items.append(SEPARATOR)
-    items.append(MenuItem("Notifications", Action(TOGGLE_NOTIFICATIONS), checked=settings.notifications))
+    items.append(MenuItem("Notifications", Action(ActionKind.TOGGLE_NOTIFICATIONS), checked=settings.notifications))
     if settings.autostart is not None:
-        items.append(MenuItem("Start at login", Action(TOGGLE_AUTOSTART), checked=settings.autostart))
-    items.append(MenuItem("Open log", Action(OPEN_LOG), enabled=settings.log_available))
-    items.append(MenuItem("Quit", Action(QUIT)))
+        items.append(MenuItem("Start at login", Action(ActionKind.TOGGLE_AUTOSTART), checked=settings.autostart))
+    items.append(MenuItem("Open log", Action(ActionKind.OPEN_LOG), enabled=settings.log_available))
+    items.append(MenuItem("Quit", Action(ActionKind.QUIT)))
     return tuple(items)
 
 
@@ -329,7 +370,7 @@ def attention_count(snapshot: Optional[Snapshot]) -> int:
     """Projects that need a person (no orchestrator, handing over, or in conflict)."""
     if snapshot is None:
         return 0
-    return sum(1 for view in snapshot.projects if view.state in (STATE_ORPHANED, STATE_VACATING, STATE_CONFLICT))
+    return sum(1 for view in snapshot.projects if view.state in (State.ORPHANED, State.VACATING, State.CONFLICT))
 
 
 def waiting_count(snapshot: Optional[Snapshot]) -> int:
@@ -358,6 +399,6 @@ def tooltip(snapshot: Optional[Snapshot], error: str = "", limit: int = 127) -> 
         waiting = waiting_count(snapshot)
         if waiting:
             head += f", {waiting} waiting for you"
-        trouble = [f"{v.name} {STATE_LABELS[v.state]}" for v in snapshot.projects if v.state != STATE_OK]
+        trouble = [f"{v.name} {STATE_LABELS[v.state]}" for v in snapshot.projects if v.state != State.OK]
         text = head + ("; " + "; ".join(trouble) if trouble else "; all ok")
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -30,7 +30,7 @@ import threading
 from typing import Any, Callable, Optional, Tuple
 
 from tray.app.icon import render_icon
-from tray.app.menu import FOCUS, Action, MenuItem
+from tray.app.menu import Action, ActionKind, MenuItem
 from tray.core.log import get_logger
 from tray.platform.notify import safe_text
 
@@ -38,7 +38,7 @@ log = get_logger("tray.view")
 ICON_NAME = "orchestray"
 ICON_TITLE = "Orchestray"
 #: Menu actions that may wait (on the window manager, on tmux): run on a thread, never on the UI loop.
-SLOW_ACTIONS = frozenset({FOCUS})
+SLOW_ACTIONS = frozenset({ActionKind.FOCUS})
 #: NOTIFYICONDATAW.szTip is WCHAR[128]; one unit is the terminating NUL.
 WINDOWS_TIP_UNITS = 127
 #: pystray._util.win32.WM_RBUTTONUP: what the win32 backend's `_on_notify` treats as "show the menu".

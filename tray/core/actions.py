@@ -2,7 +2,8 @@
 
 Each one holds the registry lock for its whole read-modify-write, re-reads the registry and re-checks liveness
 inside the lock (never trusting an older snapshot), writes atomically, and never removes the entry of a live
-process.
+process. One module of about 400 lines because they are one discipline: every rule that changes the registry,
+and what goes with an entry (its activity file), is here and nowhere else.
 """
 
 from __future__ import annotations

@@ -14,20 +14,31 @@ from dataclasses import dataclass
 from typing import List, Optional, Set, Tuple
 
 from tray.core.entry import ROLE_ORCHESTRATOR
-from tray.core.snapshot import STATE_CONFLICT, STATE_ORPHANED, STATE_VACATING, ProjectView, Snapshot
+from tray.core.enums import StrEnum
+from tray.core.snapshot import ProjectView, Snapshot, State
 
-ORCHESTRATOR_DIED = "orchestrator-died"
-PROJECT_ORPHANED = "orphaned"
-PROJECT_VACATING = "vacating"
-PROJECT_CONFLICT = "conflict"
+
+class EventKind(StrEnum):
+    """What a notice is about (the values appear in the log)."""
+
+    ORCHESTRATOR_DIED = "orchestrator-died"
+    PROJECT_ORPHANED = "orphaned"
+    PROJECT_VACATING = "vacating"
+    PROJECT_CONFLICT = "conflict"
+    SESSION_WAITING = "waiting"  # a session has waited for its user longer than the configured delay
+    SESSION_NEEDS_YOU = "needs-you"  # a session asks for an answer (a permission)
+
 
 #: Ids are shown by their first 8 characters everywhere (menu, notifications): enough to tell them apart.
 SHORT_ID = 8
 
-#: What a notice's buttons can do (the tray maps these to its own actions).
-OFFER_PROMOTE = "promote"
-OFFER_FOCUS = "focus"
-OFFER_OPEN_HANDOVER = "open-handover"
+
+class OfferKind(StrEnum):
+    """What a notice's buttons can do (the tray maps these to its own actions)."""
+
+    PROMOTE = "promote"
+    FOCUS = "focus"
+    OPEN_HANDOVER = "open-handover"
 
 
 def short_id(session_id: Optional[str]) -> str:
@@ -41,20 +52,20 @@ def _ids(session_ids: Tuple[str, ...]) -> str:
 
 @dataclass(frozen=True)
 class Offer:
-    """One thing a notice lets the user do: `kind` (OFFER_*), its button text, and its target.
+    """One thing a notice lets the user do: `kind` (an `OfferKind`), its button text, and its target.
 
     `target` is a session id (promote, focus) or a project key (open HANDOVER.md). The action re-checks the
     registry when it runs: the state may have changed since the notice was shown.
     """
 
-    kind: str
+    kind: OfferKind
     label: str
     target: str
 
 
 @dataclass(frozen=True)
 class Event:
-    kind: str
+    kind: EventKind
     project_key: str
     project_name: str
     session_id: Optional[str] = None  # the orchestrator that died (the first, when several died at once)
@@ -65,10 +76,10 @@ class Event:
     @property
     def title(self) -> str:
         return {
-            ORCHESTRATOR_DIED: f"{self.project_name}: orchestrator died",
-            PROJECT_ORPHANED: f"{self.project_name}: no orchestrator",
-            PROJECT_VACATING: f"{self.project_name}: orchestrator is handing over",
-            PROJECT_CONFLICT: f"{self.project_name}: two orchestrators",
+            EventKind.ORCHESTRATOR_DIED: f"{self.project_name}: orchestrator died",
+            EventKind.PROJECT_ORPHANED: f"{self.project_name}: no orchestrator",
+            EventKind.PROJECT_VACATING: f"{self.project_name}: orchestrator is handing over",
+            EventKind.PROJECT_CONFLICT: f"{self.project_name}: two orchestrators",
         }[self.kind]
 
     @property
@@ -77,15 +88,15 @@ class Event:
             todo = f"Promote worker {short_id(self.suggested)} to take over."
         else:
             todo = "No live worker to take over: start a new session there."
-        if self.kind == ORCHESTRATOR_DIED:
+        if self.kind == EventKind.ORCHESTRATOR_DIED:
             ids = self.session_ids or ((self.session_id,) if self.session_id else ())
             who = f"Orchestrator {_ids(ids)}" if ids else "The orchestrator"
             if self.detail:  # another orchestrator is still alive (it was a conflict): nothing to promote
                 return f"{who} stopped running. {self.detail}"
             return f"{who} stopped running. {todo}"
-        if self.kind == PROJECT_ORPHANED:
+        if self.kind == EventKind.PROJECT_ORPHANED:
             return f"Workers are running without an orchestrator. {todo}"
-        if self.kind == PROJECT_VACATING:
+        if self.kind == EventKind.PROJECT_VACATING:
             who = f"Orchestrator {short_id(self.session_id)}" if self.session_id else "The orchestrator"
             if self.suggested:
                 return f"{who} wrote its handover. Read HANDOVER.md, then promote worker {short_id(self.suggested)}."
@@ -95,23 +106,25 @@ class Event:
 
     @property
     def offers(self) -> Tuple[Offer, ...]:
-        """The buttons for this notice; the first `OFFER_FOCUS` is also what a click on the body does."""
-        if self.kind in (ORCHESTRATOR_DIED, PROJECT_ORPHANED) and self.suggested and not self.detail:
+        """The buttons for this notice; the first `OfferKind.FOCUS` is also what a click on the body does."""
+        if self.kind in (EventKind.ORCHESTRATOR_DIED, EventKind.PROJECT_ORPHANED) and self.suggested and (
+                not self.detail):
             who = short_id(self.suggested)
-            return (Offer(OFFER_PROMOTE, f"Promote {who}", self.suggested),
-                    Offer(OFFER_FOCUS, f"Focus {who}", self.suggested))
-        if self.kind == PROJECT_VACATING and self.suggested:
-            return (Offer(OFFER_PROMOTE, f"Promote {short_id(self.suggested)}", self.suggested),
-                    Offer(OFFER_OPEN_HANDOVER, "Open HANDOVER.md", self.project_key))
-        if self.kind == PROJECT_VACATING:
-            return (Offer(OFFER_OPEN_HANDOVER, "Open HANDOVER.md", self.project_key),)
+            return (Offer(OfferKind.PROMOTE, f"Promote {who}", self.suggested),
+                    Offer(OfferKind.FOCUS, f"Focus {who}", self.suggested))
+        if self.kind == EventKind.PROJECT_VACATING and self.suggested:
+            return (Offer(OfferKind.PROMOTE, f"Promote {short_id(self.suggested)}", self.suggested),
+                    Offer(OfferKind.OPEN_HANDOVER, "Open HANDOVER.md", self.project_key))
+        if self.kind == EventKind.PROJECT_VACATING:
+            return (Offer(OfferKind.OPEN_HANDOVER, "Open HANDOVER.md", self.project_key),)
         return ()
 
     @property
     def click(self) -> Optional[Offer]:
         """What a click on the notice's body does: focus the session it is about, when there is one."""
-        if self.kind in (ORCHESTRATOR_DIED, PROJECT_ORPHANED, PROJECT_VACATING) and self.suggested:
-            return Offer(OFFER_FOCUS, f"Focus {short_id(self.suggested)}", self.suggested)
+        about_a_successor = (EventKind.ORCHESTRATOR_DIED, EventKind.PROJECT_ORPHANED, EventKind.PROJECT_VACATING)
+        if self.kind in about_a_successor and self.suggested:
+            return Offer(OfferKind.FOCUS, f"Focus {short_id(self.suggested)}", self.suggested)
         return None
 
 
@@ -135,30 +148,28 @@ def diff(before: Optional[Snapshot], after: Snapshot) -> List[Event]:
             # One notice for the death; it covers the orphaned (or still-in-conflict) state it leaves behind.
             survivors = tuple(s.session_id for s in view.orchestrators)
             detail = f"Orchestrator {_ids(survivors)} is still running." if survivors else ""
-            events.append(Event(ORCHESTRATOR_DIED, view.key, view.name, died[0], None if survivors else suggested,
-                                detail, died))
+            events.append(Event(EventKind.ORCHESTRATOR_DIED, view.key, view.name, died[0],
+                                None if survivors else suggested, detail, died))
             continue
-        if _entered(STATE_ORPHANED, old, view):
-            events.append(Event(PROJECT_ORPHANED, view.key, view.name, suggested=suggested))
-        if _entered(STATE_VACATING, old, view):
+        if _entered(State.ORPHANED, old, view):
+            events.append(Event(EventKind.PROJECT_ORPHANED, view.key, view.name, suggested=suggested))
+        if _entered(State.VACATING, old, view):
             leaving = view.vacating[0].session_id if view.vacating else None
-            events.append(Event(PROJECT_VACATING, view.key, view.name, leaving, suggested=suggested))
-        if _entered(STATE_CONFLICT, old, view):
+            events.append(Event(EventKind.PROJECT_VACATING, view.key, view.name, leaving, suggested=suggested))
+        if _entered(State.CONFLICT, old, view):
             ids = tuple(s.session_id for s in view.orchestrators)
-            events.append(Event(PROJECT_CONFLICT, view.key, view.name, detail=f"Live orchestrators: {_ids(ids)}.",
-                                session_ids=ids))
+            events.append(Event(EventKind.PROJECT_CONFLICT, view.key, view.name,
+                                detail=f"Live orchestrators: {_ids(ids)}.", session_ids=ids))
     return events
 
 
-SESSION_WAITING = "waiting"
-SESSION_NEEDS_YOU = "needs-you"
 
 
 @dataclass(frozen=True)
 class SessionEvent:
     """A session that waits for its user: said once per waiting episode (one episode per `since`)."""
 
-    kind: str
+    kind: EventKind
     session_id: str
     project_name: str
     waited: float = 0.0
@@ -167,7 +178,7 @@ class SessionEvent:
 
     @property
     def title(self) -> str:
-        if self.kind == SESSION_NEEDS_YOU:
+        if self.kind == EventKind.SESSION_NEEDS_YOU:
             return f"{self.project_name}: a session needs you"
         return f"{self.project_name}: a session is waiting for you"
 
@@ -178,17 +189,17 @@ class SessionEvent:
         what = f" ({self.detail})" if self.detail else ""
         last = f' Last prompt: "{self.prompt}".' if self.prompt else ""
         who = short_id(self.session_id)
-        if self.kind == SESSION_NEEDS_YOU:
+        if self.kind == EventKind.SESSION_NEEDS_YOU:
             return f"Session {who} is asking for an answer{what}: focus it to answer.{last}"
         return f"Session {who} has been waiting for you for {format_age(self.waited)}.{last}"
 
     @property
     def offers(self) -> Tuple[Offer, ...]:
-        return (Offer(OFFER_FOCUS, "Focus", self.session_id),)
+        return (Offer(OfferKind.FOCUS, "Focus", self.session_id),)
 
     @property
     def click(self) -> Optional[Offer]:
-        return Offer(OFFER_FOCUS, "Focus", self.session_id)
+        return Offer(OfferKind.FOCUS, "Focus", self.session_id)
 
 
 class ActivityWatcher:
@@ -216,9 +227,9 @@ class ActivityWatcher:
                     continue
                 waited = now - activity.since
                 if activity.state == "attention":
-                    kind = SESSION_NEEDS_YOU
+                    kind = EventKind.SESSION_NEEDS_YOU
                 elif activity.state == "waiting" and waited >= self.delay:
-                    kind = SESSION_WAITING
+                    kind = EventKind.SESSION_WAITING
                 else:
                     continue
                 self._said.add(key)
@@ -275,7 +286,7 @@ class ClaimEvent:
 
     @property
     def offers(self) -> Tuple[Offer, ...]:
-        return tuple(Offer(OFFER_FOCUS, f"Focus {short_id(s)}", s) for s in self.session_ids[:2])
+        return tuple(Offer(OfferKind.FOCUS, f"Focus {short_id(s)}", s) for s in self.session_ids[:2])
 
     @property
     def click(self) -> Optional[Offer]:

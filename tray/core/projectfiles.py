@@ -1,11 +1,12 @@
-"""What a project's coordination files say, gathered once per poll for the menu: TRAFFIC.md, HANDOVER.md."""
+"""What a project's coordination files say, gathered once per poll for the menu: TRAFFIC.md, HANDOVER.md, and
+the Claude Code task lists its live sessions use."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
-from tray.core import handover, traffic
+from tray.core import handover, tasklists, traffic
 from tray.core.snapshot import ProjectView, Snapshot
 
 
@@ -13,13 +14,18 @@ from tray.core.snapshot import ProjectView, Snapshot
 class ProjectFiles:
     traffic: traffic.ProjectTraffic = field(default_factory=traffic.ProjectTraffic)
     handover_modified: Optional[float] = None  # when HANDOVER.md was last written; None: there is none
+    task_lists: Tuple[tasklists.TaskList, ...] = ()
+    holding: Dict[str, Tuple[tasklists.Task, ...]] = field(default_factory=dict)  # by session id
 
 
 def gather_project(view: ProjectView) -> ProjectFiles:
     live = [(s.session_id, s.entry.cwd) for s in view.live]
+    lists, holding = tasklists.for_sessions([(s.session_id, s.entry.pid) for s in view.live])
     return ProjectFiles(
         traffic=traffic.for_project(view.project.root, live),
         handover_modified=handover.look(view.project.root).modified,
+        task_lists=lists,
+        holding=holding,
     )
 
 

@@ -94,7 +94,8 @@ class Registry:
         except RecursionError:
             return Unreadable(stem, path, "invalid JSON: nested too deeply", mtime)
         except (ValueError, MemoryError) as error:  # e.g. an integer of more than 4,300 digits
-            return Unreadable(stem, path, f"invalid JSON: {_first_line(error)}", mtime)
+            reason = "a number too long to read (over 4,300 digits)" if "digits" in str(error) else _first_line(error)
+            return Unreadable(stem, path, f"invalid JSON: {reason}", mtime)
         try:
             result = entry_from_json(data, stem, path)
         except Exception as error:  # noqa: BLE001 - whatever the content, one unreadable entry, not a failed command

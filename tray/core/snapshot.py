@@ -12,20 +12,26 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from tray.core.activity import WAITING, Activity, read_all
 from tray.core.entry import ROLE_ORCHESTRATOR, ROLE_VACATING, ROLE_WORKER, Entry, Unreadable
+from tray.core.enums import StrEnum
 from tray.core.liveness import LivenessProbe
 from tray.core.projects import Project, ProjectResolver
 from tray.core.registry import Registry
 from tray.core.turns import refine
 
-STATE_OK = "ok"
-STATE_ORPHANED = "orphaned"
-STATE_VACATING = "vacating"
-STATE_CONFLICT = "conflict"
-STATE_STALE = "stale"
-STATE_NONE = "none"  # the overall state when there are no projects at all
+
+class State(StrEnum):
+    """A project's state, from its live sessions (and the overall state: the worst of them)."""
+
+    OK = "ok"  # exactly one live orchestrator
+    ORPHANED = "orphaned"  # live workers, no live orchestrator: a worker should take over
+    VACATING = "vacating"  # the orchestrator is handing over
+    CONFLICT = "conflict"  # two or more live orchestrators
+    STALE = "stale"  # only dead entries
+    NONE = "none"  # the overall state when there are no projects at all
+
 
 # Worst first: the overall state is the most severe project state.
-SEVERITY = (STATE_CONFLICT, STATE_ORPHANED, STATE_VACATING, STATE_STALE, STATE_OK, STATE_NONE)
+SEVERITY = (State.CONFLICT, State.ORPHANED, State.VACATING, State.STALE, State.OK, State.NONE)
 
 
 @dataclass(frozen=True)
@@ -54,7 +60,7 @@ class Session:
 @dataclass(frozen=True)
 class ProjectView:
     project: Project
-    state: str
+    state: State
     orchestrators: Tuple[Session, ...]  # live orchestrators (more than one is a conflict)
     workers: Tuple[Session, ...]  # live workers, longest-running first
     vacating: Tuple[Session, ...]  # live sessions handing over
@@ -101,13 +107,13 @@ class Snapshot:
     unreadable: Tuple[Unreadable, ...]
 
     @property
-    def state(self) -> str:
+    def state(self) -> State:
         """The overall state: the most severe project state, `none` without projects."""
         states = {view.state for view in self.projects}
         for state in SEVERITY:
             if state in states:
                 return state
-        return STATE_NONE
+        return State.NONE
 
     @property
     def stale_count(self) -> int:
@@ -150,16 +156,16 @@ def seniority(session: Session) -> Tuple[float, str]:
     return (session.entry.started_ts, session.session_id)
 
 
-def project_state(orchestrators: int, vacating: int, workers: int) -> str:
+def project_state(orchestrators: int, vacating: int, workers: int) -> State:
     if orchestrators >= 2:
-        return STATE_CONFLICT
+        return State.CONFLICT
     if orchestrators == 1:
-        return STATE_OK
+        return State.OK
     if vacating:
-        return STATE_VACATING
+        return State.VACATING
     if workers:
-        return STATE_ORPHANED
-    return STATE_STALE
+        return State.ORPHANED
+    return State.STALE
 
 
 def view_project(project: Project, sessions: List[Session]) -> ProjectView:

@@ -17,7 +17,9 @@ def run_hooks_command(args: argparse.Namespace) -> int:
     try:
         if args.action == "install":
             form = getattr(args, "form", "auto") or "auto"
-            result = hs.install(path, form=hs.detect_form() if form == "auto" else form)
+            version = hs.claude_code_version()  # which form, and which events, this Claude Code knows
+            result = hs.install(path, form=hs.form_for(version) if form == "auto" else form,
+                                events=hs.events_for(version))
             print(result.message)
             for warning in result.warnings:
                 sys.stderr.write(f"orchestray: warning: {warning}\n")
@@ -29,7 +31,7 @@ def run_hooks_command(args: argparse.Namespace) -> int:
             if args.registry_shim and hs.remove_registry_shim(os.path.dirname(path)):
                 print(f"removed {os.path.join(os.path.dirname(path), hs.SHIM_NAME)}")
         else:
-            report = hs.status(path)
+            report = hs.status(path, events=hs.events_for(hs.claude_code_version()))
             print(report.format())
             for line in report.broken_lines():
                 sys.stderr.write(f"orchestray: {line}\n")

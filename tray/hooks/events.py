@@ -21,6 +21,19 @@ HOOK_EVENTS = {
     "Notification": "notification",
 }
 
+#: The first Claude Code version that knows an event, for the events newer than the rest. An older Claude Code
+#: treats a settings.json that names an event it does not know as an error: it skips the WHOLE file (every hook
+#: and setting in it) and asks at every start whether to exit (observed: 2.1.77 with `StopFailure`; 2.1.78 is the
+#: first that has it). Such an event is not installed where `claude --version` names an older version. A Claude
+#: Code whose version cannot be asked (not on PATH) gets every event: current versions all know them.
+SINCE = {"StopFailure": (2, 1, 78)}
+
+
+def events_for(version: "tuple[int, int, int] | None") -> "list[str]":
+    """The events to install for Claude Code `version` ((major, minor, patch); None when it is unknown: all)."""
+    return [event for event in HOOK_EVENTS if event not in SINCE or version is None or version >= SINCE[event]]
+
+
 #: The subcommands, in the table's order.
 SUBCOMMANDS = tuple(HOOK_EVENTS.values())
 

@@ -4,7 +4,8 @@ Contract (docs/protocol.md, "Claude Code's hooks"; docs/decisions.md, "Exit code
 stdin; never fail Claude Code (any error is logged, the handler exits 0 and prints nothing); print only the role
 at session start and a promoted worker's one-time notice at its next prompt, as context for the model. The
 prompt hook runs on every prompt, so its common case (registered, nothing to say) reads one small file and
-imports neither psutil nor argparse.
+imports neither psutil nor argparse. One module past 400 lines because the fast path (hand-parsed argv and
+stdin, the JSON-free field scanner) and the handlers it leads to are read and measured together.
 """
 
 from __future__ import annotations

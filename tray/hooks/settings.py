@@ -31,7 +31,7 @@ from tray.core.fsutil import unlink
 from tray.hooks import files
 from tray.hooks.backup import BACKUP_INFIX, BACKUPS_KEPT, unlink_quietly, write_backup
 from tray.hooks.backup import list_backups as _list_backups
-from tray.hooks.events import HOOK_EVENTS
+from tray.hooks.events import HOOK_EVENTS, events_for
 from tray.hooks.files import MAX_SETTINGS_BYTES, NEW_FILE_MODE, Conflict
 from tray.hooks.invocation import (
     FORM_EXEC,
@@ -39,8 +39,10 @@ from tray.hooks.invocation import (
     HOOK_TIMEOUT_SECONDS,
     CommandError,
     CommandPrefix,
+    claude_code_version,
     describe,
     detect_form,
+    form_for,
     hook_entries,
     hook_subcommand,
     orchestray_subcommand,
@@ -59,7 +61,8 @@ __all__ = [
     "FORM_EXEC", "FORM_SHELL", "HOOK_EVENTS", "HOOK_TIMEOUT_SECONDS",
     "MAX_SETTINGS_BYTES", "NEW_FILE_MODE", "SHIM_MARKER", "SHIM_NAME", "InstallPlan", "InstallResult",
     "SettingsError", "ShimResult", "StatusReport", "UninstallResult", "check_structure", "default_command_prefix",
-    "detect_form", "hook_commands", "hook_subcommand", "install", "list_backups", "orchestray_subcommand",
+    "claude_code_version", "detect_form", "events_for", "form_for", "hook_commands", "hook_subcommand", "install",
+    "list_backups", "orchestray_subcommand",
     "parse_settings", "plan_install", "plan_uninstall", "quote_command", "remove_registry_shim", "split_command",
     "status", "uninstall", "write_registry_shim",
 ]
@@ -296,17 +299,22 @@ def install(
     timeout: int = HOOK_TIMEOUT_SECONDS,
     check_import: bool = True,
     windows: Optional[bool] = None,
+    events: Optional[Sequence[str]] = None,
 ) -> InstallResult:
     """Merge Orchestray's hooks into ``settings_path`` (default: Claude Code's user settings).
 
     ``command_prefix``: argv words before ``hook SUB`` (default: ``launch.hook_prefix()``), or a string used
     verbatim as a shell fragment. ``form``: ``exec`` or ``shell`` (see ``invocation``; the CLI detects it).
     ``check_import``: with the default prefix, warn (in ``warnings``, nothing is refused) when the installed
-    prompt hook does not really run. Raises :class:`SettingsError` for a file it must not touch.
+    prompt hook does not really run. ``events``: the events to write (default: every event of the table); the
+    CLI gives ``events_for(<the installed Claude Code's version>)``, because an older Claude Code skips a whole
+    settings.json that names an event it does not know. Raises :class:`SettingsError` for a file it must not
+    touch.
     """
     prefix = default_command_prefix() if command_prefix is None else command_prefix
     try:
-        entries = hook_entries(prefix, form, windows, timeout)
+        wanted = list(HOOK_EVENTS) if events is None else list(events)
+        entries = {e: v for e, v in hook_entries(prefix, form, windows, timeout).items() if e in wanted}
     except CommandError as error:
         raise SettingsError(str(error)) from None
     holder: Dict[str, InstallPlan] = {}

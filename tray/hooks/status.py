@@ -178,6 +178,7 @@ def status(
     *,
     check: bool = True,
     prober: Callable[[Dict[str, Any], str], ProbeResult] = probe,
+    events: Optional[Sequence[str]] = None,
 ) -> StatusReport:
     """Report our hooks in ``settings_path`` without changing anything; raises :class:`SettingsError`.
 
@@ -205,8 +206,11 @@ def status(
                 else:
                     misplaced.append((event, describe(hook)))
     reports = []
+    wanted = list(HOOK_EVENTS) if events is None else list(events)  # the CLI: what this Claude Code knows
     for event, sub in HOOK_EVENTS.items():
         hooks = ours.get(event, [])
+        if not hooks and event not in wanted:
+            continue  # newer than this Claude Code: install leaves it out on purpose
         if not hooks:
             reports.append(HookStatus(event, sub, installed=False))
             continue
