@@ -9,12 +9,13 @@ import logging
 import math
 import os
 import threading
+from dataclasses import fields
 from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
 
-from tray.app.config import Config, ConfigStore
+from tray.app.config import LIMITS, Config, ConfigStore
 from tray.app.controller import TrayController
 from tray.core.registry import Registry
 
@@ -183,3 +184,12 @@ def test_saving_after_a_corrupt_file_keeps_it_aside(tmp_path):
     assert aside.read_bytes() == BROKEN["truncated"]
     assert json.loads(path.read_text())["notifications"] is False
     assert ConfigStore(str(path.parent)).load().notifications is False
+
+
+def test_every_number_in_the_config_has_a_range_that_holds_its_default():
+    """A numeric setting added without a range would make loading raise (no range to check against)."""
+    numbers = [f.name for f in fields(Config) if type(getattr(Config(), f.name)) in (int, float)]
+    assert numbers and sorted(numbers) == sorted(LIMITS)
+    for name in numbers:
+        low, high = LIMITS[name]
+        assert 0 < low <= getattr(DEFAULTS, name) <= high, name
