@@ -19,7 +19,7 @@ from helpers import iso, seed_entry, write_entry
 
 from tray.app.config import Config, ConfigStore
 from tray.app.single_instance import SingleInstance
-from tray.core import actions, activity, fsutil
+from tray.core import actions, activity, fsutil, private
 from tray.core.entry import InvalidCwd, check_cwd, new_entry
 from tray.core.registry import Registry
 
@@ -327,7 +327,7 @@ def test_loose_modes_are_reported_only_when_reachable(tmp_path_factory: pytest.T
         os.chmod(base, 0o755)
         _open_chain(base)
         registry = base / "active"
-        fsutil.ensure_private_dir(str(registry))
+        private.ensure_private_dir(str(registry))
         assert stat.S_IMODE(registry.stat().st_mode) == 0o700
         assert fsutil.loose_mode_warning(str(registry)) is None
         os.chmod(registry, 0o755)

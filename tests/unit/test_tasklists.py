@@ -78,9 +78,10 @@ def test_huge_fifo_and_folder_task_files_are_refused_without_blocking(tmp_path: 
 
 def test_a_real_process_environment_names_its_list_and_config(tmp_path: Path):
     env = dict(os.environ, CLAUDE_CODE_TASK_LIST_ID="shared-list", CLAUDE_CONFIG_DIR=str(tmp_path / "cfg"))
-    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], env=env,
-                             stdin=subprocess.PIPE)
+    child = subprocess.Popen([sys.executable, "-c", "import sys; print('ready', flush=True); sys.stdin.read()"],
+                             env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     try:
+        assert child.stdout is not None and child.stdout.readline() == b"ready\n"  # exec'd: its own environment
         found = tasklists.where(ORCH, tasklists.process_environ(child.pid, ORCH))
         assert found == tasklists.Where(str(tmp_path / "cfg"), "shared-list")
         write_list(tmp_path / "cfg", "shared-list", SHARED)

@@ -25,12 +25,12 @@ from tray.core.fsutil import (
     NotOurs,
     ReadRefused,
     atomic_write_bytes,
-    ensure_private_dir,
     private_dir,
     read_regular_file,
     unlink_quietly,
     warn_once,
 )
+from tray.core.private import ensure_private_dir
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the prompt hook imports this module)
 if TYPE_CHECKING:

@@ -21,14 +21,14 @@ import os
 import stat
 import time
 
+from tray.core.private import PRIVATE_DIR, PRIVATE_FILE
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the prompt hook imports this module)
 if TYPE_CHECKING:
     from typing import Any, Callable, Dict, Optional, Tuple
 
 TEMP_SUFFIX = ".tmp"
 NAME_MAX = 255  # bytes in one file name on every file system we run on (ext4, APFS, NTFS counts UTF-16 units)
-PRIVATE_FILE = 0o600
-PRIVATE_DIR = 0o700
 WINDOWS = os.name == "nt"
 # Waits between attempts of a Windows replace/unlink that met a sharing violation: about 1.5 s in all, enough
 # for a reader's open-read-close or an antivirus scan, short enough for a hook.
@@ -200,23 +200,6 @@ def _fsync_quietly(fd: int) -> None:
 
 
 # --- folders ----------------------------------------------------------------------------------------------
-
-
-def ensure_private_dir(path: str) -> None:
-    """Create `path` (and missing parents) with the folder itself user-only, whoever gets here first.
-
-    An existing folder is left as it is: its modes are the user's choice (see `loose_mode_warning`).
-    """
-    try:
-        os.mkdir(path, PRIVATE_DIR)
-    except FileExistsError:
-        return
-    except FileNotFoundError:
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        try:
-            os.mkdir(path, PRIVATE_DIR)
-        except FileExistsError:
-            return
 
 
 def private_dir(path: str, create: bool = True) -> Optional[int]:

@@ -62,7 +62,7 @@ def _file_handler(path: str, role: str) -> logging.Handler:
     import logging
     import logging.handlers
 
-    from tray.core.fsutil import PRIVATE_FILE, ensure_private_dir
+    from tray.core.private import PRIVATE_FILE, ensure_private_dir
 
     def private_open(self: logging.FileHandler):  # type: ignore[no-untyped-def]
         fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE)

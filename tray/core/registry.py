@@ -14,16 +14,15 @@ from typing import Iterator, List, Optional
 
 from tray.core.entry import Entry, Record, Unreadable, check_session_id, entry_from_json
 from tray.core.fsutil import (
-    PRIVATE_FILE,
     ReadRefused,
     atomic_write_json,
-    ensure_private_dir,
     loose_mode_warning,
     read_regular,
     unlink,
     warn_once,
 )
 from tray.core.lock import RegistryLock
+from tray.core.private import PRIVATE_FILE, ensure_private_dir
 
 MAX_ENTRY_BYTES = 64 * 1024
 SUFFIX = ".json"
