@@ -73,7 +73,7 @@ SNI_PACKAGES = "haskell-status-notifier-item-utils haskell-gtk-sni-tray-utils li
 SNI_WATCHER = "org.kde.StatusNotifierWatcher"
 
 #: Seconds any single step (start a daemon, run one xdotool command) may take.
-STEP_TIMEOUT = 10.0
+STEP_TIMEOUT = 30.0
 
 #: Variables of the caller's own session that must not leak in (a real bus or display, Wayland).
 _SESSION_VARS = frozenset(
