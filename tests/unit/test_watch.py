@@ -577,3 +577,15 @@ def test_an_edit_of_traffic_md_reaches_the_menu_with_a_one_hour_poll(tmp_path, p
             time.sleep(0.01)
     finally:
         controller.stop()
+
+
+def test_a_command_line_poll_interval_is_held_to_the_config_range():
+    from tray.app.config import LIMITS, Config
+    from tray.app.main import command_line_poll_interval
+
+    high = LIMITS["poll_interval"][1]
+    assert command_line_poll_interval(float("inf")) == high
+    assert command_line_poll_interval(1e308) == high
+    assert command_line_poll_interval(float("nan")) == Config().poll_interval
+    assert command_line_poll_interval(0.01) == 0.2
+    assert command_line_poll_interval(1.5) == 1.5

@@ -117,6 +117,16 @@ def keep_unused_modules_out(modules: Optional[MutableMapping[str, Any]] = None) 
             modules[name] = None
 
 
+def command_line_poll_interval(seconds: float) -> float:
+    """`--poll-interval`, held to the range config.json allows (down to 0.2 s, for tests): NaN, inf or 1e308
+    would stop the poll loop's timer; NaN gives the default."""
+    from tray.app.config import LIMITS, Config
+
+    if seconds != seconds:  # NaN
+        return Config().poll_interval
+    return min(LIMITS["poll_interval"][1], max(0.2, seconds))
+
+
 def run_tray(args: argparse.Namespace) -> int:
     from tray.app.config import ConfigStore, state_dir
     from tray.app.single_instance import AlreadyRunning, SingleInstance
@@ -185,7 +195,7 @@ def _run(args: argparse.Namespace, pystray: Any, registry: Any, log: Any, log_fi
         hooks_repair=_repair_hooks,
     )
     if getattr(args, "poll_interval", None):
-        controller.config.poll_interval = max(0.2, args.poll_interval)
+        controller.config.poll_interval = command_line_poll_interval(args.poll_interval)
     view = PystrayView(pystray, controller.perform)
     if not getattr(view.icon, "HAS_MENU", True):
         message = f"the tray backend '{view.backend}' cannot show menus"
