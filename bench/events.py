@@ -96,7 +96,8 @@ class Processes:
                 process.wait(timeout=10)
 
 
-def quiet_registry(directory: str, root: str, processes: Processes, projects: int = 10) -> List[subprocess.Popen]:
+def quiet_registry(directory: str, root: str, processes: Processes, projects: int = 10,
+                   prefix: str = "p") -> List[subprocess.Popen]:
     """`projects` projects, each with a live orchestrator, two live workers and two dead entries (50 entries
     at 10 projects): every project is `ok`, one orchestrator each. Returns the orchestrators' processes."""
     os.makedirs(directory, exist_ok=True)
@@ -106,12 +107,12 @@ def quiet_registry(directory: str, root: str, processes: Processes, projects: in
         os.makedirs(cwd, exist_ok=True)
         boss = processes.spawn()
         bosses.append(boss)
-        write_entry(directory, f"p{index}-orch", boss.pid, cwd, "orchestrator")
+        write_entry(directory, f"{prefix}{index}-orch", boss.pid, cwd, "orchestrator")
         for worker in range(2):
-            write_entry(directory, f"p{index}-w{worker}", processes.spawn().pid, cwd, "worker")
+            write_entry(directory, f"{prefix}{index}-w{worker}", processes.spawn().pid, cwd, "worker")
         for dead in range(2):
             gone = processes.spawn()
-            write_entry(directory, f"p{index}-dead{dead}", gone.pid, cwd, "worker")
+            write_entry(directory, f"{prefix}{index}-dead{dead}", gone.pid, cwd, "worker")
             processes.kill(gone)
     return bosses
 
@@ -239,8 +240,7 @@ def bench_desktop(workdir: str, seconds: float, kills: int) -> Dict[str, Any]:
             bare.wait(timeout=10)
 
             registry_dir = os.path.join(workdir, "registry")
-            bosses = quiet_registry(registry_dir, os.path.join(workdir, "projects"), processes,
-                                    projects=max(10, kills))
+            bosses = quiet_registry(registry_dir, os.path.join(workdir, "projects"), processes, projects=10)
             env = tray_environment(desk, workdir, registry_dir)
             log_file = os.path.join(env["ORCHESTRAY_LOG_DIR"], "orchestray.log")
             monitor = NotifyMonitor(desk)
@@ -280,6 +280,9 @@ def bench_desktop(workdir: str, seconds: float, kills: int) -> Dict[str, Any]:
                     processes.kill(churned.pop(0)[1])
 
             result["churn"] = measure(tray.pid, seconds, during=churn)
+            if kills > len(bosses):  # more projects for the kills, added after the windows measured at rest
+                bosses += quiet_registry(registry_dir, os.path.join(workdir, "more-projects"), processes,
+                                         projects=kills - len(bosses), prefix="q")
             time.sleep(2)
             latencies = []
             for boss in bosses[:kills]:
