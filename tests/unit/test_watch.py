@@ -26,6 +26,7 @@ from tray.app.main import gtk_without_opengl
 from tray.core.actions import register
 from tray.core.registry import Registry
 from tray.platform import watch
+from tray.platform.watch_kqueue import KqueueWatcher
 from tray.platform.watch_windows import SYNCHRONIZE, WT_EXECUTEONLYONCE, WindowsWatcher
 
 linux_only = pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="inotify and pidfd are Linux's")
@@ -226,7 +227,7 @@ def test_kqueue_watches_the_folders_and_each_process_exit(tmp_path):
     (tmp_path / ".activity").mkdir()
     s = fake_select()
     reasons = Reasons()
-    watcher = watch.KqueueWatcher(str(tmp_path), select_module=s)
+    watcher = KqueueWatcher(str(tmp_path), select_module=s)
     assert watcher.start(reasons)
     try:
         kq = s.the_queue
@@ -251,7 +252,7 @@ def test_kqueue_watches_the_folders_and_each_process_exit(tmp_path):
 
 
 def test_no_kqueue_means_no_watcher_and_polling():
-    assert not watch.KqueueWatcher("/nowhere", select_module=types.SimpleNamespace()).start(Reasons())
+    assert not KqueueWatcher("/nowhere", select_module=types.SimpleNamespace()).start(Reasons())
 
 
 # --- Windows through a fake kernel32 ---------------------------------------------------------------------
@@ -345,7 +346,7 @@ def test_windows_watches_the_folder_and_each_process_through_registered_waits(tm
 
 def test_each_platform_gets_its_watcher():
     assert isinstance(watch.for_platform("/r", "linux"), watch.LinuxWatcher)
-    assert isinstance(watch.for_platform("/r", "darwin"), watch.KqueueWatcher)
+    assert isinstance(watch.for_platform("/r", "darwin"), KqueueWatcher)
     assert isinstance(watch.for_platform("/r", "win32"), WindowsWatcher)
     assert watch.for_platform("/r", "sunos5") is None
 

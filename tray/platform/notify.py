@@ -23,10 +23,10 @@ import os
 import shutil
 import subprocess
 import sys
-import unicodedata
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Tuple
 
+from tray.core.fmt import one_line
 from tray.platform.opener import child_env
 
 __all__ = [
@@ -58,8 +58,6 @@ SUBPROCESS_TIMEOUT = 5.0
 DBUS_TIMEOUT_MS = 5000
 
 ELLIPSIS = "\u2026"
-# Bidirectional overrides and isolates: they can make a folder name display as something else.
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
 
 Runner = Callable[..., "subprocess.CompletedProcess[Any]"]
 
@@ -94,13 +92,7 @@ def safe_text(text: object, limit: int) -> str:
     """
     if not isinstance(text, str):
         text = "" if text is None else str(text)
-    kept = []
-    for char in text:
-        if char.isspace():
-            kept.append(" ")
-        elif unicodedata.category(char) not in ("Cc", "Cs") and char not in _BIDI_CONTROLS:
-            kept.append(char)
-    cleaned = " ".join("".join(kept).split())
+    cleaned = one_line(text)
     if limit <= 0:
         return ""
     if sum(_utf16_units(c) for c in cleaned) <= limit:

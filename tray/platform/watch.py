@@ -2,7 +2,9 @@
 session's process ending. Polling stays as the fallback and as a slow safety net (the controller rescans every
 minute anyway, and at once after the kernel says it dropped events).
 
-One small class per platform, behind one interface (``ChangeWatcher``):
+One small class per platform, behind one interface (``ChangeWatcher``); this module holds the interface, the
+Linux watcher and ``for_platform``, ``watch_kqueue`` and ``watch_windows`` the others, ``watch_base`` what the
+threads share:
 - Linux: one inotify descriptor on the registry folder and its ``.activity`` folder, plus one ``pidfd`` per
   live session process, all in one ``epoll`` set waited on by one thread. A process's end makes its pidfd
   readable, so a death is seen in well under a millisecond, without polling.
@@ -28,18 +30,10 @@ import errno
 import os
 import select
 import sys
-import threading
-from typing import Any, Callable, Dict, Iterable, List, Optional, Protocol, Set
+from typing import Any, Dict, Iterable, List, Optional, Protocol, Set
 
 from tray.core.liveness import process_create_time
-from tray.core.log import get_logger
-
-log = get_logger("watch")
-
-#: The folders inside the registry whose changes matter to the tray, besides the registry itself.
-WATCHED_SUBFOLDERS = (".activity",)
-
-OnChange = Callable[[str], None]
+from tray.platform.watch_base import WATCHED_SUBFOLDERS, OnChange, WatcherThread, log
 
 
 class ChangeWatcher(Protocol):
@@ -165,15 +159,15 @@ def parse_inotify_events(buffer: bytes) -> List[tuple[int, int, str]]:
     return events
 
 
-class LinuxWatcher:
+class LinuxWatcher(WatcherThread):
     """inotify on the folders and a pidfd per process, in one epoll set, waited on by one daemon thread."""
 
     name = "inotify+pidfd"
 
     def __init__(self, directory: str, system: Optional[Any] = None) -> None:
+        super().__init__()
         self.directory = directory
         self.system: Any = system
-        self.on_change: Optional[OnChange] = None
         self._epoll: Any = None
         self._inotify = -1
         self._folders: Dict[int, str] = {}  # inotify watch descriptor -> folder
@@ -181,10 +175,6 @@ class LinuxWatcher:
         self._fd_pids: Dict[int, int] = {}  # pidfd -> pid
         self._created: Dict[int, float] = {}  # pid -> creation time of the process its pidfd holds
         self._extra: Set[str] = set()  # folders outside the registry worth a wake (kept once added)
-        self._wake_read = self._wake_write = -1
-        self._lock = threading.Lock()
-        self._closed = threading.Event()
-        self._thread: Optional[threading.Thread] = None
         self._pid_trouble = False
 
     def start(self, on_change: OnChange) -> bool:
@@ -199,11 +189,7 @@ class LinuxWatcher:
             log.warning("cannot watch the registry with inotify (%s); polling instead", error)
             self._release()
             return False
-        self.on_change = on_change
-        self.watch_folders()
-        self._thread = threading.Thread(target=self._run, name="orchestray-watch", daemon=True)
-        self._thread.start()
-        return True
+        return self._begin(on_change)
 
     def watch_folders(self, extra: Iterable[str] = ()) -> None:
         """Watch the registry and its sub-folders that exist (called again when one appears), and `extra`."""
@@ -273,10 +259,6 @@ class LinuxWatcher:
             pass
         self.system.close(fd)
 
-    def _later(self, reason: str) -> None:
-        if self.on_change is not None:
-            self.on_change(reason)
-
     def _run(self) -> None:
         while not self._closed.is_set():
             try:
@@ -335,14 +317,8 @@ class LinuxWatcher:
         return reasons
 
     def close(self) -> None:
-        self._closed.set()
-        if self._wake_write >= 0:
-            try:
-                self.system.write(self._wake_write, b"x")
-            except OSError:
-                pass
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=2)
+        if self.system is not None:
+            self._end_thread(self.system.write)
         self._release()
 
     def _release(self) -> None:
@@ -361,174 +337,13 @@ class LinuxWatcher:
                 self._epoll = None
 
 
-# --- macOS and the BSDs: kqueue ---------------------------------------------------------------------------
-
-O_EVTONLY = 0x8000  # macOS: open a folder only to be told about it (does not keep a volume from unmounting)
-
-
-class KqueueWatcher:
-    """``EVFILT_VNODE`` on the folders and ``EVFILT_PROC``/``NOTE_EXIT`` per process, in one kqueue.
-
-    ``select_module`` is ``select`` on macOS; tests on Linux pass a fake with ``kqueue``, ``kevent`` and the
-    constants, and check what was registered.
-    """
-
-    name = "kqueue"
-
-    def __init__(self, directory: str, select_module: Any = None, os_module: Any = None) -> None:
-        self.directory = directory
-        self.select = select_module or select
-        self.os = os_module or os
-        self.on_change: Optional[OnChange] = None
-        self._kq: Any = None
-        self._folder_fds: Dict[str, int] = {}
-        self._pids: Set[int] = set()
-        self._extra: Set[str] = set()
-        self._wake_read = self._wake_write = -1
-        self._lock = threading.Lock()
-        self._closed = threading.Event()
-        self._thread: Optional[threading.Thread] = None
-
-    def _event(self, ident: int, kind: str, flags: tuple[str, ...], fflags: int = 0) -> Any:
-        """A kevent; ``kind`` and ``flags`` name the select module's constants (``KQ_FILTER_*``, ``KQ_EV_*``)."""
-        s = self.select
-        bits = 0
-        for flag in flags:
-            bits |= getattr(s, flag)
-        return s.kevent(ident, filter=getattr(s, kind), flags=bits, fflags=fflags)
-
-    def start(self, on_change: OnChange) -> bool:
-        if not hasattr(self.select, "kqueue"):
-            return False
-        try:
-            self._kq = self.select.kqueue()
-            self._wake_read, self._wake_write = self.os.pipe()
-            self._kq.control([self._event(self._wake_read, "KQ_FILTER_READ", ("KQ_EV_ADD",))], 0)
-        except OSError as error:
-            log.warning("cannot watch the registry with kqueue (%s); polling instead", error)
-            return False
-        self.on_change = on_change
-        self.watch_folders()
-        self._thread = threading.Thread(target=self._run, name="orchestray-watch", daemon=True)
-        self._thread.start()
-        return True
-
-    def watch_folders(self, extra: Iterable[str] = ()) -> None:
-        self._extra.update(extra)
-        s = self.select
-        fflags = s.KQ_NOTE_WRITE | s.KQ_NOTE_DELETE | s.KQ_NOTE_RENAME | s.KQ_NOTE_ATTRIB | s.KQ_NOTE_EXTEND
-        with self._lock:
-            ours = [self.directory] + [os.path.join(self.directory, sub) for sub in WATCHED_SUBFOLDERS]
-            for folder in ours + sorted(self._extra):
-                if folder in self._folder_fds or self._kq is None:
-                    continue
-                try:
-                    flags = O_EVTONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
-                    fd = self.os.open(folder, flags)
-                except OSError:
-                    continue
-                self._folder_fds[folder] = fd
-                self._kq.control([self._event(fd, "KQ_FILTER_VNODE", ("KQ_EV_ADD", "KQ_EV_CLEAR"), fflags)], 0)
-
-    def watch_pids(self, pids: Iterable[int], folders: Iterable[str] = ()) -> None:
-        wanted = {pid for pid in pids if isinstance(pid, int) and pid > 0}
-        s = self.select
-        with self._lock:
-            if self._kq is None:
-                return
-            for pid in self._pids - wanted:
-                try:
-                    self._kq.control([self._event(pid, "KQ_FILTER_PROC", ("KQ_EV_DELETE",), s.KQ_NOTE_EXIT)], 0)
-                except OSError:
-                    pass  # the process is gone already: so is its filter
-                self._pids.discard(pid)
-            for pid in wanted - self._pids:
-                try:
-                    exit_filter = self._event(pid, "KQ_FILTER_PROC", ("KQ_EV_ADD", "KQ_EV_ONESHOT"), s.KQ_NOTE_EXIT)
-                    self._kq.control([exit_filter], 0)
-                except ProcessLookupError:
-                    self._later("process-gone")
-                    continue
-                except OSError as error:
-                    log.warning("cannot watch process %d (%s); its end is found by polling", pid, error)
-                    continue
-                self._pids.add(pid)
-        self.watch_folders(folders)
-
-    @property
-    def watched_pids(self) -> Set[int]:
-        with self._lock:
-            return set(self._pids)
-
-    def known_alive(self) -> Dict[int, float]:
-        return {}  # kqueue holds no handle on the process: a PID could be reused unseen, so ask the OS
-
-    def _later(self, reason: str) -> None:
-        if self.on_change is not None:
-            self.on_change(reason)
-
-    def _run(self) -> None:
-        s = self.select
-        while not self._closed.is_set():
-            try:
-                ready = self._kq.control(None, 64, None)
-            except InterruptedError:
-                continue
-            except (OSError, ValueError):
-                if not self._closed.is_set():
-                    log.exception("watching the registry stopped; polling instead")
-                    self._later("watch-failed")
-                return
-            reasons = set()
-            for event in ready:
-                if event.filter == s.KQ_FILTER_READ and event.ident == self._wake_read:
-                    return
-                if event.filter == s.KQ_FILTER_PROC:
-                    with self._lock:
-                        self._pids.discard(event.ident)
-                    reasons.add("process-exit")
-                else:
-                    reasons.add("file")
-                    if event.fflags & (s.KQ_NOTE_DELETE | s.KQ_NOTE_RENAME):
-                        self._forget_folder(event.ident)
-                        reasons.add("folder")
-            if reasons and not self._closed.is_set():
-                self._later(",".join(sorted(reasons)))
-
-    def _forget_folder(self, fd: int) -> None:
-        with self._lock:
-            for folder, known in list(self._folder_fds.items()):
-                if known == fd:
-                    del self._folder_fds[folder]
-                    self.os.close(fd)
-
-    def close(self) -> None:
-        self._closed.set()
-        if self._wake_write >= 0:
-            try:
-                self.os.write(self._wake_write, b"x")
-            except OSError:
-                pass
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=2)
-        with self._lock:
-            for fd in list(self._folder_fds.values()) + [self._wake_read, self._wake_write]:
-                if fd >= 0:
-                    try:
-                        self.os.close(fd)
-                    except OSError:
-                        pass
-            self._folder_fds.clear()
-            if self._kq is not None:
-                self._kq.close()
-                self._kq = None
-
-
 def for_platform(directory: str, platform: str = sys.platform) -> Optional[ChangeWatcher]:
     """The watcher for this system, or None where only polling works."""
     if platform.startswith("linux"):
         return LinuxWatcher(directory)
     if platform == "darwin" or "bsd" in platform:
+        from tray.platform.watch_kqueue import KqueueWatcher
+
         return KqueueWatcher(directory)
     if platform == "win32":
         from tray.platform.watch_windows import WindowsWatcher

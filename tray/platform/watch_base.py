@@ -1,0 +1,56 @@
+"""What the change watchers of every platform share (see ``tray.platform.watch``): the folders worth watching
+inside the registry, the callback's type, and the one daemon thread the Linux and kqueue watchers wait in."""
+
+from __future__ import annotations
+
+import threading
+from typing import Callable, Iterable, Optional
+
+from tray.core.log import get_logger
+
+log = get_logger("watch")
+
+#: The folders inside the registry whose changes matter to the tray, besides the registry itself.
+WATCHED_SUBFOLDERS = (".activity",)
+
+OnChange = Callable[[str], None]
+
+
+class WatcherThread:
+    """What the Linux and kqueue watchers share: one daemon thread that waits in the kernel, a pipe that wakes
+    it to end, and the callback that says "look again"."""
+
+    def __init__(self) -> None:
+        self.on_change: Optional[OnChange] = None
+        self._wake_read = self._wake_write = -1
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+
+    def _begin(self, on_change: OnChange) -> bool:
+        self.on_change = on_change
+        self.watch_folders()
+        self._thread = threading.Thread(target=self._run, name="orchestray-watch", daemon=True)
+        self._thread.start()
+        return True
+
+    def watch_folders(self, extra: Iterable[str] = ()) -> None:
+        raise NotImplementedError
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def _later(self, reason: str) -> None:
+        if self.on_change is not None:
+            self.on_change(reason)
+
+    def _end_thread(self, write: Callable[[int, bytes], None]) -> None:
+        """Ask the thread to end (a byte on the wake pipe) and wait for it, unless called from it."""
+        self._closed.set()
+        if self._wake_write >= 0:
+            try:
+                write(self._wake_write, b"x")
+            except OSError:
+                pass
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=2)

@@ -1,0 +1,155 @@
+"""The macOS (and BSD) half of ``tray.platform.watch``: one kqueue with ``EVFILT_VNODE`` on the registry's
+folders and ``EVFILT_PROC``/``NOTE_EXIT`` per session process, waited on by one thread.
+
+kqueue holds no handle on a process (a PID could be reused unseen), so unlike the Linux pidfds it gives the
+snapshot no liveness answers: it only says "look again".
+"""
+
+from __future__ import annotations
+
+import os
+import select
+from typing import Any, Dict, Iterable, Set
+
+from tray.platform.watch_base import WATCHED_SUBFOLDERS, OnChange, WatcherThread, log
+
+O_EVTONLY = 0x8000  # macOS: open a folder only to be told about it (does not keep a volume from unmounting)
+
+
+class KqueueWatcher(WatcherThread):
+    """``EVFILT_VNODE`` on the folders and ``EVFILT_PROC``/``NOTE_EXIT`` per process, in one kqueue.
+
+    ``select_module`` is ``select`` on macOS; tests on Linux pass a fake with ``kqueue``, ``kevent`` and the
+    constants, and check what was registered.
+    """
+
+    name = "kqueue"
+
+    def __init__(self, directory: str, select_module: Any = None, os_module: Any = None) -> None:
+        super().__init__()
+        self.directory = directory
+        self.select = select_module or select
+        self.os = os_module or os
+        self._kq: Any = None
+        self._folder_fds: Dict[str, int] = {}
+        self._pids: Set[int] = set()
+        self._extra: Set[str] = set()
+
+    def _event(self, ident: int, kind: str, flags: tuple[str, ...], fflags: int = 0) -> Any:
+        """A kevent; ``kind`` and ``flags`` name the select module's constants (``KQ_FILTER_*``, ``KQ_EV_*``)."""
+        s = self.select
+        bits = 0
+        for flag in flags:
+            bits |= getattr(s, flag)
+        return s.kevent(ident, filter=getattr(s, kind), flags=bits, fflags=fflags)
+
+    def start(self, on_change: OnChange) -> bool:
+        if not hasattr(self.select, "kqueue"):
+            return False
+        try:
+            self._kq = self.select.kqueue()
+            self._wake_read, self._wake_write = self.os.pipe()
+            self._kq.control([self._event(self._wake_read, "KQ_FILTER_READ", ("KQ_EV_ADD",))], 0)
+        except OSError as error:
+            log.warning("cannot watch the registry with kqueue (%s); polling instead", error)
+            return False
+        return self._begin(on_change)
+
+    def watch_folders(self, extra: Iterable[str] = ()) -> None:
+        self._extra.update(extra)
+        s = self.select
+        fflags = s.KQ_NOTE_WRITE | s.KQ_NOTE_DELETE | s.KQ_NOTE_RENAME | s.KQ_NOTE_ATTRIB | s.KQ_NOTE_EXTEND
+        with self._lock:
+            ours = [self.directory] + [os.path.join(self.directory, sub) for sub in WATCHED_SUBFOLDERS]
+            for folder in ours + sorted(self._extra):
+                if folder in self._folder_fds or self._kq is None:
+                    continue
+                try:
+                    flags = O_EVTONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
+                    fd = self.os.open(folder, flags)
+                except OSError:
+                    continue
+                self._folder_fds[folder] = fd
+                self._kq.control([self._event(fd, "KQ_FILTER_VNODE", ("KQ_EV_ADD", "KQ_EV_CLEAR"), fflags)], 0)
+
+    def watch_pids(self, pids: Iterable[int], folders: Iterable[str] = ()) -> None:
+        wanted = {pid for pid in pids if isinstance(pid, int) and pid > 0}
+        s = self.select
+        with self._lock:
+            if self._kq is None:
+                return
+            for pid in self._pids - wanted:
+                try:
+                    self._kq.control([self._event(pid, "KQ_FILTER_PROC", ("KQ_EV_DELETE",), s.KQ_NOTE_EXIT)], 0)
+                except OSError:
+                    pass  # the process is gone already: so is its filter
+                self._pids.discard(pid)
+            for pid in wanted - self._pids:
+                try:
+                    exit_filter = self._event(pid, "KQ_FILTER_PROC", ("KQ_EV_ADD", "KQ_EV_ONESHOT"), s.KQ_NOTE_EXIT)
+                    self._kq.control([exit_filter], 0)
+                except ProcessLookupError:
+                    self._later("process-gone")
+                    continue
+                except OSError as error:
+                    log.warning("cannot watch process %d (%s); its end is found by polling", pid, error)
+                    continue
+                self._pids.add(pid)
+        self.watch_folders(folders)
+
+    @property
+    def watched_pids(self) -> Set[int]:
+        with self._lock:
+            return set(self._pids)
+
+    def known_alive(self) -> Dict[int, float]:
+        return {}  # kqueue holds no handle on the process: a PID could be reused unseen, so ask the OS
+
+    def _run(self) -> None:
+        s = self.select
+        while not self._closed.is_set():
+            try:
+                ready = self._kq.control(None, 64, None)
+            except InterruptedError:
+                continue
+            except (OSError, ValueError):
+                if not self._closed.is_set():
+                    log.exception("watching the registry stopped; polling instead")
+                    self._later("watch-failed")
+                return
+            reasons = set()
+            for event in ready:
+                if event.filter == s.KQ_FILTER_READ and event.ident == self._wake_read:
+                    return
+                if event.filter == s.KQ_FILTER_PROC:
+                    with self._lock:
+                        self._pids.discard(event.ident)
+                    reasons.add("process-exit")
+                else:
+                    reasons.add("file")
+                    if event.fflags & (s.KQ_NOTE_DELETE | s.KQ_NOTE_RENAME):
+                        self._forget_folder(event.ident)
+                        reasons.add("folder")
+            if reasons and not self._closed.is_set():
+                self._later(",".join(sorted(reasons)))
+
+    def _forget_folder(self, fd: int) -> None:
+        with self._lock:
+            for folder, known in list(self._folder_fds.items()):
+                if known == fd:
+                    del self._folder_fds[folder]
+                    self.os.close(fd)
+
+    def close(self) -> None:
+        self._end_thread(self.os.write)
+        with self._lock:
+            for fd in list(self._folder_fds.values()) + [self._wake_read, self._wake_write]:
+                if fd >= 0:
+                    try:
+                        self.os.close(fd)
+                    except OSError:
+                        pass
+            self._folder_fds.clear()
+            if self._kq is not None:
+                self._kq.close()
+                self._kq = None
