@@ -7,6 +7,9 @@ The view is anything with `show(state, count, title, menu)`, `notify(title, body
 A notice's buttons (events.Offer) come back here as actions. They run on a thread of their own, maybe minutes after
 the notice, so each one re-reads the registry first and refuses, in a notification, what no longer makes sense
 (the successor died, someone else promoted meanwhile): never a traceback, never a forced demotion.
+
+One module past 400 lines because it is one state machine: the snapshot it holds, the view it drives, the
+watcher and the notices it times and the actions it runs all share one lock and one idea of "what is shown".
 """
 
 from __future__ import annotations

@@ -14,6 +14,9 @@ pattern gives every session its own branch); hand-picked names like `S26` that m
 
 Orchestray writes TRAFFIC.md only to create it where it is missing (`create`), and then without ever replacing
 a file that appeared meanwhile.
+
+One module past 400 lines because reading the tables, matching them to sessions and rewriting the one table
+the user lets us keep current share one model of the file (headings, column maps, row spans).
 """
 
 from __future__ import annotations

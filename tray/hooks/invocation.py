@@ -22,6 +22,9 @@ customised (extra words after the subcommand) is theirs.
 
 Running a hook as Claude Code would (:func:`probe`) is how ``hooks status`` proves that each installed command
 still works: it sets ``handlers.PROBE_ENV`` and expects the hook's one-line JSON answer and exit status 0.
+
+One module just past 400 lines: writing, recognising and running hook entries is one vocabulary (the two forms,
+the words that make a hook ours), and splitting it would put the writer and the recogniser out of step.
 """
 
 from __future__ import annotations

@@ -17,6 +17,9 @@ each mechanism is a single file or registry value. Every backend has the same fo
   Translocation path (an app opened from Downloads) is refused with one line saying what to do.
 * Linux and other XDG desktops: ``$XDG_CONFIG_HOME/autostart/orchestray.desktop``.
 
+One module past 400 lines because the three backends share the interface, the mark that says "ours" and
+the command they write; each is small.
+
 Files are written atomically (temp file + ``os.replace``). ``disable`` removes only what carries our mark (the
 ``X-Orchestray=true`` key in the .desktop file, ``Label`` = our bundle id in the plist), so a user's own file
 of the same name survives, and ``enable`` refuses to overwrite such a file. Every location (home, config dir,
