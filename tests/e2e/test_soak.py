@@ -67,6 +67,10 @@ SEED = int(os.environ.get("ORCHESTRAY_SOAK_SEED", str(DEFAULT_SEED)))
 PROJECTS = 10
 MAX_LIVE = 20
 TYPICAL_LIVE = 14  # sessions running at once, most of the time
+#: What a run must have gone through before it ends: it goes on past SOAK_SECONDS (up to three times as long)
+#: until it has, since the seed fixes the choices, not how many steps a loaded machine gets through in 90 s.
+MIN_KILLS = SESSIONS // 4
+MIN_PROMOTIONS = 3
 PROJECT_WEIGHTS = (5, 4, 3, 2, 1, 1, 1, 1, 1, 1)  # a few busy projects (many workers), a few quiet ones
 REPLY_TIMEOUT = 60.0
 HOOK = os.path.join(REPO, "tray", "hook.py")
@@ -628,8 +632,9 @@ def test_soak(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         poll.barrier()
         while True:
             elapsed = time.monotonic() - began
-            if elapsed >= SOAK_SECONDS and len(soak.sessions) >= SESSIONS:
-                break
+            covered = soak.counts["killed"] >= MIN_KILLS and soak.counts["promoted"] >= MIN_PROMOTIONS
+            if elapsed >= SOAK_SECONDS and len(soak.sessions) >= SESSIONS and (covered or elapsed >= 3 * SOAK_SECONDS):
+                break  # a slow machine takes longer to get through as many kills, not fewer kills
             soak.step(elapsed)
             steps += 1
             poll.barrier()  # the tray has seen the result of this step before the next one
@@ -698,4 +703,4 @@ def test_soak(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The run proved something: enough of everything happened.
     assert len(soak.sessions) >= SESSIONS
     assert len(expected) >= max(3, SESSIONS // 20), summary
-    assert soak.counts["promoted"] >= 3 and soak.counts["killed"] >= SESSIONS // 4, summary
+    assert soak.counts["promoted"] >= MIN_PROMOTIONS and soak.counts["killed"] >= MIN_KILLS, summary
