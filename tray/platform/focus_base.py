@@ -7,7 +7,7 @@ A module of its own so that the platform steps (focus_x11, focus_macos, focus_wi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Optional
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import psutil
 
@@ -51,3 +51,18 @@ class Processes:
             return psutil.Process(pid).terminal() or ""
         except (psutil.Error, OSError, AttributeError):  # no terminal() on Windows
             return ""
+
+
+def nearest_window(ancestors: Sequence[int], owned: Mapping[int, List[int]],
+                   processes: Processes) -> Union[None, FocusResult, Tuple[int, int, str]]:
+    """The one window of the nearest ancestor that shows any: `(window, pid, name)`; a refusal when that
+    ancestor shows several (raising a guess could raise the wrong one); None when no ancestor shows one."""
+    for pid in ancestors:
+        windows = owned.get(pid)
+        if not windows:
+            continue
+        name = processes.name(pid) or f"pid {pid}"
+        if len(windows) > 1:
+            return FocusResult(False, f"{name} (pid {pid}) shows {len(windows)} windows; cannot tell which one")
+        return windows[0], pid, name
+    return None

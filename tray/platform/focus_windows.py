@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Dict, List, Sequence
 
-from tray.platform.focus_base import FocusResult, Processes
+from tray.platform.focus_base import FocusResult, Processes, nearest_window
 
 SW_RESTORE = 9
 GA_ROOTOWNER = 3
@@ -89,15 +89,12 @@ def raise_console(ancestors: Sequence[int], processes: Processes, win32: Win32 |
         for hwnd in api.top_windows():
             if api.is_visible(hwnd):
                 owned.setdefault(api.window_pid(hwnd), []).append(hwnd)
-        for pid in ancestors:
-            hwnds = owned.get(pid)
-            if not hwnds:
-                continue
-            name = processes.name(pid) or f"pid {pid}"
-            if len(hwnds) > 1:
-                return FocusResult(False, f"{name} (pid {pid}) shows {len(hwnds)} windows; cannot tell which one")
-            candidates.append((hwnds[0], f"{name} (pid {pid})"))
-            break
+        found = nearest_window(ancestors, owned, processes)
+        if isinstance(found, FocusResult):
+            return found
+        if found is not None:
+            hwnd, pid, name = found
+            candidates.append((hwnd, f"{name} (pid {pid})"))
     if not candidates:
         return FocusResult(False, "no console or terminal window found among its parent processes")
     hwnd, what = candidates[0]

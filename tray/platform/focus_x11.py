@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
-from tray.platform.focus_base import FocusResult, Processes
+from tray.platform.focus_base import FocusResult, Processes, nearest_window
 
 #: How long the window manager may take to make the window active (seconds; generous for a loaded machine).
 ACTIVATE_TIMEOUT = 5.0
@@ -78,21 +78,18 @@ def raise_window(ancestors: Sequence[int], processes: Processes, display_name: O
     try:
         if not _has_ewmh_wm(display):
             return FocusResult(False, "no EWMH window manager is running")
-        owned = windows_by_pid(display)
-        for pid in ancestors:
-            wids = owned.get(pid)
-            if not wids:
-                continue
-            name = processes.name(pid) or f"pid {pid}"
-            if len(wids) > 1:
-                return FocusResult(False, f"{name} (pid {pid}) shows {len(wids)} windows; cannot tell which one")
-            activate(display, wids[0])
+        found = nearest_window(ancestors, windows_by_pid(display), processes)
+        if isinstance(found, FocusResult):
+            return found
+        if found is not None:
+            wid, pid, name = found
+            activate(display, wid)
             deadline = time.monotonic() + ACTIVATE_TIMEOUT
-            while active_window(display) != wids[0]:
+            while active_window(display) != wid:
                 if time.monotonic() >= deadline:
                     return FocusResult(False, f"the window manager did not activate {name}'s window")
                 time.sleep(0.02)
-            return FocusResult(True, f"raised {name} (pid {pid}, window 0x{wids[0]:x})")
+            return FocusResult(True, f"raised {name} (pid {pid}, window 0x{wid:x})")
         return FocusResult(False, "no terminal window found among its parent processes (ssh, or another display?)")
     finally:
         display.close()

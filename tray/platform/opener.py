@@ -26,7 +26,8 @@ __all__ = ["open_path", "opener_argv", "child_env", "project_file"]
 PathLike = Union[str, "os.PathLike[str]"]
 
 
-def _kind(platform: Optional[str]) -> str:
+def platform_kind(platform: Optional[str] = None) -> str:
+    """"windows", "macos" or "xdg" (every other desktop): which opener and which terminal to use."""
     name = platform or sys.platform
     if name.startswith(("win", "cygwin", "msys")):
         return "windows"
@@ -41,10 +42,10 @@ def opener_argv(path: PathLike, platform: Optional[str] = None) -> List[str]:
     The path is made absolute first, so it can never start with ``-`` (read as an option) or look like a URL
     (``xdg-open`` treats ``scheme:...`` as one). Windows has no argv: it uses ``os.startfile``.
     """
-    if _kind(platform) == "windows":
+    if platform_kind(platform) == "windows":
         raise ValueError("Windows opens files with os.startfile, not with an argument list")
     absolute = os.path.abspath(os.fspath(path))
-    return ["open", absolute] if _kind(platform) == "macos" else ["xdg-open", absolute]
+    return ["open", absolute] if platform_kind(platform) == "macos" else ["xdg-open", absolute]
 
 
 def child_env(environ: Optional[Mapping[str, str]] = None, frozen: Optional[bool] = None) -> Dict[str, str]:
@@ -95,7 +96,7 @@ def open_path(
     target = os.path.abspath(os.fspath(path))
     if not os.path.exists(target):
         raise FileNotFoundError(target)
-    if _kind(platform) == "windows":
+    if platform_kind(platform) == "windows":
         runner = startfile if startfile is not None else getattr(os, "startfile", None)
         if runner is None:
             raise OSError("os.startfile is not available on this system")

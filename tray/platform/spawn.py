@@ -21,10 +21,11 @@ import re
 import shlex
 import shutil
 import subprocess
-import sys
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
+
+from tray.platform.opener import platform_kind
 
 #: A worktree name: what `git branch` accepts in practice, without anything a command line could misread.
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,99}")
@@ -81,15 +82,6 @@ class Plan:
     env: Dict[str, str] = field(default_factory=dict)
 
 
-def _kind(platform: Optional[str]) -> str:
-    name = platform or sys.platform
-    if name.startswith(("win", "cygwin", "msys")):
-        return "windows"
-    if name == "darwin":
-        return "macos"
-    return "unix"
-
-
 def claude_command(claude: str, name: Optional[str] = None, tmux: bool = False) -> List[str]:
     """`claude --worktree [NAME] [--tmux]`, the name checked (see the module docstring)."""
     argv = [claude, "--worktree"]
@@ -133,7 +125,7 @@ def plan(root: str, name: Optional[str] = None, tmux: bool = False, *, platform:
     env = dict(os.environ if environ is None else environ)
     if not os.path.isdir(root):
         raise SpawnRefused(f"the project folder {root} does not exist")
-    kind = _kind(platform)
+    kind = platform_kind(platform)
     claude = which("claude")
     if not claude and kind == "macos":
         claude = "claude"  # an app started from Finder has a short PATH; Terminal's login shell has the user's
@@ -167,7 +159,7 @@ def spawn(root: str, name: Optional[str] = None, tmux: bool = False, *, platform
                                "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "close_fds": True}
     if chosen.creationflags:
         options["creationflags"] = chosen.creationflags
-    elif _kind(platform) != "windows":
+    elif platform_kind(platform) != "windows":
         options["start_new_session"] = True
     try:
         process = popen(chosen.argv, **options)

@@ -259,26 +259,14 @@ class LinuxWatcher(WatcherThread):
             pass
         self.system.close(fd)
 
-    def _run(self) -> None:
-        while not self._closed.is_set():
-            try:
-                ready = self._epoll.poll()  # no timeout: nothing wakes this thread but an event
-            except InterruptedError:
-                continue
-            except (OSError, ValueError):
-                if not self._closed.is_set():
-                    log.exception("watching the registry stopped; polling instead")
-                    self._later("watch-failed")
-                return
-            reasons = self._handle(ready)
-            if reasons and not self._closed.is_set():
-                self._later(",".join(sorted(reasons)))
+    def _wait(self) -> Any:
+        return self._epoll.poll()  # no timeout: nothing wakes this thread but an event
 
-    def _handle(self, ready: List[tuple[int, int]]) -> Set[str]:
+    def _handle(self, ready: List[tuple[int, int]]) -> Optional[Set[str]]:
         reasons: Set[str] = set()
         for fd, _mask in ready:
             if fd == self._wake_read:
-                return set()  # close() asked the thread to end
+                return None  # close() asked the thread to end
             if fd == self._inotify:
                 reasons |= self._drain_inotify()
                 continue

@@ -4,7 +4,7 @@ inside the registry, the callback's type, and the one daemon thread the Linux an
 from __future__ import annotations
 
 import threading
-from typing import Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional, Set
 
 from tray.core.log import get_logger
 
@@ -37,8 +37,30 @@ class WatcherThread:
     def watch_folders(self, extra: Iterable[str] = ()) -> None:
         raise NotImplementedError
 
-    def _run(self) -> None:
+    def _wait(self) -> Any:
+        """Block in the kernel until something happens; what happened, for `_handle`."""
         raise NotImplementedError
+
+    def _handle(self, ready: Any) -> Optional[Set[str]]:
+        """The reasons to look again in what `_wait` returned; None when close() asked the thread to end."""
+        raise NotImplementedError
+
+    def _run(self) -> None:
+        while not self._closed.is_set():
+            try:
+                ready = self._wait()
+            except InterruptedError:
+                continue
+            except (OSError, ValueError):
+                if not self._closed.is_set():
+                    log.exception("watching the registry stopped; polling instead")
+                    self._later("watch-failed")
+                return
+            reasons = self._handle(ready)
+            if reasons is None:
+                return
+            if reasons and not self._closed.is_set():
+                self._later(",".join(sorted(reasons)))
 
     def _later(self, reason: str) -> None:
         if self.on_change is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import select
-from typing import Any, Dict, Iterable, Set
+from typing import Any, Dict, Iterable, Optional, Set
 
 from tray.platform.watch_base import WATCHED_SUBFOLDERS, OnChange, WatcherThread, log
 
@@ -105,33 +105,25 @@ class KqueueWatcher(WatcherThread):
     def known_alive(self) -> Dict[int, float]:
         return {}  # kqueue holds no handle on the process: a PID could be reused unseen, so ask the OS
 
-    def _run(self) -> None:
+    def _wait(self) -> Any:
+        return self._kq.control(None, 64, None)
+
+    def _handle(self, ready: Any) -> Optional[Set[str]]:
         s = self.select
-        while not self._closed.is_set():
-            try:
-                ready = self._kq.control(None, 64, None)
-            except InterruptedError:
-                continue
-            except (OSError, ValueError):
-                if not self._closed.is_set():
-                    log.exception("watching the registry stopped; polling instead")
-                    self._later("watch-failed")
-                return
-            reasons = set()
-            for event in ready:
-                if event.filter == s.KQ_FILTER_READ and event.ident == self._wake_read:
-                    return
-                if event.filter == s.KQ_FILTER_PROC:
-                    with self._lock:
-                        self._pids.discard(event.ident)
-                    reasons.add("process-exit")
-                else:
-                    reasons.add("file")
-                    if event.fflags & (s.KQ_NOTE_DELETE | s.KQ_NOTE_RENAME):
-                        self._forget_folder(event.ident)
-                        reasons.add("folder")
-            if reasons and not self._closed.is_set():
-                self._later(",".join(sorted(reasons)))
+        reasons: Set[str] = set()
+        for event in ready:
+            if event.filter == s.KQ_FILTER_READ and event.ident == self._wake_read:
+                return None  # close() asked the thread to end
+            if event.filter == s.KQ_FILTER_PROC:
+                with self._lock:
+                    self._pids.discard(event.ident)
+                reasons.add("process-exit")
+            else:
+                reasons.add("file")
+                if event.fflags & (s.KQ_NOTE_DELETE | s.KQ_NOTE_RENAME):
+                    self._forget_folder(event.ident)
+                    reasons.add("folder")
+        return reasons
 
     def _forget_folder(self, fd: int) -> None:
         with self._lock:
