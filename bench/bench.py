@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import gc
 import json
 import os
 import platform
@@ -41,15 +40,17 @@ import sys
 import tempfile
 import time
 import uuid
+from functools import partial
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 sys.path.insert(1, os.path.join(REPO, "tests", "support"))
 
-import events  # noqa: E402  (bench/events.py: this script's folder is on sys.path)
+import events  # noqa: E402
 import latency  # noqa: E402
 import psutil  # noqa: E402
+from timing import interleaved  # noqa: E402  (bench/events.py: this script's folder is on sys.path)
 
 from tray.core import actions  # noqa: E402
 from tray.core.liveness import LivenessProbe  # noqa: E402
@@ -83,25 +84,6 @@ def median_ms(samples: Sequence[float]) -> float:
 def quantile_ms(samples: Sequence[float], q: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000.0
-
-
-def interleaved(
-    variants: Dict[str, Callable[[], Any]], rounds: int, warmup: int = 2, seed: int = 6
-) -> Dict[str, List[float]]:
-    """Run every variant once per round, in a shuffled order each round; seconds per run, by variant."""
-    rng = random.Random(seed)
-    times: Dict[str, List[float]] = {name: [] for name in variants}
-    names = list(variants)
-    for index in range(warmup + rounds):
-        rng.shuffle(names)
-        for name in names:
-            gc.collect()
-            start = time.perf_counter()
-            variants[name]()
-            elapsed = time.perf_counter() - start
-            if index >= warmup:
-                times[name].append(elapsed)
-    return times
 
 
 class Sleepers:
@@ -293,20 +275,8 @@ def bench_hooks(rounds: int, workdir: str, sleepers: Sleepers) -> Dict[str, Any]
         "prompt hook": lambda: outputs["prompt"].append(run([PY, *HOOK, "hook", "prompt"], prompt_env, prompt_payload)),
         "session-start hook": session_start,
     }
-    # Interleave by hand so the clean-up of session-start's entry stays out of every timed call.
-    rng = random.Random(6)
-    times: Dict[str, List[float]] = {name: [] for name in variants}
-    names = list(variants)
-    warmup = 3
-    for index in range(warmup + rounds):
-        rng.shuffle(names)
-        for name in names:
-            start = time.perf_counter()
-            variants[name]()
-            elapsed = time.perf_counter() - start
-            cleanup_started()
-            if index >= warmup:
-                times[name].append(elapsed)
+    # The clean-up of session-start's entry runs after each call, outside the timing.
+    times = interleaved(variants, rounds, warmup=3, seed=6, after=cleanup_started)
 
     # The hooks really did their job: the prompt hook printed nothing and left the entry, session-start
     # told the new session its role, and nothing was logged as a failure.
@@ -441,7 +411,7 @@ def bench_poll(sizes: List[int], rounds_for: Callable[[int], int], workdir: str,
             "snapshot, psutil only": lambda r=registry, p=resolver: build_snapshot(r, p, PsutilOnlyProbe()),
         }
         rounds = rounds_for(size)
-        times = interleaved(variants, rounds, warmup=1 if size >= 10000 else 2)
+        times = interleaved(variants, rounds, warmup=1 if size >= 10000 else 2, collect=True)
         floor_s = statistics.median(times["floor"])
         snap_s = statistics.median(times["snapshot"])
         cold_s = statistics.median(times["snapshot, cold"])
@@ -496,7 +466,7 @@ def bench_clean(rounds: int, workdir: str) -> Dict[str, Any]:
     times = interleaved({
         "snapshot": lambda: build_snapshot(registry, ProjectResolver(), LivenessProbe()),
         "clean --dry-run": lambda: actions.clean(registry, dry_run=True),
-    }, rounds, warmup=1)
+    }, rounds, warmup=1, collect=True)
     snap_s = statistics.median(times["snapshot"])
     clean_s = statistics.median(times["clean --dry-run"])
     return {
@@ -624,7 +594,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 results["clean"] = bench_clean(3 if args.quick else 7, os.path.join(workdir, "clean"))
             if "latency" in parts:
                 print("frozen start, notifications without D-Bus...", file=sys.stderr, flush=True)
-                results["latency"] = latency.bench_latency(10 if args.quick else 20, interleaved)
+                results["latency"] = latency.bench_latency(10 if args.quick else 20, partial(interleaved, collect=True))
             if "tray" in parts:
                 print("the event-driven tray (at rest, deaths, 1,000 sessions)...", file=sys.stderr, flush=True)
                 results["tray"] = events.run(quick=args.quick)

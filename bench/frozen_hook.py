@@ -24,15 +24,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from typing import Any, Callable, Dict, List, Optional, Sequence
+
+from timing import interleaved  # bench/timing.py: this script's folder is on sys.path
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET = 1.3
@@ -57,22 +57,6 @@ def build_minimal(workdir: str) -> str:
     if not os.path.isfile(program):
         raise RuntimeError(f"PyInstaller did not build {program}")
     return program
-
-
-def interleaved(variants: Dict[str, Callable[[], None]], rounds: int, warmup: int = 3) -> Dict[str, List[float]]:
-    """Every variant once per round, in a shuffled order each round; seconds per run, by variant."""
-    rng = random.Random(13)
-    times: Dict[str, List[float]] = {name: [] for name in variants}
-    names = list(variants)
-    for index in range(warmup + rounds):
-        rng.shuffle(names)
-        for name in names:
-            start = time.perf_counter()
-            variants[name]()
-            elapsed = time.perf_counter() - start
-            if index >= warmup:
-                times[name].append(elapsed)
-    return times
 
 
 def measure(dist: str, rounds: int, workdir: str) -> Dict[str, Any]:
@@ -116,7 +100,7 @@ def measure(dist: str, rounds: int, workdir: str) -> Dict[str, Any]:
             "minimal": run([minimal]),
             "orchestray-hook": run([hook, "hook", "prompt"], payload),
             "orchestray (main)": run([main, "hook", "prompt"], payload),
-        }, rounds)
+        }, rounds, warmup=3, seed=13)
         if not os.path.isfile(os.path.join(registry, session + ".json")):
             problems.append("the prompt hook's session lost its entry")
     finally:

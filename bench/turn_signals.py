@@ -21,16 +21,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, Callable, Dict, List
+from typing import Any, Dict, List
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
+
+from timing import interleaved  # noqa: E402  (bench/timing.py: this script's folder is on sys.path)
 
 from tray.core import activity as act  # noqa: E402
 from tray.core import turns  # noqa: E402
@@ -40,20 +41,6 @@ from tray.core.snapshot import build_snapshot  # noqa: E402
 from tray.platform.launch import HOOK_BOOTSTRAP  # noqa: E402
 
 PY = sys.executable
-
-
-def timed(variants: Dict[str, Callable[[], Any]], rounds: int, warmup: int = 3) -> Dict[str, List[float]]:
-    names = list(variants)
-    rng = random.Random(7)
-    times: Dict[str, List[float]] = {name: [] for name in names}
-    for index in range(warmup + rounds):
-        rng.shuffle(names)
-        for name in names:
-            start = time.perf_counter()
-            variants[name]()
-            if index >= warmup:
-                times[name].append(time.perf_counter() - start)
-    return times
 
 
 def claude_files(config: str, pid: int, session: str, transcript_bytes: int, status: bool) -> str:
@@ -93,8 +80,8 @@ def bench_hook(rounds: int, workdir: str, sleeper_pid: int) -> Dict[str, Any]:
         if done.returncode != 0 or done.stdout:
             raise RuntimeError(f"{cmd[:40]}... answered {done.returncode} {done.stdout!r}")
 
-    times = timed({"sh -c true": lambda: run("cat >/dev/null; true"), "PostToolUse hook": lambda: run(command)},
-                  rounds)
+    times = interleaved({"sh -c true": lambda: run("cat >/dev/null; true"), "PostToolUse hook": lambda: run(command)},
+                        rounds, warmup=3, seed=7)
     floor = statistics.median(times["sh -c true"])
     return {name: {"median_ms": round(statistics.median(t) * 1000, 2),
                    "ratio_to_floor": round(statistics.median(t) / floor, 2)} for name, t in times.items()}
@@ -111,10 +98,10 @@ def bench_tray(rounds: int, workdir: str, pids: List[int]) -> Dict[str, Any]:
     since = time.time()
     status_activity = act.Activity(act.WORKING, since, "", "p", with_status)
     transcript_activity = act.Activity(act.WORKING, since, "", "p", without)
-    per_session = timed({
+    per_session = interleaved({
         "session file": lambda: turns.refine(status_activity, pids[0], "with-status"),
         "transcript tail (2 MB file)": lambda: turns.refine(transcript_activity, 999_999, "transcript-only"),
-    }, rounds * 10)
+    }, rounds * 10, warmup=3, seed=7)
 
     registries = {}
     for state in (act.WAITING, act.WORKING):
@@ -126,10 +113,10 @@ def bench_tray(rounds: int, workdir: str, pids: List[int]) -> Dict[str, Any]:
             transcript = claude_files(config, pid, session, 256 * 1024, status=True)
             act.write_activity(folder, session, state, prompt="p", transcript=transcript, now=since)
         registries[state] = registry
-    snapshot = timed({
+    snapshot = interleaved({
         "20 waiting (nothing read)": lambda: build_snapshot(registries[act.WAITING]),
         "20 working (20 session files read)": lambda: build_snapshot(registries[act.WORKING]),
-    }, rounds)
+    }, rounds, warmup=3, seed=7)
     floor = statistics.median(snapshot["20 waiting (nothing read)"])
     result: Dict[str, Any] = {
         "per_session_us": {name: round(statistics.median(t) * 1e6, 1) for name, t in per_session.items()},
