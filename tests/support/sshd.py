@@ -5,7 +5,8 @@ system's own ``ssh`` client, so the only honest proof is a real ``sshd`` answeri
 authentication, host-key checking, ``BatchMode``, a remote login environment, a connection that dies when the
 host goes away. This module starts Debian's ``/usr/sbin/sshd`` as a foreground process of the test, with
 everything it needs (host key, client key, ``authorized_keys``, ``known_hosts``, both configs) in a folder of
-the test, and ends every process it started by PID.
+the test, and ends every process it started by PID. One module past 400 lines (most of it this docstring and
+the two config files) because the server, its keys and configs, and the process tree it kills are one life cycle.
 
 The remote side is a separate Orchestray world on the same machine, set up the way a real box would be: sshd's
 own ``SetEnv`` gives every session a ``PATH`` whose first entry is the bin folder of the Python running the tests
