@@ -5,15 +5,17 @@
 #  - with --test, also what the real-desktop tests drive: an X server (Xvfb), two tray hosts (trayer for
 #    XEmbed; status-notifier-watcher + gtk-sni-tray-standalone for StatusNotifierItem, as KDE/GNOME/Ubuntu),
 #    a notification daemon (dunst), xdotool and ImageMagick; for "Focus terminal" a window manager that
-#    honours EWMH (openbox), a terminal (xterm) and tmux; and xauth for xvfb-run (only a recommendation of xvfb,
-#    and this script installs without recommendations).
+#    honours EWMH (openbox), a terminal (xterm) and tmux; xauth for xvfb-run (only a recommendation of xvfb,
+#    and this script installs without recommendations); and OpenSSH (server and client) for the tests of sessions
+#    on another host, which start their own sshd on 127.0.0.1 (the package's own sshd service is not needed).
 # Runs apt-get through sudo when not root. Safe to run again.
 set -euo pipefail
 runtime=(python3 python3-venv ca-certificates
          gir1.2-gtk-3.0 gir1.2-ayatanaappindicator3-0.1 libgirepository1.0-dev libcairo2-dev pkg-config
          libdbus-1-dev libnotify-bin dbus python3-dev gcc)
 testing=(xvfb xauth xdotool imagemagick x11-utils trayer dunst dbus-x11 systemd git binutils
-         haskell-status-notifier-item-utils haskell-gtk-sni-tray-utils libharfbuzz-gobject0 openbox xterm tmux)
+         haskell-status-notifier-item-utils haskell-gtk-sni-tray-utils libharfbuzz-gobject0 openbox xterm tmux
+         openssh-server openssh-client)
 packages=("${runtime[@]}")
 if [ "${1:-}" = "--test" ]; then packages+=("${testing[@]}"); fi
 sudo=""

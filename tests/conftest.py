@@ -29,6 +29,7 @@ for _folder in ("desktop", "e2e", "unit", "support"):  # support ends up first
 from desktop import Desktop, require_desktop, start_desktop  # noqa: E402 - needs sys.path above
 from helpers import Sleepers  # noqa: E402 - needs sys.path above
 from real_claude import UNREACHABLE_SKIP, ClaudeWorld, require_claude  # noqa: E402 - needs sys.path above
+from sshd import SshServer, require_sshd, start_sshd  # noqa: E402 - needs sys.path above
 
 _SANDBOX = tempfile.mkdtemp(prefix="orchestray-tests-")
 for _name, _sub in (
@@ -99,14 +100,31 @@ def claude_world(tmp_path: Path) -> Iterator[ClaudeWorld]:
         world.close()
 
 
+@pytest.fixture
+def sshd_server(tmp_path: Path) -> Iterator[SshServer]:
+    """A real OpenSSH server on 127.0.0.1 (tests/support/sshd.py): host alias ``devbox`` in its own client config
+    (``sshd_server.env()`` gives ``ORCHESTRAY_SSH_COMMAND``), a separate remote Orchestray world
+    (``sshd_server.remote``); the listener and every session are ended by PID after the test.
+
+    Skips only when sshd or ssh is missing, and fails instead under ORCHESTRAY_REQUIRE_DESKTOP=1 or
+    ORCHESTRAY_NO_SKIP=1 (as in CI).
+    """
+    require_sshd()
+    with start_sshd(tmp_path / "sshd") as server:
+        yield server
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark tests by what they need: ``desktop`` (a real desktop), ``real_client`` (the real Claude Code)."""
+    """Mark tests by what they need: ``desktop`` (a real desktop), ``real_client`` (the real Claude Code),
+    ``sshd`` (a real OpenSSH server)."""
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
         if {"desktop", "sni_desktop"} & names:
             item.add_marker(pytest.mark.desktop)
         if "claude_world" in names:
             item.add_marker(pytest.mark.real_client)
+        if "sshd_server" in names:
+            item.add_marker(pytest.mark.sshd)
 
 
 #: CI sets this too: a run in which any test was skipped fails, naming the skipped tests. (A test that cannot run

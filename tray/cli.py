@@ -188,19 +188,21 @@ def cmd_promote(args: argparse.Namespace) -> int:
 
 def cmd_clean(args: argparse.Namespace) -> int:
     from tray.core.actions import clean
+    from tray.core.fmt import one_line as shown  # hostile file names must not drive the terminal
 
     result = clean(_registry(args), dry_run=args.dry_run)
     verb = "would remove" if args.dry_run else "removed"
     for session in result.removed:
         entry = session.entry
-        print(f"{verb} stale {entry.role} {entry.session_id} (pid {entry.pid}, {session.project.name})")
+        print(f"{verb} stale {entry.role} {shown(entry.session_id)} (pid {entry.pid}, {shown(session.project.name)})")
     for record in result.quarantined:
         moved = "would move aside" if args.dry_run else "moved aside"
-        print(f"{moved} unreadable {os.path.basename(record.path)} ({record.error})")
+        print(f"{moved} unreadable {shown(os.path.basename(record.path))} ({shown(record.error)})")
     for record in result.waiting:
-        print(f"kept unreadable {os.path.basename(record.path)} for now ({record.error}; may be mid-write)")
+        name, error = shown(os.path.basename(record.path)), shown(record.error)
+        print(f"kept unreadable {name} for now ({error}; may be mid-write)")
     for record in result.ignored:
-        print(f"left alone {os.path.basename(record.path)} ({record.error})")
+        print(f"left alone {shown(os.path.basename(record.path))} ({shown(record.error)})")
     if result.activities:
         print(f"{verb} {len(result.activities)} activity file(s) of sessions that are gone")
     if not (result.removed or result.quarantined or result.waiting or result.ignored or result.activities

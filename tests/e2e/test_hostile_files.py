@@ -478,3 +478,36 @@ def test_hostile_transcript_and_session_status_files_are_skipped(tmp_path: Path)
     assert turns.client_status(str(tmp_path), 42, "s1") is None
     (sessions / "43.json").write_text('{"pid": ' + "9" * 5000 + "}")
     assert turns.client_status(str(tmp_path), 43, "s1") is None
+
+
+# --- 5. names that would drive the terminal -------------------------------------------------------------
+
+
+def test_check_and_clean_print_hostile_names_as_plain_text(tmp_path: Path, procs) -> None:
+    """A folder or file name with an escape sequence or a newline reaches `check` and `clean` as plain text:
+    it must not recolour or clear the user's terminal, nor fake a line of the summary."""
+    registry = tmp_path / "registry"
+    registry.mkdir()
+    hostile = tmp_path / "proj\x1b[2J\x1b[31mred\nFAKE LINE"
+    (hostile / "sub\x07dir").mkdir(parents=True)
+    live_entry(registry, "live", procs.spawn(), hostile / "sub\x07dir", role="orchestrator")
+    gone = procs.spawn()
+    live_entry(registry, "gone", gone, hostile)
+    procs.kill(gone)
+    odd = "odd\x1b]0;title\x07.json"
+    (registry / odd).write_bytes(b"not json")
+    os.utime(registry / odd, (OLD, OLD))
+
+    check = cli(registry, "check")
+    assert check.returncode == 0, check.stderr
+    for text in (check.stdout, check.stderr):
+        assert not any(ch in text for ch in "\x1b\x07"), repr(text)
+    assert not any(line.startswith("FAKE LINE") for line in check.stdout.splitlines()), check.stdout
+    assert "proj[2J[31mred FAKE LINE" in check.stdout, check.stdout
+    assert "odd]0;title.json" in check.stdout, check.stdout
+
+    clean = cli(registry, "clean")
+    assert clean.returncode == 0, clean.stderr
+    assert not any(ch in clean.stdout + clean.stderr for ch in "\x1b\x07"), repr(clean.stdout)
+    assert "removed stale worker gone" in clean.stdout and "moved aside unreadable odd]0;title.json" in clean.stdout
+    assert "live.json" in os.listdir(registry)

@@ -20,7 +20,8 @@ Sessions are real processes (one per session, its own process group, killed with
 Duration: `ORCHESTRAY_SOAK_SECONDS` (default 90 s of activity; the run also lasts until every session has
 started), sessions: `ORCHESTRAY_SOAK_SESSIONS` (default 100), random seed: `ORCHESTRAY_SOAK_SEED` (default
 `DEFAULT_SEED`, so every run draws the same random numbers; the seed is printed first and is in every failure
-message, so a failing run can be replayed, closely rather than exactly: session starts are paced by the clock).
+message, so a failing run can be replayed, closely rather than exactly: session starts are paced by the clock
+as well as by the step count, so a fast machine does not leave sessions to end one by one before the next start).
 
 Not part of the default `pytest` run (marker `soak`, deselected in pyproject.toml); run it with
 `python -m pytest -m soak tests/test_soak.py` (CI does, as a step of its own).
@@ -71,6 +72,9 @@ TYPICAL_LIVE = 14  # sessions running at once, most of the time
 #: until it has, since the seed fixes the choices, not how many steps a loaded machine gets through in 90 s.
 MIN_KILLS = SESSIONS // 4
 MIN_PROMOTIONS = 3
+#: About how many steps a run takes on a 2-core machine in SOAK_SECONDS: sessions start at whichever of the clock
+#: and the step count is ahead, so a machine faster than that still keeps TYPICAL_LIVE sessions going.
+PLANNED_STEPS = int(10 * SOAK_SECONDS)
 PROJECT_WEIGHTS = (5, 4, 3, 2, 1, 1, 1, 1, 1, 1)  # a few busy projects (many workers), a few quiet ones
 REPLY_TIMEOUT = 60.0
 HOOK = os.path.join(REPO, "tray", "hook.py")
@@ -566,13 +570,23 @@ class Soak:
 
     # --- the run ------------------------------------------------------------------------------------------
 
-    def step(self, elapsed: float) -> None:
+    def covered(self) -> bool:
+        """The run has been through as many kills and promotions as it asserts."""
+        return self.counts["killed"] >= MIN_KILLS and self.counts["promoted"] >= MIN_PROMOTIONS
+
+    def step(self, elapsed: float, steps: int) -> None:
         live = len(self.live())
         started = len(self.sessions)
-        pace = SESSIONS * min(1.0, elapsed / (0.9 * SOAK_SECONDS))  # starts spread over the run
+        progress = max(elapsed / (0.9 * SOAK_SECONDS), steps / (0.9 * PLANNED_STEPS))
+        pace = SESSIONS * min(1.0, progress)  # starts spread over the run, by the clock or by the steps
         room = MAX_LIVE - live
         if started < SESSIONS and room > 0 and started < pace:
             self.start(self.rng.randint(1, min(4, SESSIONS - started, room)))
+            return
+        if started >= SESSIONS and not self.covered() and live <= TYPICAL_LIVE:
+            # All have started but too few kills yet (sessions ended on their own first): more sessions start,
+            # so that a run always goes through what it asserts rather than idling with nothing to kill.
+            self.start(self.rng.randint(1, min(4, room)))
             return
         choices = [
             (self.kill, 8.0 if live > TYPICAL_LIVE else 0.1 if live else 0.0),
@@ -632,10 +646,11 @@ def test_soak(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         poll.barrier()
         while True:
             elapsed = time.monotonic() - began
-            covered = soak.counts["killed"] >= MIN_KILLS and soak.counts["promoted"] >= MIN_PROMOTIONS
-            if elapsed >= SOAK_SECONDS and len(soak.sessions) >= SESSIONS and (covered or elapsed >= 3 * SOAK_SECONDS):
+            if elapsed >= SOAK_SECONDS and len(soak.sessions) >= SESSIONS and (
+                soak.covered() or elapsed >= 3 * SOAK_SECONDS
+            ):
                 break  # a slow machine takes longer to get through as many kills, not fewer kills
-            soak.step(elapsed)
+            soak.step(elapsed, steps)
             steps += 1
             poll.barrier()  # the tray has seen the result of this step before the next one
             time.sleep(rng.uniform(0.0, 0.05))  # sessions work a little between two events
