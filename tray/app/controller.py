@@ -233,7 +233,8 @@ class TrayController:
         for event in found:
             if self.limiter.allow():
                 buttons = tuple(Button(offer.label, self._offer_runner(offer)) for offer in event.offers)
-                click = self._offer_runner(event.click) if event.click is not None else None
+                # A Button, so that the click has its words where a server names it (dunst's context menu).
+                click = Button(event.click.label, self._offer_runner(event.click)) if event.click is not None else None
                 if not self.view.notify(event.title, event.body, buttons=buttons, on_click=click):
                     log.warning("notification not delivered: %s", event.title)
             else:
