@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 import time
 import uuid
@@ -278,6 +279,86 @@ def cmd_autostart(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _spec_of(item: object) -> str:
+    """The normalised spec of a stored source (as written when it cannot be parsed)."""
+    from tray.core.sources import BadSource, parse_spec
+
+    text = item.get("spec") if isinstance(item, dict) else item
+    if not isinstance(text, str):
+        return ""
+    try:
+        kind, target = parse_spec(text)
+    except BadSource:
+        return text
+    return f"{kind}:{target}"
+
+
+def cmd_sources(args: argparse.Namespace) -> int:
+    from tray.app.config import ConfigStore
+    from tray.core.sources import BadSource, describe, from_config, make_source, status_args
+    from tray.platform.transport import argv
+
+    store = ConfigStore()
+    config = store.load()
+    if store.broken:
+        return _fail(EXIT_REFUSED, f"{store.problem}: fix or move it before changing sources")
+    known, problems = from_config(config.sources)
+    for problem in problems:
+        _warn(f"config.json: {problem}")
+    if args.action == "list":
+        if not known:
+            print("no other sources: this machine's registry only (add one: orchestray sources add ssh:HOST)")
+        for line in describe(known):
+            print(line)
+        return EXIT_OK
+    if not args.spec:
+        raise UsageError(f"sources {args.action} needs a source: ssh:HOST, wsl:DISTRO or docker:CONTAINER")
+    try:
+        source = make_source(args.spec, args.command or "")
+    except BadSource as bad:
+        raise UsageError(str(bad)) from None
+    others = [item for item in config.sources if _spec_of(item) != source.spec]
+    if args.action == "remove":
+        if len(others) == len(config.sources):
+            return _fail(EXIT_REFUSED, f"{source.spec} is not a source (see 'orchestray sources list')")
+        config.sources = others
+        store.save(config)
+        print(f"removed {source.spec}")
+        return EXIT_OK
+    config.sources = [*others, source.to_config()]
+    store.save(config)
+    # ssh's words are quoted for the remote shell already; the others are shown as a shell would take them.
+    show = " ".join if source.kind == "ssh" else shlex.join
+    print(f"added {source.spec}; the tray reads it with: {show(argv(source, status_args(source)))}")
+    print("Orchestray must be installed there, with its hooks: "
+          f"{show(argv(source, [*source.command, 'hooks', 'install']))}")
+    return EXIT_OK
+
+
+def cmd_handover(args: argparse.Namespace) -> int:
+    from tray.core import handover
+    from tray.core.fsutil import ReadRefused, read_regular_file
+    from tray.core.projects import ProjectResolver
+
+    root = ProjectResolver().resolve(os.path.abspath(args.cwd or os.getcwd())).root
+    found = handover.look(root)
+    if not found.exists:
+        return _fail(EXIT_REFUSED, f"no HANDOVER.md in {root}")
+    if not args.print:
+        print(found.path)
+        return EXIT_OK
+    try:
+        data = read_regular_file(found.path, HANDOVER_PRINT_LIMIT, follow=True)
+    except ReadRefused as refused:
+        return _fail(EXIT_REFUSED, f"{found.path}: {refused}")
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)
+    return EXIT_OK
+
+
+HANDOVER_PRINT_LIMIT = 1024 * 1024
+
+
 # --- parser ---------------------------------------------------------------------------------------------
 
 
@@ -356,6 +437,16 @@ def build_parser() -> argparse.ArgumentParser:
                     "and write a JSON report; exit 0 when every required check passed")
     self_test.add_argument("--report", metavar="FILE", help="write the report to FILE instead of stdout")
     self_test.add_argument("--notify", action="store_true", help="also send a test notification")
+
+    sources = add("sources", cmd_sources, "other machines to show: ssh:HOST, wsl:DISTRO, docker:CONTAINER")
+    sources.add_argument("action", choices=["list", "add", "remove"])
+    sources.add_argument("spec", nargs="?", metavar="SOURCE", help="ssh:HOST, wsl:DISTRO or docker:CONTAINER")
+    sources.add_argument("--command", metavar="CMD", help="how to run Orchestray over there (default: orchestray), "
+                         "e.g. /home/me/.local/bin/orchestray")
+
+    handover_cmd = add("handover", cmd_handover, "print the path of the project's HANDOVER.md (--print: its text)")
+    handover_cmd.add_argument("--cwd", metavar="DIR", help="a folder of the project (default: the current folder)")
+    handover_cmd.add_argument("--print", action="store_true", help="print the file's text instead of its path")
 
     autostart = add("autostart", cmd_autostart, "start the tray at login: on, off, or show the status")
     autostart.add_argument("action", choices=["on", "off", "status"])

@@ -26,6 +26,7 @@ LIMITS: Dict[str, Tuple[float, float]] = {
     "poll_interval": (MIN_POLL_SECONDS, 3600.0),
     "waiting_notify_after": (1.0, 7 * 24 * 3600.0),
     "notify_per_minute": (1, 60),
+    "source_poll_interval": (1.0, 3600.0),
 }
 
 
@@ -56,6 +57,10 @@ class Config:
     watch: bool = True  # wake on registry changes and process deaths; False: poll every poll_interval
     #: Projects (their keys) whose TRAFFIC.md Active Sessions table the tray keeps current (the menu's toggle).
     keep_traffic_current: List[str] = field(default_factory=list)
+    #: Other machines, distributions and containers to show (`orchestray sources add`): {"spec", "command"}
+    #: objects, kept as written; `tray.core.sources.from_config` checks them when they are used.
+    sources: List[Any] = field(default_factory=list)
+    source_poll_interval: float = 5.0  # seconds between two reads of each other source (an ssh call each)
 
 
 class ConfigStore:
@@ -65,6 +70,11 @@ class ConfigStore:
         self.problem = ""  # one line for the user when the file could not be used
         self._raw: Dict[str, Any] = {}
         self._broken = False
+
+    @property
+    def broken(self) -> bool:
+        """The file exists and cannot be used at all (it would be moved aside at the next save)."""
+        return self._broken
 
     def load(self) -> Config:
         config = Config()
@@ -87,6 +97,12 @@ class ConfigStore:
                 continue
             value = raw[field.name]
             default = getattr(config, field.name)
+            if field.name == "sources":
+                if isinstance(value, list):
+                    setattr(config, field.name, list(value))
+                else:
+                    ignored.append(field.name)
+                continue
             if isinstance(default, list):
                 if isinstance(value, list) and all(isinstance(item, str) for item in value):
                     setattr(config, field.name, list(value))

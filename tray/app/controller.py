@@ -21,14 +21,18 @@ from collections import deque
 from typing import Any, Callable, Deque, Dict, List, Optional, Protocol, Sequence, Tuple
 
 from tray.app import menu as menu_model
-from tray.app.config import Config, ConfigStore
+from tray.app import sources as remote_sources
+from tray.app.config import Config, ConfigStore, state_dir
 from tray.core import actions, events, handover, projectfiles, tasklists, teams, traffic
 from tray.core.events import Offer, OfferKind, short_id
+from tray.core.fmt import one_line
 from tray.core.liveness import LivenessProbe
 from tray.core.log import get_logger
 from tray.core.projects import ProjectResolver, project_name
 from tray.core.registry import Registry
+from tray.core.remote import merge
 from tray.core.snapshot import Session, Snapshot, State, build_snapshot
+from tray.core.sources import from_config
 from tray.platform.focus_base import FocusResult
 from tray.platform.notify import Button
 from tray.platform.watch import ChangeWatcher
@@ -100,6 +104,7 @@ class TrayController:
         focus_problem: Optional[str] = None,
         change_watcher: Optional[Callable[[str], Optional[ChangeWatcher]]] = None,
         spawn_worker: Optional[Callable[[str], str]] = None,
+        source_runner: Optional[remote_sources.Runner] = None,
     ) -> None:
         self.registry = registry
         self.view = view
@@ -139,6 +144,13 @@ class TrayController:
         self.change_watcher: Optional[ChangeWatcher] = None
         self.watching = False  # events wake the tray; the timed poll is only a safety net
         self._ages_at: Optional[float] = None
+        #: Other sources (SSH hosts, WSL distributions, containers), each read on its own thread.
+        self.source_runner = source_runner or remote_sources.default_runner
+        configured, problems = from_config(self.config.sources)
+        for problem in problems:
+            log.warning("config.json: %s", problem)
+        self.pollers = remote_sources.pollers_for(configured, self.config.source_poll_interval, self.wake,
+                                                  self.source_runner)
 
     # --- polling ----------------------------------------------------------------------------------------
 
@@ -149,6 +161,9 @@ class TrayController:
                 known = self.change_watcher.known_alive() if self.watching and self.change_watcher else None
                 snapshot = build_snapshot(self.registry, self.resolver, LivenessProbe(known=known))
                 self.error = ""
+                # The other sources as their pollers last left them: never waited for here.
+                merged = merge(snapshot, [p.state.snapshot for p in self.pollers.values()
+                                          if p.state.snapshot is not None])
             except OSError as error:
                 message = f"cannot read the registry {self.registry.directory}: {error.strerror or error}"
                 if message != self.error:
@@ -156,14 +171,16 @@ class TrayController:
                 self.error = message
                 self.refresh_view()
                 return []
-            found: List[Any] = events.diff(self.snapshot, snapshot)
-            found += self.watcher.check(snapshot, time.time())
+            found: List[Any] = events.diff(self.snapshot, merged)
+            found += self.watcher.check(merged, time.time())
+            # Files, task lists, teams and process watches are this machine's: another source's paths and PIDs
+            # only mean something there.
             files = projectfiles.gather(snapshot)
             self._keep_traffic_current(snapshot, files)
             found += self.claim_watcher.check(projectfiles.clashes(snapshot, files))
             configs = [tasklists.where(s.session_id, tasklists.process_environ(s.entry.pid, s.session_id)).config
                        for v in snapshot.projects for s in v.live]
-            self.snapshot, self.files, self.teams = snapshot, files, tuple(teams.read_all(configs))
+            self.snapshot, self.files, self.teams = merged, files, tuple(teams.read_all(configs))
         self.announce(found)  # before the menu: a death is said without waiting for a large menu to build
         self.refresh_view()
         if self.watching and self.change_watcher is not None:
@@ -211,6 +228,7 @@ class TrayController:
             hook_problems=self.hook_problems,
             focus_problem=self.focus_problem,
             traffic_sync=tuple(self.config.keep_traffic_current),
+            sources=tuple(line for line in (p.state.line for p in self.pollers.values()) if line),
         )
         menu = menu_model.build_menu(self.snapshot, settings, self.find_file, now=now, error=self.error,
                                      files=self.files, teams=self.teams)
@@ -232,9 +250,11 @@ class TrayController:
             return
         for event in found:
             if self.limiter.allow():
-                buttons = tuple(Button(offer.label, self._offer_runner(offer)) for offer in event.offers)
+                source = self._source_of(event)
+                buttons = tuple(Button(offer.label, self._offer_runner(offer, source)) for offer in event.offers)
                 # A Button, so that the click has its words where a server names it (dunst's context menu).
-                click = Button(event.click.label, self._offer_runner(event.click)) if event.click is not None else None
+                click = (Button(event.click.label, self._offer_runner(event.click, source))
+                         if event.click is not None else None)
                 if not self.view.notify(event.title, event.body, buttons=buttons, on_click=click):
                     log.warning("notification not delivered: %s", event.title)
             else:
@@ -248,6 +268,8 @@ class TrayController:
         self._start_change_watcher()
         self._thread = threading.Thread(target=self._loop, name="orchestray-poll", daemon=True)
         self._thread.start()
+        for poller in self.pollers.values():
+            poller.start()
 
     def _start_change_watcher(self) -> None:
         if not self.config.watch:
@@ -319,6 +341,8 @@ class TrayController:
     def stop(self) -> None:
         self.stopping.set()
         self._wake.set()
+        for poller in self.pollers.values():
+            poller.stop()
         if self.change_watcher is not None:
             self.change_watcher.close()
         if self.view is not None:
@@ -326,19 +350,34 @@ class TrayController:
 
     # --- actions ----------------------------------------------------------------------------------------
 
-    def _offer_runner(self, offer: Offer) -> Callable[[], None]:
-        return lambda: self.perform_offer(offer)
+    def _offer_runner(self, offer: Offer, source: str = "") -> Callable[[], None]:
+        return lambda: self.perform_offer(offer, source)
 
-    def perform_offer(self, offer: Offer) -> None:
+    def _source_of(self, event: Any) -> str:
+        """The source (its spec) a notice is about: "" for this machine."""
+        key = getattr(event, "project_key", "")
+        snapshot = self.snapshot
+        if snapshot is not None:
+            view = snapshot.project(key) if key else None
+            if view is not None:
+                return view.project.source
+            session = snapshot.session(getattr(event, "session_id", "") or "")
+            if session is not None:
+                return session.project.source
+        return ""
+
+    def perform_offer(self, offer: Offer, source: str = "") -> None:
         """A notification's button or body was clicked: the same as the menu item, never forced."""
-        log.info("notification action %s %s", offer.kind, short_id(offer.target))
+        log.info("notification action %s %s%s", offer.kind, short_id(offer.target), f" on {source}" if source else "")
         if offer.kind == OfferKind.PROMOTE:
-            self.perform(menu_model.Action(menu_model.ActionKind.PROMOTE, offer.target, origin=menu_model.FROM_NOTICE))
+            self.perform(menu_model.Action(menu_model.ActionKind.PROMOTE, offer.target, origin=menu_model.FROM_NOTICE,
+                                           source=source))
         elif offer.kind == OfferKind.FOCUS:
-            self.perform(menu_model.Action(menu_model.ActionKind.FOCUS, offer.target, origin=menu_model.FROM_NOTICE))
+            self.perform(menu_model.Action(menu_model.ActionKind.FOCUS, offer.target, origin=menu_model.FROM_NOTICE,
+                                           source=source))
         elif offer.kind == OfferKind.OPEN_HANDOVER:
             self.perform(menu_model.Action(menu_model.ActionKind.OPEN_HANDOVER, offer.target,
-                                           origin=menu_model.FROM_NOTICE))
+                                           origin=menu_model.FROM_NOTICE, source=source))
         else:
             log.warning("unknown notification action %s", offer.kind)
 
@@ -423,8 +462,41 @@ class TrayController:
         if action.kind != menu_model.ActionKind.QUIT:
             self.poll_once()
 
+    def _perform_remote(self, action: menu_model.Action) -> None:
+        """An action on another source's session or project: its own Orchestray does it, over the transport."""
+        poller = self.pollers.get(action.source)
+        if poller is None:
+            raise actions.ActionRefused(f"{action.source} is no longer one of the sources")
+        source, kind, run = poller.source, action.kind, self.source_runner
+        try:
+            if kind == menu_model.ActionKind.PROMOTE:
+                # From a notice: never forced, so a takeover meanwhile is refused over there, inside its lock.
+                force = action.force and action.origin != menu_model.FROM_NOTICE
+                log.info("%s: %s", source.spec, one_line(remote_sources.promote(source, action.argument, force, run)))
+            elif kind == menu_model.ActionKind.VACATE:
+                log.info("%s: %s", source.spec, one_line(remote_sources.vacate(source, action.argument, run)))
+            elif kind == menu_model.ActionKind.CLEAN:
+                log.info("%s: %s", source.spec, one_line(remote_sources.clean(source, run)))
+            elif kind == menu_model.ActionKind.OPEN_HANDOVER:
+                view = self.snapshot.project(action.argument) if self.snapshot is not None else None
+                if view is None:
+                    raise actions.ActionRefused("that project has no sessions any more")
+                copies = os.path.join(state_dir(), "remote")
+                self.open_path(remote_sources.handover_to_open(source, view.project.root, copies, run))
+            elif kind == menu_model.ActionKind.FOCUS:
+                raise actions.ActionRefused(f"{source.name}: that session runs there; its terminal is not on "
+                                            "this machine")
+            else:
+                raise actions.ActionRefused(f"{kind} is not done on {source.name}")
+        finally:
+            if kind != menu_model.ActionKind.OPEN_HANDOVER:
+                poller.poll_now()  # show the change with the poll that follows, not a poll interval later
+
     def _perform(self, action: menu_model.Action) -> None:
         kind = action.kind
+        if action.source:
+            self._perform_remote(action)
+            return
         if kind == menu_model.ActionKind.PROMOTE and action.origin == menu_model.FROM_NOTICE:
             self._promote_from_notice(action.argument)
         elif kind == menu_model.ActionKind.PROMOTE:
@@ -453,6 +525,8 @@ class TrayController:
             self.open_path(self.log_path)
         elif kind == menu_model.ActionKind.REFRESH:
             self.wake()
+            for poller in self.pollers.values():
+                poller.poke()
         elif kind == menu_model.ActionKind.TOGGLE_NOTIFICATIONS:
             self.config.notifications = not self.config.notifications
             self.config_store.save(self.config)
@@ -480,6 +554,8 @@ NOT_DONE_TITLES = {
     menu_model.ActionKind.CREATE_TRAFFIC: "Orchestray: TRAFFIC.md not created",
     menu_model.ActionKind.CREATE_HANDOVER: "Orchestray: HANDOVER.md not created",
     menu_model.ActionKind.NEW_WORKER: "Orchestray: no new worker",
+    menu_model.ActionKind.VACATE: "Orchestray: not handed over",
+    menu_model.ActionKind.CLEAN: "Orchestray: not cleaned",
 }
 
 

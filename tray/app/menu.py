@@ -48,6 +48,7 @@ class ActionKind(StrEnum):
     CREATE_HANDOVER = "create-handover"  # create HANDOVER.md from the template, then open it (argument: the root)
     TOGGLE_TRAFFIC_SYNC = "toggle-traffic-sync"  # keep TRAFFIC.md's Active Sessions current (argument: project key)
     NEW_WORKER = "new-worker"  # open a terminal running `claude --worktree` in the project (argument: the root)
+    VACATE = "vacate"  # mark an orchestrator as handing over (argument: its session id; other sources only)
 
 
 #: Where an action came from: the menu (what the user saw a moment ago) or a notification (maybe minutes old).
@@ -78,6 +79,7 @@ class Action:
     argument: str = ""  # a session id to promote, or a path to open
     force: bool = False
     origin: str = FROM_MENU
+    source: str = ""  # "" for this machine, else the spec of the source whose session or project it is about
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,7 @@ class MenuSettings:
     hook_problems: Tuple[str, ...] = ()  # one line per installed Claude Code hook that does not really run
     focus_problem: str = ""  # why "Focus terminal" cannot work on this desktop ("" = it can)
     traffic_sync: Tuple[str, ...] = ()  # projects whose TRAFFIC.md Active Sessions table the tray keeps current
+    sources: Tuple[str, ...] = ()  # one line per other source that has something to say (unreachable, empty)
 
 
 def label(text: str) -> str:
@@ -306,6 +309,41 @@ def project_items(
     return tuple(items)
 
 
+def remote_project_items(view: ProjectView, now: float) -> Tuple[MenuItem, ...]:
+    """A project on another source: the same sessions and promotions, acted on over there (the source's own
+    Orchestray, through its transport). No terminal to focus and no folder to open from here: they are there."""
+    source = view.project.source
+    items = []
+    for session in view.orchestrators:
+        items.append(MenuItem(label(f"Orchestrator: {session_label(session, now)}"), children=(
+            MenuItem("Hand over (mark as vacating)", Action(ActionKind.VACATE, session.session_id, source=source)),
+        )))
+    for session in view.vacating:
+        items.append(MenuItem(label(f"Vacating: {session_label(session, now)}"),
+                              children=(info(f"folder: {session.entry.cwd}"),)))
+    if view.state in (State.ORPHANED, State.STALE):
+        items.append(info("No live orchestrator"))
+    if view.workers:
+        items.append(info(f"Workers ({len(view.workers)}):"))
+    holder = view.orchestrator
+    for session in view.workers:
+        mark = "★ suggested" if view.suggested is session and view.state != State.OK else ""
+        text = "Promote to orchestrator" + (f" (demotes {short_id(holder.session_id)})" if holder else "")
+        promote = MenuItem(text, Action(ActionKind.PROMOTE, session.session_id, force=holder is not None,
+                                        source=source))
+        items.append(MenuItem(session_label(session, now, mark), children=(promote,)))
+    for session in view.stale:
+        items.append(info(f"Stale {session.role}: {short_id(session.session_id)} · pid {session.entry.pid} gone"))
+    items.append(SEPARATOR)
+    items.append(MenuItem(f"Open {HANDOVER}", Action(ActionKind.OPEN_HANDOVER, view.key, source=source)))
+    if view.stale:
+        count = len(view.stale)
+        items.append(MenuItem(f"Clean up {count} stale entr{'y' if count == 1 else 'ies'} there",
+                              Action(ActionKind.CLEAN, source=source)))
+    items.append(info(f"Folder: {view.project.root}"))
+    return tuple(items)
+
+
 def team_item(team: Team, registered: Mapping[str, bool]) -> MenuItem:
     """An agent team as a project-like group: its lead the orchestrator, its teammates workers."""
     if team.problem:
@@ -344,6 +382,9 @@ def build_menu(
         items.append(info("No Claude Code sessions registered"))
     else:
         for view in snapshot.projects:
+            if view.project.source:
+                items.append(MenuItem(text=project_label(view), children=remote_project_items(view, now)))
+                continue
             gathered = files.get(view.key) if files is not None else None
             children = project_items(view, now, find_file, settings, gathered)
             items.append(MenuItem(text=project_label(view), children=children))
@@ -351,11 +392,13 @@ def build_menu(
         registered = {} if snapshot is None else {
             s.session_id: s.alive for v in snapshot.projects for s in (*v.live, *v.stale)}
         items.extend(team_item(team, registered) for team in teams)
+    items.extend(info(line) for line in settings.sources)
     if snapshot is not None and snapshot.unreadable:
         count = len(snapshot.unreadable)
         items.append(info(f"{count} unreadable registry file{'s' if count != 1 else ''} (see 'orchestray check')"))
     items.append(SEPARATOR)
-    stale = snapshot.stale_count if snapshot is not None else 0
+    # This machine's stale entries: another source's are cleaned from its own projects' submenus.
+    stale = sum(len(v.stale) for v in snapshot.projects if not v.project.source) if snapshot is not None else 0
     clean_text = f"Clean up {stale} stale entr{'y' if stale == 1 else 'ies'}" if stale else "Clean up stale entries"
     items.append(MenuItem(clean_text, Action(ActionKind.CLEAN), enabled=stale > 0))
     items.append(MenuItem("Refresh now", Action(ActionKind.REFRESH)))

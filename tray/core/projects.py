@@ -32,6 +32,7 @@ class Project:
     key: str  # normalised, for comparison (case-folded on Windows)
     root: str  # as found on disk, for display and for opening files
     name: str
+    source: str = ""  # "" for this machine's registry, else the spec of the source it came from (`ssh:devbox`)
 
 
 def normalise(path: str, pathmod: PathModule = os.path) -> str:
