@@ -253,7 +253,9 @@ class TrayController:
             if self.limiter.allow():
                 source = self._source_of(event)
                 buttons = tuple(Button(offer.label, self._offer_runner(offer, source)) for offer in event.offers)
-                click = self._offer_runner(event.click, source) if event.click is not None else None
+                # A Button, so that the click has its words where a server names it (dunst's context menu).
+                click = (Button(event.click.label, self._offer_runner(event.click, source))
+                         if event.click is not None else None)
                 if not self.view.notify(event.title, event.body, buttons=buttons, on_click=click):
                     log.warning("notification not delivered: %s", event.title)
             else:
