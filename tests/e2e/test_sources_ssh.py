@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, List, Optional, Tuple
 
+import psutil
 import pytest
 from sshd import STEP_TIMEOUT, SshServer, require_sshd, start_sshd
 
@@ -151,6 +152,7 @@ def test_the_running_tray_notices_within_a_poll_and_a_hung_host_delays_nothing(
     setup.controller.start()
     try:
         wait_until(lambda: "● devbox: api — ok (2 sessions)" in view.top(), "the host's projects")
+        assert len(remote_watches()) == 1  # followed through one long-lived `orchestray watch --json` there
         sshd_server.kill_all()
         wait_until(lambda: "⚠ devbox: unreachable — Connection refused" in view.top(), "the host unreachable")
         sshd_server.start()
@@ -164,3 +166,19 @@ def test_the_running_tray_notices_within_a_poll_and_a_hung_host_delays_nothing(
     finally:
         setup.controller.stop()
         setup.poller.join(30)
+    # The tray is gone: its ssh was killed, and the watch over there ends by itself at its next heartbeat.
+    wait_until(lambda: not remote_watches(), "the end of the remote watch")
+
+
+def remote_watches() -> List[psutil.Process]:
+    """`orchestray watch` processes running now (over there: under an sshd)."""
+    found = []
+    for process in psutil.process_iter(["cmdline", "status"]):
+        cmdline = process.info["cmdline"] or []
+        if "watch" in cmdline and "--json" in cmdline and process.info["status"] != psutil.STATUS_ZOMBIE:
+            try:
+                if any(parent.name() == "sshd" for parent in process.parents()):
+                    found.append(process)
+            except psutil.Error:
+                pass  # it ended meanwhile
+    return found
