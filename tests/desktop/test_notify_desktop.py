@@ -9,14 +9,18 @@ from __future__ import annotations
 import json
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 from typing import Any, List
 
 import pytest
+from desktop import require_desktop, start_desktop
+from dunst_menu import ContextMenu
 from test_notify import HOSTILE_BODY, HOSTILE_TITLE, REPO, deliver
 
-from tray.platform.notify import BODY_LIMIT, TITLE_LIMIT, safe_text
+from tray.platform.notify import BODY_LIMIT, TITLE_LIMIT, Button, safe_text
+from tray.platform.notify_buttons import DesktopNotifierNotifier
 
 #: After the expected notifications arrived, the count must stay the same this long before it is believed: a
 #: late duplicate (a retry, a second backend of the chain also delivering) has that long to show up.
@@ -105,3 +109,39 @@ def test_pystray_notifier_on_a_real_gtk_icon(desktop, tmp_path: Path) -> None:
         ("orchestrator died", "first", "Orchestray"),
         ("no orchestrator", "second", "Orchestray"),
     ]
+
+
+@pytest.mark.desktop
+def test_a_click_on_the_body_is_named_in_dunst_and_still_runs(tmp_path: Path, monkeypatch) -> None:
+    """The click on a notice's body (the "default" action) is listed in dunst's context menu under the click's
+    own words, and dunst's "do the default action" runs it; a notice whose body does nothing lists no click.
+
+    desktop-notifier would send the click with an empty label: dunst listed ``# (summary) [id,default]``."""
+    require_desktop()
+    menu = ContextMenu(tmp_path)
+    with start_desktop(tmp_path / "desktop", dunst_settings={"dmenu": str(menu.script)}) as desktop:
+        for var in ("DISPLAY", "DBUS_SESSION_BUS_ADDRESS"):  # desktop-notifier connects from this process
+            monkeypatch.setenv(var, desktop.env[var])
+        notifier = DesktopNotifierNotifier()
+        clicked, promoted = threading.Event(), threading.Event()
+        try:
+            assert notifier.notify("shop: orchestrator died", "Orchestrator 7c1e2a90 stopped running.",
+                                   buttons=[Button("Promote 3e8a6c55", promoted.set)],
+                                   on_click=Button("Focus 3e8a6c55", clicked.set)), notifier.last_error
+            desktop.wait_for(lambda: desktop.run(["dunstctl", "count", "displayed"]).stdout.strip() == "1")
+            menu.open(desktop)
+            got = sorted((e.label, e.summary, "default" if e.action == "default" else "button")
+                         for e in menu.offered(desktop))
+            assert got == [("Focus 3e8a6c55", "shop: orchestrator died", "default"),
+                           ("Promote 3e8a6c55", "shop: orchestrator died", "button")]
+            desktop.run(["dunstctl", "action", "0"], timeout=20)  # dunst: do the default action of the notice shown
+            assert clicked.wait(10) and not promoted.is_set()
+
+            desktop.notifications()  # close what is shown: the next menu lists the next notice only
+            assert notifier.notify("Orchestray: not promoted", "shop: session 9b4f0d11 is no longer running",
+                                   buttons=[Button("Open HANDOVER.md", lambda: None)]), notifier.last_error
+            desktop.wait_for(lambda: desktop.run(["dunstctl", "count", "displayed"]).stdout.strip() == "1")
+            menu.open(desktop)
+            assert [(e.label, e.action == "default") for e in menu.offered(desktop)] == [("Open HANDOVER.md", False)]
+        finally:
+            notifier.close()

@@ -286,6 +286,7 @@ def test_focus_and_handover_buttons(tmp_path: Path, procs):
     (tmp_path / "HANDOVER.md").write_text("notes")
     view.press(-2, "Open HANDOVER.md")
     assert opened == [str(tmp_path / "HANDOVER.md")]
+    assert click.label == "Focus 3e8a6c55"  # the click's words, where a server lists it (dunst's context menu)
     click()  # the body: focus the successor
     assert focused == [worker.pid]
     assert view.notes[-1][:2] == (
@@ -341,6 +342,18 @@ def test_desktop_notifier_runs_on_its_own_thread_and_buttons_run_off_it(tmp_path
     finally:
         notifier.close()
     assert not any(t.name == "orchestray-notify" for t in threading.enumerate())
+
+
+def test_the_click_on_the_body_is_labelled_in_the_notify_call_or_not_offered():
+    """desktop-notifier sends the "default" action (the click on the body) with an empty label; the D-Bus Notify
+    call goes out with the click's own words instead, or without a "default" action when a click does nothing.
+    The other pairs stay as they are."""
+    sent = ["default", "", "4f1c-id", "Promote 3e8a6c55"]
+    assert notify_buttons.with_click_label(sent, "Focus 3e8a6c55") == [
+        "default", "Focus 3e8a6c55", "4f1c-id", "Promote 3e8a6c55"]
+    assert notify_buttons.with_click_label(sent, None) == ["4f1c-id", "Promote 3e8a6c55"]
+    assert notify_buttons.with_click_label(["default", ""], None) == []
+    assert notify_buttons.with_click_label(["4f1c-id", "Promote 3e8a6c55"], "Show") == ["4f1c-id", "Promote 3e8a6c55"]
 
 
 def test_a_failing_desktop_notifier_falls_back_to_the_rest_of_the_chain(caplog):

@@ -72,10 +72,17 @@ class Notifier(Protocol):
 
 @dataclass(frozen=True)
 class Button:
-    """A notification button: its text and what a press does (run on a worker thread, never on a UI loop)."""
+    """A notification button: its text and what a press does (run on a worker thread, never on a UI loop).
+
+    Also what a click on the notice's body does (``on_click``): calling a Button runs it, and its label is the
+    name of that click where a server shows one (dunst lists it in its context menu).
+    """
 
     label: str
     run: Callable[[], None]
+
+    def __call__(self) -> None:
+        self.run()
 
 
 def _utf16_units(char: str) -> int:

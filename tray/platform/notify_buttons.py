@@ -6,11 +6,19 @@ from the signed .app bundle; elsewhere its dummy backend would swallow everythin
 toasts on Windows. Its API is asyncio, so it gets an event loop on a thread of its own and the tray's UI loops
 never wait on it; a button's work runs on a thread of its own too. Only the tray uses it (:func:`tray_chain`):
 a one-shot command would not live to receive a click. Texts go through :func:`tray.platform.notify.safe_text`.
+
+A click on a notice's body is the Desktop Notifications "default" action. desktop-notifier (6.2) sends it with
+an empty label, and servers that list a notice's actions show that as a blank entry (dunst's context menu:
+``# (title) [id,default]``), even on notices whose body does nothing. :func:`label_the_click` rewrites just that
+pair of the D-Bus ``Notify`` call: the click's own words (the ``on_click`` button's label), or no "default"
+action at all when a click does nothing. It reaches into the library's D-Bus backend; where that is not found
+(another backend, another version) the library's own call goes out unchanged and the log says so.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import contextvars
 import logging
 import sys
 import threading
@@ -35,6 +43,15 @@ log = logging.getLogger("orchestray.notify")
 #: comes meanwhile waits for it at most this long, then is sent (or falls back) as usual.
 WARM_UP_TIMEOUT = 15.0
 
+#: The "default" action's key (Desktop Notifications spec): the one a click on the notice's body invokes.
+DEFAULT_ACTION = "default"
+#: What a click on the body is called when ``on_click`` is a bare callable rather than a :class:`Button`.
+CLICK_LABEL = "Show"
+
+#: The label of the notice being sent, or None when its body does nothing; set in the task that sends it, read by
+#: the wrapped D-Bus ``Notify`` call inside the same task (concurrent sends each have their own).
+_click_label: contextvars.ContextVar[Optional[str]] = contextvars.ContextVar("orchestray_click_label", default=None)
+
 #: Windows: the AppUserModelID toasts are filed under. desktop-notifier uses its app name as the id (and registers
 #: it under HKCU\\Software\\Classes\\AppUserModelId), so the process sets the same one for itself.
 APP_USER_MODEL_ID = APP_NAME
@@ -55,6 +72,48 @@ def _run_detached(what: str, callback: Callable[[], None]) -> None:
 def _detached(what: str, callback: Callable[[], None]) -> Callable[[], None]:
     """What the library calls on its loop thread: hand the real work to a thread of its own."""
     return lambda: _run_detached(what, callback)
+
+
+def with_click_label(actions: Sequence[str], label: Optional[str]) -> List[str]:
+    """The ``actions`` of a D-Bus ``Notify`` call (key, label, key, label, ...) with the "default" pair labelled
+    ``label``, or dropped when ``label`` is None (a body that does nothing offers nothing). Other pairs stay."""
+    out: List[str] = []
+    for index in range(0, len(actions) - 1, 2):
+        key, text = actions[index], actions[index + 1]
+        if key == DEFAULT_ACTION:
+            if label is None:
+                continue
+            text = label
+        out += [key, text]
+    return out
+
+
+def label_the_click(library: Any) -> bool:
+    """Make ``library`` (a ``DesktopNotifier``) label the click in its D-Bus ``Notify`` calls (see the module's
+    docstring). Wraps its D-Bus backend's ``_init_dbus`` so that the proxy it makes gets a ``call_notify`` that
+    passes the actions through :func:`with_click_label`. True when the D-Bus backend was found and wrapped."""
+    backend: Any = getattr(library, "_backend", None)
+    init = getattr(backend, "_init_dbus", None)
+    if init is None or getattr(backend, "interface", None) is not None:
+        return False
+
+    async def init_labelled() -> Any:
+        interface = await init()
+        notify = getattr(interface, "call_notify", None)
+        if notify is None:
+            log.info("desktop-notifier's D-Bus proxy has no call_notify: clicks go out unlabelled")
+            return interface
+
+        async def call_notify(app_name: str, replaces_id: int, icon: str, summary: str, body: str,
+                              actions: List[str], *rest: Any, **options: Any) -> Any:
+            return await notify(app_name, replaces_id, icon, summary, body,
+                                with_click_label(actions, _click_label.get()), *rest, **options)
+
+        interface.call_notify = call_notify
+        return interface
+
+    backend._init_dbus = init_labelled
+    return True
 
 
 class _LastWarning(logging.Handler):
@@ -137,6 +196,8 @@ class DesktopNotifierNotifier(_Base):
 
                 notifier = asyncio.run_coroutine_threadsafe(build(), loop).result(self.timeout)
                 backend = type(getattr(notifier, "_backend", notifier)).__name__
+                if backend == "DBusDesktopNotifier" and not label_the_click(notifier):
+                    log.info("desktop-notifier's D-Bus backend has changed: clicks go out unlabelled")
                 if "Dummy" in backend:
                     reason = "no native backend here"
                     if sys.platform == "darwin":
@@ -197,6 +258,8 @@ class DesktopNotifierNotifier(_Base):
         buttons: Sequence[Button] = (),
         on_click: Optional[Callable[[], None]] = None,
     ) -> bool:
+        """Send with ``buttons``; ``on_click`` runs on a click on the body, named by its label when it is a
+        :class:`Button` (else :data:`CLICK_LABEL`); without it the notice offers no click at all."""
         title, body = _clean(title, body)
         if self._warming is not None:
             self._warming.wait(WARM_UP_TIMEOUT)
@@ -212,9 +275,13 @@ class DesktopNotifierNotifier(_Base):
             for button in buttons
         ]
         clicked = _detached("click", on_click) if on_click is not None else None
+        click_label = None  # the body does nothing: no "default" action is offered
+        if on_click is not None:
+            click_label = safe_text(getattr(on_click, "label", ""), TITLE_LIMIT) or CLICK_LABEL
         self._warnings.message = ""
 
         async def send() -> None:
+            _click_label.set(click_label)  # this task's own: read by the wrapped Notify call (label_the_click)
             await self._notifier.send(title=title, message=body, buttons=library_buttons, on_clicked=clicked,
                                       on_dispatched=dispatched.set)
 
