@@ -29,6 +29,7 @@ from tray.core.fmt import one_line
 from tray.core.liveness import LivenessProbe
 from tray.core.log import get_logger
 from tray.core.projects import ProjectResolver, project_name
+from tray.core.readcache import ReadCache
 from tray.core.registry import Registry
 from tray.core.remote import merge
 from tray.core.snapshot import Session, Snapshot, State, build_snapshot
@@ -125,6 +126,7 @@ class TrayController:
         self.spawn_worker = spawn_worker or _default_spawn_worker
         self.focus_problem = _default_focus_problem() if focus_problem is None else focus_problem
         self.resolver = ProjectResolver()
+        self.entry_cache, self.activity_cache = ReadCache(), ReadCache()  # what a look need not read again
         self.snapshot: Optional[Snapshot] = None
         self.error = ""
         self.shown: Optional[Tuple[str, int, str, Tuple[menu_model.MenuItem, ...]]] = None
@@ -159,7 +161,8 @@ class TrayController:
         with self._lock:
             try:
                 known = self.change_watcher.known_alive() if self.watching and self.change_watcher else None
-                snapshot = build_snapshot(self.registry, self.resolver, LivenessProbe(known=known))
+                snapshot = build_snapshot(self.registry, self.resolver, LivenessProbe(known=known),
+                                          self.entry_cache, self.activity_cache)
                 self.error = ""
                 # The other sources as their pollers last left them: never waited for here.
                 merged = merge(snapshot, [p.state.snapshot for p in self.pollers.values()
@@ -206,7 +209,8 @@ class TrayController:
 
     def refresh_view(self) -> None:
         """Show the snapshot if anything visible changed. Ages alone count as a change at most once every
-        AGE_REFRESH_SECONDS; when something else changed, the ages are brought up to date with it."""
+        AGE_REFRESH_SECONDS; when something else changed, it is shown with the ages of that last refresh (at
+        most a minute behind, in whole minutes): one menu built per change, not a second one for the ages."""
         with self._lock:
             now = time.time()
             if self._ages_at is None or now - self._ages_at >= AGE_REFRESH_SECONDS:
@@ -214,9 +218,6 @@ class TrayController:
             shown = self._what_to_show(self._ages_at)
             if shown == self.shown or self.view is None:
                 return
-            if self._ages_at != now:
-                self._ages_at = now
-                shown = self._what_to_show(now)
             self.shown = shown
         self.view.show(*shown)
 

@@ -26,7 +26,7 @@ from tray.core.fsutil import (
     ReadRefused,
     atomic_write_bytes,
     private_dir,
-    read_regular_file,
+    read_regular,
     unlink_quietly,
     warn_once,
 )
@@ -34,7 +34,9 @@ from tray.core.private import ensure_private_dir
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the prompt hook imports this module)
 if TYPE_CHECKING:
-    from typing import Dict, Optional
+    from typing import Dict, Optional, Tuple
+
+    from tray.core.readcache import ReadCache
 
 ACTIVITY_DIR = ".activity"
 MAGIC = "orchestray-activity 1"
@@ -129,10 +131,19 @@ def read_activity_file(path: str, dir_fd: Optional[int] = None) -> Optional[Acti
     Through the non-blocking reader: a FIFO (or a device) put there must not block the reader forever; a link
     is not followed; a file larger than ours can be is someone else's: ignored, not read in part.
     """
+    return _read_one(path, dir_fd)[0]
+
+
+def _read_one(path: str, dir_fd: Optional[int]) -> Tuple[Optional[Activity], Optional[os.stat_result]]:
+    """`read_activity_file`, and the `fstat` of the regular file read (None when nothing was read)."""
     try:
-        raw = read_regular_file(path, MAX_FILE_BYTES, dir_fd=dir_fd)
+        raw, info = read_regular(path, MAX_FILE_BYTES, dir_fd=dir_fd)
     except (OSError, ReadRefused):
-        return None
+        return None, None
+    return _parse(raw), info
+
+
+def _parse(raw: bytes) -> Optional[Activity]:
     lines = raw.decode("utf-8", "replace").split("\n")
     if len(lines) < 5 or lines[0] != MAGIC or lines[1] not in STATES:
         return None
@@ -146,8 +157,9 @@ def read_activity_file(path: str, dir_fd: Optional[int] = None) -> Optional[Acti
     return Activity(lines[1], since, lines[3], lines[4], transcript)
 
 
-def read_all(registry_dir: str) -> Dict[str, Activity]:
-    """Every session's recorded activity, by session id; unreadable files are skipped."""
+def read_all(registry_dir: str, cache: Optional[ReadCache] = None) -> Dict[str, Activity]:
+    """Every session's recorded activity, by session id; unreadable files are skipped. With a `cache` (the
+    tray's), a file unchanged since it was last read is not read again."""
     folder = activity_dir(registry_dir)
     try:
         fd = private_dir(folder, create=False)
@@ -157,12 +169,20 @@ def read_all(registry_dir: str) -> Dict[str, Activity]:
     except OSError:
         return {}
     try:
-        names = os.listdir(fd if fd is not None else folder)
+        names = [name for name in os.listdir(fd if fd is not None else folder) if not name.endswith(".tmp")]
+        if cache is not None:
+            cache.keep_only(names)
         found = {}
         for name in names:
-            if name.endswith(".tmp"):
-                continue
-            activity = read_activity_file(name if fd is not None else os.path.join(folder, name), fd)
+            path = name if fd is not None else os.path.join(folder, name)
+            if cache is None:
+                activity = read_activity_file(path, fd)
+            else:
+                hit, activity = cache.get(name, path, fd)
+                if not hit:
+                    read_at = time.time()
+                    activity, info = _read_one(path, fd)
+                    cache.put(name, info, activity, read_at)
             if activity is not None:
                 found[name] = activity
         return found

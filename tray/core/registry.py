@@ -10,7 +10,8 @@ from __future__ import annotations
 import errno
 import json
 import os
-from typing import Iterator, List, Optional
+import time
+from typing import Iterator, List, Optional, Tuple
 
 from tray.core.entry import Entry, Record, Unreadable, check_session_id, entry_from_json
 from tray.core.fsutil import (
@@ -23,6 +24,7 @@ from tray.core.fsutil import (
 )
 from tray.core.lock import RegistryLock
 from tray.core.private import PRIVATE_FILE, ensure_private_dir
+from tray.core.readcache import ReadCache
 
 MAX_ENTRY_BYTES = 64 * 1024
 SUFFIX = ".json"
@@ -61,25 +63,47 @@ class Registry:
             return []
         return sorted(name for name in names if name.endswith(SUFFIX) and not name.startswith("."))
 
-    def scan(self) -> List[Record]:
-        """Every entry file, parsed or reported as unreadable, in file-name order."""
-        return [self.read_file(name) for name in self.file_names()]
+    def scan(self, cache: Optional[ReadCache] = None) -> List[Record]:
+        """Every entry file, parsed or reported as unreadable, in file-name order.
+
+        With a `cache` (the tray's, kept between its looks), a file whose identity has not changed since it was
+        last parsed is not read again. Read-modify-write paths never pass one: under the lock they read afresh.
+        """
+        names = self.file_names()
+        if cache is None:
+            return [self.read_file(name) for name in names]
+        cache.keep_only(names)
+        records = []
+        for name in names:
+            hit, record = cache.get(name, os.path.join(self.directory, name))
+            if not hit:
+                read_at = time.time()
+                record, info = self._read(name)
+                cache.put(name, info, record, read_at)
+            records.append(record)
+        return records
 
     def __iter__(self) -> Iterator[Record]:
         return iter(self.scan())
 
     def read_file(self, name: str) -> Record:
+        return self._read(name)[0]
+
+    def _read(self, name: str) -> Tuple[Record, Optional[os.stat_result]]:
+        """The record of one file, and the `fstat` of the regular file it came from (None when none was read)."""
         path = os.path.join(self.directory, name)
         stem = name[: -len(SUFFIX)]
         try:
             raw, info = read_regular(path, MAX_ENTRY_BYTES)
         except ReadRefused as refused:
-            return Unreadable(stem, path, f"file {refused}", _mtime(path))
+            return Unreadable(stem, path, f"file {refused}", _mtime(path)), None
         except OSError as error:
             if error.errno == errno.ENOENT:
-                return Unreadable(stem, path, "file vanished while being read", 0.0)
-            return Unreadable(stem, path, f"cannot read file: {error.strerror or error}", _mtime(path))
-        mtime = info.st_mtime
+                return Unreadable(stem, path, "file vanished while being read", 0.0), None
+            return Unreadable(stem, path, f"cannot read file: {error.strerror or error}", _mtime(path)), None
+        return self._parse(stem, path, raw, info.st_mtime), info
+
+    def _parse(self, stem: str, path: str, raw: bytes, mtime: float) -> Record:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as error:

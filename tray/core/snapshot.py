@@ -15,6 +15,7 @@ from tray.core.entry import ROLE_ORCHESTRATOR, ROLE_VACATING, ROLE_WORKER, Entry
 from tray.core.enums import StrEnum
 from tray.core.liveness import LivenessProbe
 from tray.core.projects import Project, ProjectResolver
+from tray.core.readcache import ReadCache
 from tray.core.registry import Registry
 from tray.core.turns import refine
 
@@ -191,18 +192,21 @@ def build_snapshot(
     registry: Registry,
     resolver: Optional[ProjectResolver] = None,
     probe: Optional[LivenessProbe] = None,
+    entry_cache: Optional[ReadCache] = None,
+    activity_cache: Optional[ReadCache] = None,
 ) -> Snapshot:
-    """Scan the registry once and derive everything shown to the user."""
+    """Scan the registry once and derive everything shown to the user. The tray passes its caches of parsed
+    entry and activity files (only changed files are read again); read-modify-write paths never do."""
     resolver = resolver or ProjectResolver()
     probe = probe or LivenessProbe()
     # A probe of another kind (a test's stand-in) may have only `alive`.
     alive = getattr(probe, "alive_fast", None) or probe.alive
     resolve = resolver.resolve
-    activities = read_all(registry.directory)
+    activities = read_all(registry.directory, activity_cache)
     now = time.time()
     sessions: List[Session] = []
     unreadable: List[Unreadable] = []
-    for record in registry.scan():
+    for record in registry.scan(entry_cache):
         if isinstance(record, Unreadable):
             unreadable.append(record)
             continue
