@@ -188,7 +188,7 @@ def cmd_promote(args: argparse.Namespace) -> int:
 
 def cmd_clean(args: argparse.Namespace) -> int:
     from tray.core.actions import clean
-    from tray.core.fmt import one_line as shown  # hostile file names must not drive the terminal
+    from tray.core.fmt import printable as shown  # hostile file names must not drive the terminal
 
     result = clean(_registry(args), dry_run=args.dry_run)
     verb = "would remove" if args.dry_run else "removed"

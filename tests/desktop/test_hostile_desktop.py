@@ -17,7 +17,7 @@ from typing import Any, Dict, List
 
 import pytest
 from helpers import read_bytes
-from test_tray_desktop import cli, make_repo, tray_command, tray_env
+from tray_under_test import cli, make_repo, tray_command, tray_env
 
 pytestmark = [pytest.mark.desktop, pytest.mark.timeout(300)]
 

@@ -14,8 +14,7 @@ from typing import List, Optional
 import pytest
 from desktop import Desktop, MenuNode
 from sshd import SshServer
-from test_tray_desktop import cli, make_repo, tray_command, tray_env
-from test_tray_sni import project
+from tray_under_test import cli, make_repo, project, tray_command, tray_env
 
 from tray.app.pystray_view import ICON_NAME
 from tray.core.actions import register

@@ -503,11 +503,12 @@ def test_check_and_clean_print_hostile_names_as_plain_text(tmp_path: Path, procs
     for text in (check.stdout, check.stderr):
         assert not any(ch in text for ch in "\x1b\x07"), repr(text)
     assert not any(line.startswith("FAKE LINE") for line in check.stdout.splitlines()), check.stdout
-    assert "proj[2J[31mred FAKE LINE" in check.stdout, check.stdout
-    assert "odd]0;title.json" in check.stdout, check.stdout
+    assert "proj\\x1b[2J\\x1b[31mred\\nFAKE LINE" in check.stdout, check.stdout  # shown escaped, one line
+    assert "sub\\x07dir" in check.stdout and "odd\\x1b]0;title\\x07.json" in check.stdout, check.stdout
 
     clean = cli(registry, "clean")
     assert clean.returncode == 0, clean.stderr
     assert not any(ch in clean.stdout + clean.stderr for ch in "\x1b\x07"), repr(clean.stdout)
-    assert "removed stale worker gone" in clean.stdout and "moved aside unreadable odd]0;title.json" in clean.stdout
+    assert "removed stale worker gone" in clean.stdout, clean.stdout
+    assert "moved aside unreadable odd\\x1b]0;title\\x07.json" in clean.stdout, clean.stdout
     assert "live.json" in os.listdir(registry)

@@ -38,6 +38,28 @@ def cli_env(registry_dir: Optional[str] = None, extra: Optional[Mapping[str, str
     return env
 
 
+def headless_env(tmp_path: Any, **extra: str) -> Dict[str, str]:
+    """The environment of an `orchestray` child with no display: the repo importable, private Orchestray folders,
+    no DISPLAY, WAYLAND_DISPLAY or PYSTRAY_BACKEND (a test adds a desktop's own with ``env.update``)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "PYSTRAY_BACKEND")}
+    env.update(
+        PYTHONPATH=REPO,
+        ORCHESTRAY_REGISTRY_DIR=os.path.join(tmp_path, "registry"),
+        ORCHESTRAY_LOG_DIR=os.path.join(tmp_path, "log"),
+        ORCHESTRAY_CONFIG_DIR=os.path.join(tmp_path, "config"),
+        ORCHESTRAY_STATE_DIR=os.path.join(tmp_path, "state"),
+        XDG_CONFIG_HOME=os.path.join(tmp_path, "xdg-config"),
+    )
+    env.update(extra)
+    return env
+
+
+def orchestray(env: Mapping[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    """`python -m tray ARGS` under exactly ``env``, stdin closed, output captured (the test judges it)."""
+    return subprocess.run([sys.executable, "-m", "tray", *args], env=dict(env), capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
+
+
 def cli_argv(args: Sequence[str], registry_dir: Optional[str] = None) -> List[str]:
     argv = [sys.executable, "-m", "tray"]
     if registry_dir is not None:
