@@ -14,13 +14,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import IO, Any, Callable, List, Tuple
+from typing import IO, Any, Callable, Tuple
 
 import pytest
 from fake_transport import FakeTransport
 from helpers import cli_argv, cli_env
+from menu_view import MenuView
 
-from tray.app import menu as m
 from tray.app.config import ConfigStore
 from tray.app.controller import TrayController
 from tray.core.actions import register
@@ -99,35 +99,15 @@ def test_watch_without_json_prints_the_summary_and_refuses_a_silly_heartbeat(tmp
         watch.wait(timeout=10)
 
 
-class RecordingView:
-    def __init__(self) -> None:
-        self.shown: List[Tuple[str, int, str, Tuple[m.MenuItem, ...]]] = []
-        self.notes: List[Tuple[str, str]] = []
-
-    def show(self, state: str, count: int, title: str, menu: Tuple[m.MenuItem, ...]) -> None:
-        self.shown.append((state, count, title, menu))
-
-    def notify(self, title: str, body: str, buttons: Any = (), on_click: Any = None) -> bool:
-        self.notes.append((title, body))
-        return True
-
-    def stop(self) -> None:
-        pass
-
-    def ever(self, text: str) -> bool:
-        """Has any menu shown so far had a top-level line `text`?"""
-        return any(item.text == text for shown in list(self.shown) for item in shown[3])
-
-
 def _tray(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str, command: str,
-          remote: str = "orchestray") -> Tuple[TrayController, RecordingView]:
+          remote: str = "orchestray") -> Tuple[TrayController, MenuView]:
     monkeypatch.setenv(variable, command)
     config = tmp_path / "cfg"
     config.mkdir()
     (config / "config.json").write_text(json.dumps({
         "sources": [{"spec": "docker:web", "command": remote}], "source_poll_interval": 1.0, "watch": False,
         "poll_interval": 0.5}))
-    view = RecordingView()
+    view = MenuView()
     controller = TrayController(Registry(str(tmp_path / "here")), view, ConfigStore(str(config)),
                                 find_file=lambda root, name: None)
     return controller, view
@@ -192,8 +172,7 @@ def test_a_stalled_or_garbled_stream_is_one_line_and_its_process_is_ended(tmp_pa
     controller, view = _tray(tmp_path, monkeypatch, "ORCHESTRAY_DOCKER_COMMAND", str(program))
     controller.start()
     try:
-        wait_until(lambda: any(item.text.startswith(line) for shown in list(view.shown) for item in shown[3]),
-                   f"the line {line!r}")
+        wait_until(lambda: view.ever(line), f"the line {line!r}")
     finally:
         controller.stop()
         controller.pollers["docker:web"].join(30)
