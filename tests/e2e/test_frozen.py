@@ -15,11 +15,12 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Dict, Optional
 from xml.etree import ElementTree
 
 import pytest
 from desktop import FOCUS_PACKAGES, FOCUS_TOOLS, require_desktop, require_tools
+from hook_sandbox import start_fake_claude
 from tray_under_test import TRAY_CMD_ENV
 
 from tray import __version__
@@ -203,38 +204,21 @@ def test_frozen_hooks_run_by_a_fake_claude_code(frozen: Path, tmp_path: Path) ->
     # The hooks run the small hook program beside the main one (issue 13), not the main program.
     assert commands and all(shlex.split(c)[:2] == [str(frozen.parent / "orchestray-hook"), "hook"] for c in commands)
 
-    link = tmp_path / "bin" / "claude"  # a process named `claude`, as tray.core.ancestry looks for
-    link.parent.mkdir()
-    link.symlink_to(sys.executable)
     project = tmp_path / "project"
     project.mkdir()
-    claude = subprocess.Popen([str(link), str(TESTS / "support" / "fake_claude.py"), "--settings", str(settings_file)],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=str(project))
+    claude = start_fake_claude(tmp_path, settings_file, env, project)
     try:
-        assert claude.stdin is not None and claude.stdout is not None
-
-        def send(line: str) -> Dict[str, Any]:
-            claude.stdin.write((line + "\n").encode())
-            claude.stdin.flush()
-            reply = json.loads(claude.stdout.readline())
-            assert reply.get("ok"), reply
-            return reply
-
-        started = send(f"start frozen-1 {shlex.quote(str(project))}")
+        started = claude.start("frozen-1", project)
         assert [h["exit_code"] for h in started["hooks"]] == [0]
         assert "ORCHESTRATOR" in started["context"][0]
         entry = json.loads((tmp_path / "registry" / "frozen-1.json").read_text())
         assert entry["pid"] == claude.pid and entry["role"] == "orchestrator"
-        prompt = send("prompt frozen-1 hello")
+        prompt = claude.prompt("frozen-1", "hello")
         assert prompt["hooks"][0]["exit_code"] == 0 and prompt["hooks"][0]["stdout"] == ""
-        send("end frozen-1")
+        claude.end("frozen-1")
         assert not (tmp_path / "registry" / "frozen-1.json").exists()
     finally:
         claude.kill()
-        claude.wait(timeout=10)
-        for stream in (claude.stdin, claude.stdout):
-            if stream is not None:
-                stream.close()
 
 
 @pytest.mark.slow

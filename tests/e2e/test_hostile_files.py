@@ -15,7 +15,18 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 import pytest
-from helpers import REPO, cli_env, create_time, iso, one_line_error, read_bytes, run_cli, seed_entry, write_entry
+from helpers import (
+    REPO,
+    cli_env,
+    create_time,
+    fingerprints,
+    iso,
+    one_line_error,
+    read_bytes,
+    run_cli,
+    seed_entry,
+    write_entry,
+)
 
 from tray.app.config import ConfigStore
 from tray.app.controller import TrayController
@@ -52,18 +63,6 @@ def hook(event: str, payload: Dict[str, object], registry: Path, logs: Path, cwd
 def log_text(logs: Path) -> str:
     """Everything logged in the folder (the tray's `orchestray.log`, the hooks' and commands' `hooks.log`)."""
     return "".join(p.read_text(encoding="utf-8", errors="replace") for p in sorted(logs.glob("*.log*")))
-
-
-def fingerprints(folder: Path) -> Dict[str, tuple]:
-    """Every file under `folder` (not following links): kind, size, mtime and bytes."""
-    found = {}
-    for root, dirs, files in os.walk(folder):
-        for name in dirs + files:
-            path = os.path.join(root, name)
-            info = os.lstat(path)
-            data = read_bytes(path) if stat.S_ISREG(info.st_mode) else b""
-            found[os.path.relpath(path, folder)] = (stat.S_IFMT(info.st_mode), info.st_size, info.st_mtime_ns, data)
-    return found
 
 
 def live_entry(registry: Path, session: str, process: subprocess.Popen, cwd: Path, role: str = "worker") -> bytes:

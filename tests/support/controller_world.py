@@ -8,6 +8,7 @@ the part the tray shows, so each short id names one session.
 from __future__ import annotations
 
 import datetime
+import threading
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 from tray.core.entry import new_entry
@@ -31,6 +32,28 @@ def session(sid: str, role: str, alive: bool = True, age: float = 60, cwd: str =
     """Session ``sid`` in ``role``, started ``age`` seconds before NOW, with a PID derived from its id."""
     return Session(new_entry(sid, 4000 + len(sid) + sum(map(ord, sid)), cwd, role, started_at=_iso(NOW - age)),
                    alive, project)
+
+
+class RecordingView:
+    """Records every show (state, count, title, menu) and every notice's (title, body); ``noted`` is set by the
+    first notice, for a test that waits on another thread's notice."""
+
+    def __init__(self) -> None:
+        self.shown: List[Tuple[str, int, str, Any]] = []
+        self.notes: List[Tuple[str, str]] = []
+        self.noted = threading.Event()
+
+    def show(self, state: str, count: int, title: str, menu: Any) -> None:
+        self.shown.append((state, count, title, menu))
+
+    def notify(self, title: str, body: str, buttons: Sequence[Button] = (),
+               on_click: Optional[Callable[[], None]] = None) -> bool:
+        self.notes.append((title, body))
+        self.noted.set()
+        return True
+
+    def stop(self) -> None:
+        pass
 
 
 class ButtonView:
