@@ -17,7 +17,6 @@ The tray's default is a 5 s interval (`source_poll_interval`), so the table give
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import select
@@ -30,9 +29,10 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path[:0] = [REPO, os.path.join(REPO, "tests", "support")]
+sys.path[:0] = [REPO, os.path.dirname(os.path.abspath(__file__)), os.path.join(REPO, "tests", "support")]
 
-from sshd import start_sshd  # noqa: E402 - needs sys.path above
+from report import publish  # noqa: E402 - needs sys.path above
+from sshd import start_sshd  # noqa: E402
 
 from tray.core.actions import register  # noqa: E402
 from tray.core.registry import Registry  # noqa: E402
@@ -148,20 +148,24 @@ def main() -> int:
         "stream_rss": rss,
         "ratios": {"poll_wall_over_floor": poll["wall_ms"] / floor["wall_ms"]},
     }
-    print(f"floor  ssh true            wall {floor['wall_ms']:6.0f} ms  cpu here {floor['here_cpu_ms']:5.0f} ms"
-          f"  there {floor['there_cpu_ms']:5.0f} ms")
-    print(f"poll   status --json       wall {poll['wall_ms']:6.0f} ms  cpu here {poll['here_cpu_ms']:5.0f} ms"
-          f"  there {poll['there_cpu_ms']:5.0f} ms  ({result['ratios']['poll_wall_over_floor']:.2f}x the floor)")
-    print(f"per minute at {INTERVAL:g} s: poll cpu here {result['poll_per_minute_cpu_ms']['here']:.0f} ms, there "
-          f"{result['poll_per_minute_cpu_ms']['there']:.0f} ms; idle stream here "
-          f"{result['stream_idle_per_minute_cpu_ms']['here']:.1f} ms, there "
-          f"{result['stream_idle_per_minute_cpu_ms']['there']:.1f} ms")
-    print(f"the stream's memory: ssh here {rss['here_ssh_mb']:.0f} MB, sshd and watch there {rss['there_mb']:.0f} MB")
-    print(f"a change over there -> its line here: stream median {result['stream_change_to_line_ms']['median']:.0f} ms"
-          f" (max {result['stream_change_to_line_ms']['max']:.0f}); poll about "
-          f"{result['poll_change_to_shown_ms_expected']:.0f} ms on average")
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    here_min, there_min = result["poll_per_minute_cpu_ms"], result["stream_idle_per_minute_cpu_ms"]
+    table = "\n".join([
+        "| reading another machine (real sshd, 10 sessions) | wall | CPU here | CPU there |",
+        "|---|---|---|---|",
+        f"| floor: `ssh devbox true` | {floor['wall_ms']:.0f} ms | {floor['here_cpu_ms']:.0f} ms "
+        f"| {floor['there_cpu_ms']:.0f} ms |",
+        f"| one `status --json` call ({result['ratios']['poll_wall_over_floor']:.2f}x the floor) "
+        f"| {poll['wall_ms']:.0f} ms | {poll['here_cpu_ms']:.0f} ms | {poll['there_cpu_ms']:.0f} ms |",
+        f"| a minute of polling every {INTERVAL:g} s | | {here_min['here']:.0f} ms | {here_min['there']:.0f} ms |",
+        f"| a minute of an idle `watch --json` (heartbeats every {INTERVAL:g} s; RSS {rss['here_ssh_mb']:.0f} MB "
+        f"here, {rss['there_mb']:.0f} MB there) | | {there_min['here']:.1f} ms | {there_min['there']:.1f} ms |",
+        f"| a change over there until the tray has it: stream | median "
+        f"{result['stream_change_to_line_ms']['median']:.0f} ms, max {result['stream_change_to_line_ms']['max']:.0f}"
+        " ms | | |",
+        f"| the same with polling (half an interval plus a call, on average) "
+        f"| {result['poll_change_to_shown_ms_expected']:.0f} ms | | |",
+    ])
+    publish(result, table, args.json)
     return 0
 
 
