@@ -50,6 +50,7 @@ sys.path.insert(1, os.path.join(REPO, "tests", "support"))
 import events  # noqa: E402
 import latency  # noqa: E402
 import psutil  # noqa: E402
+from report import publish  # noqa: E402  (bench/report.py)
 from timing import interleaved  # noqa: E402  (bench/events.py: this script's folder is on sys.path)
 
 from tray.core import actions  # noqa: E402
@@ -600,13 +601,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 results["tray"] = events.run(quick=args.quick)
         finally:
             sleepers.close()
-    table = markdown(results)
-    print(table)
-    if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump(dict(results, markdown=table), handle, indent=2)
-            handle.write("\n")
+    publish(results, markdown(results), args.json)
     return 0
 
 

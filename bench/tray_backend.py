@@ -2,8 +2,9 @@
 
     python bench/tray_backend.py [--rounds 200]
 
-One private dbus-daemon (and, if installed, a real status-notifier-watcher) is started, and three things are
-timed interleaved, round after round in a shuffled order, medians reported:
+One private dbus-daemon (and, if installed, a real status-notifier-watcher) is started, and two things are
+timed with bench/timing.py's interleaved loop (round after round in a shuffled order, the first rounds thrown
+away as warm-up), medians reported; a third is shown:
 
 - ``probe``: ``tray.platform.tray_backend.probe_session_bus`` as the tray calls it (open a private connection,
   NameHasOwner, the watcher's IsStatusNotifierHostRegistered, close);
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import shutil
 import statistics
 import subprocess
@@ -29,6 +29,7 @@ from typing import Callable, Dict, List
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
+from timing import interleaved  # noqa: E402  (this script's folder is on sys.path when it runs)
 
 t0 = time.perf_counter()
 from gi.repository import Gio  # noqa: E402
@@ -77,15 +78,7 @@ def main() -> int:
                 "probe": lambda: tray_backend.probe_session_bus(address),
                 "floor": lambda: floor(address),
             }
-            times: Dict[str, List[float]] = {name: [] for name in tasks}
-            rng = random.Random(20261201)
-            for _ in range(args.rounds):
-                order = list(tasks)
-                rng.shuffle(order)
-                for name in order:
-                    start = time.perf_counter()
-                    tasks[name]()
-                    times[name].append(time.perf_counter() - start)
+            times = interleaved(tasks, args.rounds, seed=20261201)
         finally:
             for process in reversed(started):
                 process.kill()

@@ -31,6 +31,7 @@ from typing import Any, Dict, List
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
+from report import publish  # noqa: E402  (bench/report.py)
 from timing import interleaved  # noqa: E402  (bench/timing.py: this script's folder is on sys.path)
 
 from tray.core import activity as act  # noqa: E402
@@ -157,12 +158,7 @@ def main() -> int:
         for process in sleepers:
             process.kill()
             process.wait(timeout=10)
-    table = markdown(results)
-    print(table)
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump(dict(results, markdown=table), handle, indent=2)
-            handle.write("\n")
+    publish(results, markdown(results), args.json)
     return 0
 
 

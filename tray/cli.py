@@ -188,7 +188,7 @@ def cmd_promote(args: argparse.Namespace) -> int:
 
 def cmd_clean(args: argparse.Namespace) -> int:
     from tray.core.actions import clean
-    from tray.core.fmt import one_line as shown  # hostile file names must not drive the terminal
+    from tray.core.fmt import printable as shown  # hostile file names must not drive the terminal
 
     result = clean(_registry(args), dry_run=args.dry_run)
     verb = "would remove" if args.dry_run else "removed"
@@ -295,7 +295,7 @@ def _spec_of(item: object) -> str:
 
 def cmd_sources(args: argparse.Namespace) -> int:
     from tray.app.config import ConfigStore
-    from tray.core.sources import BadSource, describe, from_config, make_source, status_args
+    from tray.core.sources import BadSource, describe, from_config, make_source, watch_args
     from tray.platform.transport import argv
 
     store = ConfigStore()
@@ -329,7 +329,8 @@ def cmd_sources(args: argparse.Namespace) -> int:
     store.save(config)
     # ssh's words are quoted for the remote shell already; the others are shown as a shell would take them.
     show = " ".join if source.kind == "ssh" else shlex.join
-    print(f"added {source.spec}; the tray reads it with: {show(argv(source, status_args(source)))}")
+    follow = argv(source, watch_args(source, config.source_poll_interval))
+    print(f"added {source.spec}; the tray follows it with: {show(follow)}")
     print("Orchestray must be installed there, with its hooks: "
           f"{show(argv(source, [*source.command, 'hooks', 'install']))}")
     return EXIT_OK
@@ -357,6 +358,21 @@ def cmd_handover(args: argparse.Namespace) -> int:
 
 
 HANDOVER_PRINT_LIMIT = 1024 * 1024
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    from tray.watchcmd import run
+
+    if not 0.2 <= args.heartbeat <= 3600:
+        raise UsageError("--heartbeat must be between 0.2 and 3600 seconds")
+    done = run(_registry(args), sys.stdout.buffer, as_json=args.json, heartbeat=args.heartbeat)
+    try:  # the reader is gone: nothing more may be flushed to it at exit (that would print a warning)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+    return done
 
 
 # --- parser ---------------------------------------------------------------------------------------------
@@ -447,6 +463,12 @@ def build_parser() -> argparse.ArgumentParser:
     handover_cmd = add("handover", cmd_handover, "print the path of the project's HANDOVER.md (--print: its text)")
     handover_cmd.add_argument("--cwd", metavar="DIR", help="a folder of the project (default: the current folder)")
     handover_cmd.add_argument("--print", action="store_true", help="print the file's text instead of its path")
+
+    watch = add("watch", cmd_watch, "print the status again at each change, until stopped (the tray runs "
+                "`watch --json` on other machines)")
+    watch.add_argument("--json", action="store_true", help="one JSON line per change (as status --json), and a "
+                       "heartbeat line when nothing changed for --heartbeat seconds")
+    watch.add_argument("--heartbeat", type=float, default=10.0, metavar="SECONDS")
 
     autostart = add("autostart", cmd_autostart, "start the tray at login: on, off, or show the status")
     autostart.add_argument("action", choices=["on", "off", "status"])

@@ -2,9 +2,9 @@
 "Focus terminal" raising real xterms under a real EWMH window manager (openbox), one of them inside tmux.
 
 dunst shows a notification's actions in its context menu, which it hands to a `dmenu`-style program: here a
-script that picks the action by name (what a person would click). Sessions are real processes; their deaths are
-real kills; every effect is checked where the user sees it: the registry files, dunst's notifications, the
-active window (`xdotool getactivewindow`) and tmux's own idea of its active pane.
+script that picks the action by name, what a person would click (tests/support/dunst_menu.py). Sessions are real
+processes; their deaths are real kills; every effect is checked where the user sees it: the registry files,
+dunst's notifications, the active window (`xdotool getactivewindow`) and tmux's own idea of its active pane.
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-from typing import Iterator, List, Tuple
+from typing import Iterator, List
 
 import pytest
-from desktop import Desktop, missing_tools, start_desktop
-from test_tray_desktop import current_menu, keys_for, tray_command, tray_env
+from desktop import FOCUS_PACKAGES, FOCUS_TOOLS, Desktop, require_desktop, require_tools, start_desktop
+from dunst_menu import ContextMenu
+from tray_under_test import current_menu, keys_for, tray_command, tray_env
 
 from tray.core import actions
 from tray.core.registry import Registry
@@ -30,42 +31,14 @@ pytestmark = pytest.mark.desktop
 ORCH = "7c1e2a90-1111-4aaa-8bbb-000000000001"
 W_OLD = "3e8a6c55-2222-4aaa-8bbb-000000000002"
 W_NEW = "9b4f0d11-3333-4aaa-8bbb-000000000003"
-FOCUS_TOOLS = ("openbox", "xterm", "tmux")
 #: After the last expected notification, the tray gets this many seconds (10 polls) to send a wrong extra one.
 SETTLE = 5.0
-
-
-def _need(tools: List[str]) -> None:
-    missing = [tool for tool in tools if shutil.which(tool) is None]
-    if missing:
-        message = f"needs {', '.join(missing)} (Debian: scripts/install-linux-deps.sh --test)"
-        if os.environ.get("ORCHESTRAY_REQUIRE_DESKTOP") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 def _displayed(desktop: Desktop) -> int:
     """Notifications dunst shows now (without closing them: a closed notification has no actions left)."""
     out = desktop.run(["dunstctl", "count", "displayed"], check=False)
     return int(out.stdout.strip() or 0) if out.returncode == 0 else 0
-
-
-def _pick_through_dunst(desktop: Desktop, want_file: Path, label: str) -> None:
-    """Open dunst's context menu for what it shows; our dmenu script picks the entry named `label`."""
-    want_file.write_text(label)
-    desktop.run(["dunstctl", "context"], timeout=20)
-
-
-def _dmenu_picker(tmp_path: Path) -> Tuple[Path, Path, Path]:
-    """dunst's `dmenu` program: picks the context-menu entry whose text is in `want` (as a person would click
-    it); what dunst offered is kept in `picks`. Returns (script, want, picks)."""
-    picks = tmp_path / "picks.log"
-    want = tmp_path / "want.txt"
-    pick = tmp_path / "pick.sh"
-    # dunst writes one "#label (summary) [id,action]" line per entry; the last has no newline (grep copes).
-    pick.write_text(f'#!/bin/sh\ntee -a "{picks}" | grep -m1 -F -- "$(cat "{want}")"\n')
-    pick.chmod(0o755)
-    return pick, want, picks
 
 
 def _start_tray(desktop: Desktop, tmp_path: Path, registry_dir: str) -> subprocess.Popen:
@@ -81,22 +54,19 @@ def _log(tmp_path: Path) -> str:
 
 
 @contextlib.contextmanager
-def _explained(tmp_path: Path) -> Iterator[None]:
+def _explained(tmp_path: Path, menu: ContextMenu) -> Iterator[None]:
     """A failure here carries what the tray logged and what dunst offered: what a person would look at."""
     try:
         yield
     except Exception as error:
-        picks = tmp_path / "picks.log"
-        offered = picks.read_text() if picks.exists() else "(nothing)"
+        offered = menu.everything_offered() or "(nothing)"
         raise AssertionError(f"{type(error).__name__}: {error}\n--- tray log ---\n{_log(tmp_path)[-4000:]}"
                              f"\n--- dunst offered ---\n{offered[-2000:]}") from error
 
 
 def test_promote_picked_in_dunst_and_one_notice_per_death(tmp_path: Path, procs) -> None:
-    missing = missing_tools()
-    if missing:
-        _need(missing)
-    pick, want, picks = _dmenu_picker(tmp_path)
+    require_desktop()
+    menu = ContextMenu(tmp_path)
     registry_dir = str(tmp_path / "registry")
     project = tmp_path / "shop"
     project.mkdir()
@@ -106,18 +76,20 @@ def test_promote_picked_in_dunst_and_one_notice_per_death(tmp_path: Path, procs)
     actions.register(registry, W_OLD, old.pid, str(project))
     actions.register(registry, W_NEW, new.pid, str(project))
 
-    with start_desktop(tmp_path / "desktop", dunst_settings={"dmenu": str(pick)}) as desktop, _explained(tmp_path):
+    with start_desktop(tmp_path / "desktop", dunst_settings={"dmenu": str(menu.script)}) as desktop, \
+            _explained(tmp_path, menu):
         tray = _start_tray(desktop, tmp_path, registry_dir)
         assert desktop.wait_for(lambda: "notifiers, best first: desktop-notifier" in _log(tmp_path), 10)
 
         # 1. The orchestrator dies (a real kill): one notice, with its buttons, in dunst.
         procs.kill(orch)
         desktop.wait_for(lambda: _displayed(desktop) >= 1, timeout=15)
-        _pick_through_dunst(desktop, want, "Promote 3e8a6c55")
+        menu.open(desktop, "Promote 3e8a6c55")
         desktop.wait_for(lambda: registry.get(W_OLD).role == "orchestrator", timeout=15)
         assert not os.path.exists(registry.path_for(ORCH))  # the dead orchestrator's entry went with it
-        offered = picks.read_text()
-        assert "Promote 3e8a6c55" in offered and "Focus 3e8a6c55" in offered
+        # Its buttons, and the click on its body under the click's own words (never an empty entry).
+        assert sorted((e.label, e.action == "default") for e in menu.offered(desktop)) == [
+            ("Focus 3e8a6c55", False), ("Focus 3e8a6c55", True), ("Promote 3e8a6c55", False)]
         assert "notifications are delivered by desktop-notifier" in _log(tmp_path)
 
         first = desktop.notifications()  # closes what is shown, so the next context menu is the next notice's
@@ -127,10 +99,10 @@ def test_promote_picked_in_dunst_and_one_notice_per_death(tmp_path: Path, procs)
         actions.vacate(registry, W_OLD)
         desktop.wait_for(lambda: _displayed(desktop) >= 1, timeout=15)
         procs.kill(new)
-        _pick_through_dunst(desktop, want, "Promote 9b4f0d11")
+        menu.open(desktop, "Promote 9b4f0d11")
         desktop.wait_for(lambda: "promote refused" in _log(tmp_path), timeout=15)
         assert registry.get(W_OLD).role == "vacating" and registry.get(W_NEW).role == "worker"
-        assert "Open HANDOVER.md" in picks.read_text()
+        assert "Open HANDOVER.md" in menu.everything_offered()
 
         # Settle: polls keep running; nothing else may be said about these two episodes.
         deadline = time.monotonic() + SETTLE
@@ -199,21 +171,25 @@ def _focus_from_menu(desktop: Desktop, registry_dir: str, icon: tuple, path: Lis
 
 
 def test_focus_terminal_raises_the_right_xterm_and_tmux_pane(tmp_path: Path) -> None:
-    _need([*missing_tools(), *FOCUS_TOOLS])
+    require_desktop()
+    require_tools(FOCUS_TOOLS, FOCUS_PACKAGES)
     claude = _fake_claude(tmp_path / "bin")
-    sock = str(tmp_path / "tmux.sock")
     registry_dir = str(tmp_path / "registry")
     registry = Registry(registry_dir)
     project = tmp_path / "shop"
     project.mkdir()
     tmux_server = 0
     loose = None
-    pick, want, _picks = _dmenu_picker(tmp_path)
-    with start_desktop(tmp_path / "desktop", dunst_settings={"dmenu": str(pick)}) as desktop, _explained(tmp_path):
+    menu = ContextMenu(tmp_path)
+    with start_desktop(tmp_path / "desktop", dunst_settings={"dmenu": str(menu.script)}) as desktop, \
+            _explained(tmp_path, menu):
         try:
             desktop.popen(["openbox", "--config-file", "/dev/null"], log="openbox.log")
             desktop.wait_for(lambda: desktop.run(["xprop", "-root", "_NET_SUPPORTING_WM_CHECK"], check=False)
                              .stdout.count("window id") == 1, timeout=15)
+            # tmux's socket in the desktop's short runtime folder: AF_UNIX paths are capped at 107 bytes, and
+            # tmp_path can be longer than that allows (a pytest run inside another one's, tests/e2e/test_frozen.py).
+            sock = os.path.join(desktop.env["XDG_RUNTIME_DIR"], "tmux.sock")
             # xterm A runs `claude` directly; xterm B shows tmux, where `claude` runs in window "two", beside a
             # shell pane that is the active one; xterm C is a decoy that holds the focus before each click.
             xterm_a = desktop.popen(["xterm", "-T", "term-a", "-e", claude, "600"], log="xterm-a.log")
@@ -270,7 +246,7 @@ def test_focus_terminal_raises_the_right_xterm_and_tmux_pane(tmp_path: Path) -> 
             desktop.run(["xdotool", "windowactivate", "--sync", decoy])
             os.kill(pane_a, signal.SIGKILL)
             desktop.wait_for(lambda: _displayed(desktop) >= 1, timeout=15)
-            _pick_through_dunst(desktop, want, "Focus 3e8a6c55")
+            menu.open(desktop, "Focus 3e8a6c55")
             desktop.wait_for(lambda: _active(desktop) == win_b, timeout=10)
             desktop.wait_for(lambda: _log(tmp_path).count("focused 3e8a6c55: raised xterm") == 2, timeout=10)
             # A click on a notice's body focuses the session it is about (dunst's default action). Here that

@@ -19,7 +19,7 @@ from typing import Any, Dict, Iterator, List
 import pytest
 from desktop import Desktop, menu_keys
 from hook_sandbox import Sandbox, assert_silent, git, role_context
-from test_tray_desktop import tray_command, tray_env
+from tray_under_test import tray_command, tray_env
 
 from tray.app.pystray_view import ICON_NAME
 

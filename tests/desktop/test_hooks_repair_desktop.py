@@ -16,7 +16,7 @@ from typing import List, Optional
 import pytest
 from broken_install import ThrowAwayInstall
 from desktop import Desktop, MenuNode
-from test_tray_desktop import tray_command, tray_env
+from tray_under_test import tray_command, tray_env
 
 from tray.app.pystray_view import ICON_NAME
 from tray.hooks import settings as hs

@@ -16,23 +16,12 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
-from helpers import read_bytes
-from test_tray_desktop import cli, make_repo, tray_command, tray_env
+from helpers import fingerprints, read_bytes
+from tray_under_test import cli, make_repo, tray_command, tray_env
 
 pytestmark = [pytest.mark.desktop, pytest.mark.timeout(300)]
 
 HUGE = "9" * 5000
-
-
-def snapshot_of(folder: Path) -> Dict[str, tuple]:
-    found = {}
-    for root, dirs, files in os.walk(folder):
-        for name in dirs + files:
-            path = os.path.join(root, name)
-            info = os.lstat(path)
-            data = read_bytes(path) if stat.S_ISREG(info.st_mode) else b""
-            found[os.path.relpath(path, folder)] = (stat.S_IFMT(info.st_mode), info.st_mtime_ns, data)
-    return found
 
 
 def plant_hostile_files(registry: Path, outside: Path, tag: str) -> None:
@@ -70,7 +59,7 @@ def test_tray_keeps_polling_and_notifying_with_hostile_files_in_the_registry(des
     plant_hostile_files(registry, outside, "one")
     (registry / ".activity").symlink_to(outside)
     (registry / ".quarantine").symlink_to(outside)
-    outside_before = snapshot_of(outside)
+    outside_before = fingerprints(outside)
 
     tray = desktop.popen([*tray_command(), "tray", "--poll-interval", "0.5"], env=env, log="tray.log")
     desktop.find_window("^Orchestray: 2 project", timeout=30)
@@ -91,7 +80,7 @@ def test_tray_keeps_polling_and_notifying_with_hostile_files_in_the_registry(des
     # Nothing was changed by the tray: hostile files are still what they were, nothing outside was touched.
     assert stat.S_ISFIFO(os.lstat(registry / "fifo-one.json").st_mode)
     assert stat.S_ISFIFO(os.lstat(beta / ".git").st_mode)
-    assert snapshot_of(outside) == outside_before
+    assert fingerprints(outside) == outside_before
     for name, data in before.items():
         assert read_bytes(str(registry / f"{name}.json")) == data
 

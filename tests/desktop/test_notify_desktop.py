@@ -1,7 +1,7 @@
 """Real notifications delivered to dunst on a private desktop, through each backend of the chain.
 
-Each delivery runs in a fresh interpreter (``deliver`` from tests/unit/test_notify.py): plyer (dbus-python) caches
-its session-bus connection per process, so it must never connect from the pytest process itself.
+Each delivery runs in a fresh interpreter (``deliver``, tests/support/notify_delivery.py): plyer (dbus-python)
+caches its session-bus connection per process, so it must never connect from the pytest process itself.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from typing import Any, List
 import pytest
 from desktop import require_desktop, start_desktop
 from dunst_menu import ContextMenu
-from test_notify import HOSTILE_BODY, HOSTILE_TITLE, REPO, deliver
+from helpers import REPO
+from notify_delivery import HOSTILE_BODY, HOSTILE_TITLE, deliver
 
 from tray.platform.notify import BODY_LIMIT, TITLE_LIMIT, Button, safe_text
 from tray.platform.notify_buttons import DesktopNotifierNotifier
@@ -101,7 +102,7 @@ def test_pystray_notifier_on_a_real_gtk_icon(desktop, tmp_path: Path) -> None:
         )
     )
     done = desktop.run(
-        [sys.executable, str(script)], env={"PYSTRAY_BACKEND": "gtk", "PYTHONPATH": str(REPO)}, timeout=20
+        [sys.executable, str(script)], env={"PYSTRAY_BACKEND": "gtk", "PYTHONPATH": REPO}, timeout=20
     )
     assert json.loads(done.stdout.splitlines()[0]) == {"delivered": [True, True], "error": ""}, done.stderr
     got = settled_notifications(desktop, at_least=2)

@@ -19,8 +19,7 @@ from typing import List, Optional
 import psutil
 import pytest
 from desktop import Desktop, MenuNode
-from test_tray_desktop import cli, make_repo, tray_command, tray_env
-from test_tray_sni import POLL, project
+from tray_under_test import POLL, cli, make_repo, project, tray_command, tray_env
 
 from tests.support.task_files import task, write_list
 from tray.app.pystray_view import ICON_NAME

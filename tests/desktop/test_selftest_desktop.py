@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_selftest import REPO, headless_env, orchestray
+from helpers import REPO, headless_env, orchestray
 
 LINUX = sys.platform.startswith("linux")
 
@@ -18,7 +18,7 @@ LINUX = sys.platform.startswith("linux")
 def test_self_test_on_a_real_desktop_imports_the_backend_and_notifies(desktop, tmp_path: Path) -> None:
     env = headless_env(tmp_path)
     env.update(desktop.env)
-    env["PYTHONPATH"] = str(REPO)
+    env["PYTHONPATH"] = REPO
     done = orchestray(env, "self-test", "--notify")
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads(done.stdout)
@@ -40,7 +40,7 @@ def test_self_test_on_a_real_desktop_imports_the_backend_and_notifies(desktop, t
 def test_self_test_fails_when_the_backend_has_no_menu(desktop, tmp_path: Path) -> None:
     env = headless_env(tmp_path, PYSTRAY_BACKEND="xorg")
     env.update(desktop.env)
-    env.update(PYTHONPATH=str(REPO), PYSTRAY_BACKEND="xorg")
+    env.update(PYTHONPATH=REPO, PYSTRAY_BACKEND="xorg")
     done = orchestray(env, "self-test")
     assert done.returncode == 1
     report = json.loads(done.stdout)

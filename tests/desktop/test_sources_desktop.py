@@ -14,15 +14,13 @@ from typing import List, Optional
 import pytest
 from desktop import Desktop, MenuNode
 from sshd import SshServer
-from test_tray_desktop import cli, make_repo, tray_command, tray_env
-from test_tray_sni import project
+from tray_under_test import POLL, cli, make_repo, project, tray_command, tray_env
 
 from tray.app.pystray_view import ICON_NAME
 from tray.core.actions import register
 from tray.core.registry import Registry
 
 pytestmark = [pytest.mark.desktop, pytest.mark.sshd]
-POLL = 2.0
 
 
 def test_a_remote_host_in_the_tray_notice_promote_unreachable_and_back(

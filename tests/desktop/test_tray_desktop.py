@@ -10,93 +10,20 @@ registry files, dunst's notification history, the process list.
 from __future__ import annotations
 
 import os
-import shlex
 import subprocess
-import sys
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List
 
 import pytest
 from desktop import colour_share
+from tray_under_test import REPO, cli, current_menu, keys_for, make_repo, tray_command, tray_env
 
 from tray.app import menu as m
 from tray.app.icon import STATE_COLORS
-from tray.core import projectfiles
-from tray.core.registry import Registry
-from tray.core.snapshot import build_snapshot
 
 pytestmark = pytest.mark.desktop
 
-REPO = Path(__file__).resolve().parents[2]
 SCREENSHOT = REPO / "tests" / "artifacts" / "tray-menu.png"
-#: The `orchestray` command under test, as a shell-quoted string: a frozen build runs these same tests with
-#: ORCHESTRAY_TRAY_CMD=dist/orchestray/orchestray (see tests/e2e/test_frozen.py). Default: this Python's `-m tray`.
-TRAY_CMD_ENV = "ORCHESTRAY_TRAY_CMD"
-
-
-def tray_command() -> List[str]:
-    """The argv prefix that runs `orchestray` (read at call time, so a test can point it at a frozen build)."""
-    configured = os.environ.get(TRAY_CMD_ENV, "").strip()
-    return shlex.split(configured) if configured else [sys.executable, "-m", "tray"]
-
-
-def _find_file(root: str, name: str):
-    path = os.path.join(root, name)
-    return path if os.path.isfile(path) and not os.path.islink(path) else None
-
-
-def selectable(items: Sequence[m.MenuItem]) -> List[m.MenuItem]:
-    """The items keyboard navigation stops at: GTK skips separators and insensitive items."""
-    return [item for item in items if not item.separator and item.enabled]
-
-
-def keys_for(menu: Sequence[m.MenuItem], path: Sequence[str]) -> List[str]:
-    """Key presses that activate the item reached by label prefixes `path` from a freshly opened menu."""
-    keys: List[str] = []
-    items = menu
-    for depth, prefix in enumerate(path):
-        stops = selectable(items)
-        index = next(i for i, item in enumerate(stops) if item.text.startswith(prefix))
-        # A just-opened menu has nothing selected (Down selects the first stop); an opened submenu starts on
-        # its first stop.
-        keys += ["Down"] * (index + 1 if depth == 0 else index)
-        item = stops[index]
-        if depth < len(path) - 1:
-            keys.append("Right")
-            items = item.children
-    keys.append("Return")
-    return keys
-
-
-def current_menu(registry_dir: str) -> Tuple[m.MenuItem, ...]:
-    snapshot = build_snapshot(Registry(registry_dir))
-    return m.build_menu(snapshot, m.MenuSettings(notifications=True, autostart=False), _find_file,
-                        files=projectfiles.gather(snapshot))
-
-
-def cli(env: Dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*tray_command(), *args], env=env, capture_output=True, text=True, timeout=30)
-
-
-def make_repo(path: Path) -> Path:
-    path.mkdir(parents=True)
-    subprocess.run(["git", "init", "-q", str(path)], check=True, timeout=30)
-    return path
-
-
-def tray_env(desktop, root: Path, registry_dir: str, config_dir: Optional[Path] = None) -> Dict[str, str]:
-    """The environment of a tray under test: this desktop, private Orchestray folders, no PYSTRAY_BACKEND."""
-    env = dict(os.environ)
-    env.update(desktop.env)
-    env.pop("PYSTRAY_BACKEND", None)  # the tray picks the backend that fits the desktop by itself
-    env.update({
-        "PYTHONPATH": str(REPO),
-        "ORCHESTRAY_REGISTRY_DIR": registry_dir,
-        "ORCHESTRAY_LOG_DIR": str(root / "log"),
-        "ORCHESTRAY_CONFIG_DIR": str(config_dir or root / "config"),
-        "ORCHESTRAY_STATE_DIR": str(root / "state"),
-    })
-    return env
 
 
 def icon_colour(desktop, window: str, state: str) -> float:

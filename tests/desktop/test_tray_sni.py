@@ -17,22 +17,12 @@ from typing import List, Optional
 
 import pytest
 from desktop import Desktop, Geometry, MenuNode, colour_share, menu_keys
-from test_tray_desktop import cli, make_repo, tray_command, tray_env
+from tray_under_test import POLL, cli, make_repo, project, tray_command, tray_env
 
 from tray.app.icon import STATE_COLORS
 from tray.app.pystray_view import ICON_NAME
 
 pytestmark = pytest.mark.desktop
-
-#: The tray's poll interval here. Each poll that changes a label (a session's age ticks every second) makes the
-#: item export a new menu, and the host then rebuilds an open menu; clicks are timed right after an update.
-POLL = 2.0
-
-
-def project(menu: List[MenuNode], name: str) -> Optional[MenuNode]:
-    """The exported submenu of project ``name`` (a top-level item with children whose label names it)."""
-    return next((item for item in menu if item.children and name in item.label), None)
-
 
 def icon_colour(desktop: Desktop, state: str) -> float:
     """The share of the drawn icon's pixels in ``state``'s colour, read from a screenshot of the host's bar."""

@@ -16,13 +16,13 @@ import io
 import json
 import os
 import re
-import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import pytest
-from helpers import run_cli, unused_pid, write_entry
+from controller_world import RecordingView
+from helpers import run_cli, unused_pid, without_blocking, write_entry
 from hook_sandbox import Sandbox, assert_silent, git, role_context, stat_of
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -279,29 +279,11 @@ def hostile_registry(tmp_path: Path, kinds: Tuple[str, ...]) -> Path:
     return reg
 
 
-def bounded(work: Callable[[], Any], fifo: str, timeout: float = 5.0) -> Any:
-    """`work()` in a thread, failing (not hanging) when it blocks: a reader stuck in opening a FIFO is let go
-    by opening the FIFO's other end."""
-    result: List[Any] = []
-    thread = threading.Thread(target=lambda: result.append(work()), daemon=True)
-    thread.start()
-    thread.join(timeout)
-    if thread.is_alive():
-        try:
-            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-        except OSError:
-            pass
-        thread.join(timeout)
-        raise AssertionError(f"reading the activity files blocked for more than {timeout} s")
-    assert result, "the reader raised (see the thread's traceback above)"
-    return result[0]
-
-
 @pytest.mark.parametrize("kind", HOSTILE)
 def test_a_hostile_activity_file_is_ignored(tmp_path: Path, kind: str) -> None:
     reg = hostile_registry(tmp_path, (kind,))
     path = str(reg / act.ACTIVITY_DIR / f"s-{kind}")
-    found, snapshot = bounded(lambda: (act.read_activity_file(path), build_snapshot(Registry(str(reg)))), path)
+    found, snapshot = without_blocking(lambda: (act.read_activity_file(path), build_snapshot(Registry(str(reg)))), path)
     assert found is None
     hostile = snapshot.session(f"s-{kind}")
     assert hostile is not None and hostile.alive and hostile.activity is None
@@ -457,22 +439,6 @@ def test_two_sessions_each_said_once_and_counted_in_the_tooltip() -> None:
     assert any(label.startswith("w1 ") and "waiting 1m" in label for label in labels), labels
 
 
-class RecordingView:
-    def __init__(self) -> None:
-        self.shown: List[Tuple[str, int, str, Any]] = []
-        self.notified: List[Tuple[str, str]] = []
-
-    def show(self, state: str, count: int, title: str, menu: Any) -> None:
-        self.shown.append((state, count, title, menu))
-
-    def notify(self, title: str, body: str, buttons=(), on_click=None) -> bool:
-        self.notified.append((title, body))
-        return True
-
-    def stop(self) -> None:
-        pass
-
-
 def test_the_controller_notifies_once_per_episode_from_real_files(tmp_path: Path) -> None:
     """The tray's controller over a real registry: config `waiting_notify_after`, real sidecar files."""
     reg = tmp_path / "registry"
@@ -489,27 +455,27 @@ def test_the_controller_notifies_once_per_episode_from_real_files(tmp_path: Path
     controller = TrayController(Registry(str(reg)), view=view, config_store=ConfigStore(str(config)))
     assert controller.watcher.delay == 2
     controller.poll_once()
-    assert view.notified == []  # working sessions, and a dead one asking: quiet
+    assert view.notes == []  # working sessions, and a dead one asking: quiet
 
     act.write_activity(str(reg), "orch", act.ATTENTION, "Claude needs your permission to use Bash")
     began = time.time()
     act.write_activity(str(reg), "work", act.WAITING, now=began)
     controller.poll_once()
     controller.poll_once()  # two polls well inside the 2 s delay: only the permission prompt is said
-    assert [title for title, _ in view.notified] == [f"{tmp_path.name}: a session needs you"]
+    assert [title for title, _ in view.notes] == [f"{tmp_path.name}: a session needs you"]
     state, count, title, menu = view.shown[-1]
     assert count == 2 and "2 waiting for you" in title
 
     # Poll as the tray does until "waiting" is said (deadline 15 s): not before the delay, and only once.
     deadline = time.monotonic() + 15
-    while len(view.notified) < 2 and time.monotonic() < deadline:
+    while len(view.notes) < 2 and time.monotonic() < deadline:
         controller.poll_once()
         said = time.time()
         time.sleep(0.05)
     assert said - began >= 2, "said before the configured delay"
     for _ in range(3):
         controller.poll_once()
-    assert [title for title, _ in view.notified] == [f"{tmp_path.name}: a session needs you",
+    assert [title for title, _ in view.notes] == [f"{tmp_path.name}: a session needs you",
                                                      f"{tmp_path.name}: a session is waiting for you"]
 
 

@@ -15,9 +15,13 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Dict, Optional
+from xml.etree import ElementTree
 
 import pytest
+from desktop import FOCUS_PACKAGES, FOCUS_TOOLS, require_desktop, require_tools
+from hook_sandbox import start_fake_claude
+from tray_under_test import TRAY_CMD_ENV
 
 from tray import __version__
 from tray.platform import autostart
@@ -128,41 +132,54 @@ def test_frozen_self_test_on_a_real_desktop(frozen: Path, desktop, tmp_path: Pat
     assert len(received) == 1
 
 
-@pytest.mark.slow
-def test_frozen_tray_menu_on_a_real_desktop(frozen: Path, desktop, tmp_path: Path, procs, monkeypatch) -> None:
-    """The whole menu scenario of tests/desktop/test_tray_desktop.py (promote, notify, clean, quit), run frozen."""
-    import test_tray_desktop
-
-    monkeypatch.setenv(test_tray_desktop.TRAY_CMD_ENV, shlex.quote(str(frozen)))
-    assert test_tray_desktop.tray_command() == [str(frozen)]
-    test_tray_desktop.test_tray_menu_promote_notify_clean_quit(desktop, tmp_path, procs)
-
-
-@pytest.mark.slow
-def test_frozen_tray_on_a_status_notifier_desktop(frozen: Path, sni_desktop, tmp_path: Path, procs,
-                                                  monkeypatch) -> None:
-    """tests/desktop/test_tray_sni.py's scenario, run frozen: the bundle asks the bus (Gio), loads the appindicator
-    backend, and the SNI host draws its icon and the menu it exports (promote, quit)."""
-    import test_tray_desktop
-    import test_tray_sni
-
-    monkeypatch.setenv(test_tray_desktop.TRAY_CMD_ENV, shlex.quote(str(frozen)))
-    test_tray_sni.test_sni_desktop_menu_as_exported_promote_and_quit(sni_desktop, tmp_path, procs)
+def run_desktop_tests(frozen: Path, tmp_path: Path, *tests: str) -> None:
+    """Run these tests of tests/desktop (``file.py::name``) in a pytest of their own, with ORCHESTRAY_TRAY_CMD
+    pointing them at the frozen app; each must pass, a skip counts as a failure here. (Their own module is
+    never imported here: test modules do not import each other.)"""
+    report = tmp_path / "desktop-tests.xml"
+    env = {**os.environ, TRAY_CMD_ENV: shlex.quote(str(frozen))}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--basetemp={tmp_path / 'runs'}",
+         f"--junitxml={report}", *(str(TESTS / "desktop" / test) for test in tests)],
+        cwd=REPO, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=900,
+    )
+    outcomes = {}
+    if report.exists():
+        for case in ElementTree.parse(report).iter("testcase"):
+            bad = [child.tag for child in case if child.tag in ("failure", "error", "skipped")]
+            module = (case.get("classname") or "").split(".")[-1]  # tests.desktop.test_x: a module-level test
+            outcomes[f"{module}.py::{case.get('name')}"] = bad[0] if bad else "passed"
+    expected = {test.split("/")[-1]: "passed" for test in tests}
+    assert done.returncode == 0 and outcomes == expected, f"{outcomes}\n{done.stdout[-6000:]}\n{done.stderr[-2000:]}"
 
 
 @pytest.mark.slow
 @pytest.mark.desktop
-def test_frozen_notification_buttons_and_focus(frozen: Path, tmp_path: Path, procs, monkeypatch) -> None:
+def test_frozen_tray_menu_on_a_real_desktop(frozen: Path, tmp_path: Path) -> None:
+    """The whole menu scenario of tests/desktop/test_tray_desktop.py (promote, notify, clean, quit), run frozen."""
+    require_desktop()
+    run_desktop_tests(frozen, tmp_path, "test_tray_desktop.py::test_tray_menu_promote_notify_clean_quit")
+
+
+@pytest.mark.slow
+@pytest.mark.desktop
+def test_frozen_tray_on_a_status_notifier_desktop(frozen: Path, tmp_path: Path) -> None:
+    """tests/desktop/test_tray_sni.py's scenario, run frozen: the bundle asks the bus (Gio), loads the appindicator
+    backend, and the SNI host draws its icon and the menu it exports (promote, quit)."""
+    require_desktop("sni")
+    run_desktop_tests(frozen, tmp_path, "test_tray_sni.py::test_sni_desktop_menu_as_exported_promote_and_quit")
+
+
+@pytest.mark.slow
+@pytest.mark.desktop
+def test_frozen_notification_buttons_and_focus(frozen: Path, tmp_path: Path) -> None:
     """desktop-notifier and "Focus terminal" in the frozen app (their modules are picked at run time, so a
     missing hidden import would only show here): the scenarios of tests/desktop/test_actions_desktop.py."""
-    import test_actions_desktop
-    import test_tray_desktop
-
-    monkeypatch.setenv(test_tray_desktop.TRAY_CMD_ENV, shlex.quote(str(frozen)))
-    for name in ("notices", "focus"):
-        (tmp_path / name).mkdir()
-    test_actions_desktop.test_promote_picked_in_dunst_and_one_notice_per_death(tmp_path / "notices", procs)
-    test_actions_desktop.test_focus_terminal_raises_the_right_xterm_and_tmux_pane(tmp_path / "focus")
+    require_desktop()
+    require_tools(FOCUS_TOOLS, FOCUS_PACKAGES)
+    run_desktop_tests(frozen, tmp_path,
+                      "test_actions_desktop.py::test_promote_picked_in_dunst_and_one_notice_per_death",
+                      "test_actions_desktop.py::test_focus_terminal_raises_the_right_xterm_and_tmux_pane")
 
 
 @pytest.mark.slow
@@ -187,38 +204,21 @@ def test_frozen_hooks_run_by_a_fake_claude_code(frozen: Path, tmp_path: Path) ->
     # The hooks run the small hook program beside the main one (issue 13), not the main program.
     assert commands and all(shlex.split(c)[:2] == [str(frozen.parent / "orchestray-hook"), "hook"] for c in commands)
 
-    link = tmp_path / "bin" / "claude"  # a process named `claude`, as tray.core.ancestry looks for
-    link.parent.mkdir()
-    link.symlink_to(sys.executable)
     project = tmp_path / "project"
     project.mkdir()
-    claude = subprocess.Popen([str(link), str(TESTS / "support" / "fake_claude.py"), "--settings", str(settings_file)],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=str(project))
+    claude = start_fake_claude(tmp_path, settings_file, env, project)
     try:
-        assert claude.stdin is not None and claude.stdout is not None
-
-        def send(line: str) -> Dict[str, Any]:
-            claude.stdin.write((line + "\n").encode())
-            claude.stdin.flush()
-            reply = json.loads(claude.stdout.readline())
-            assert reply.get("ok"), reply
-            return reply
-
-        started = send(f"start frozen-1 {shlex.quote(str(project))}")
+        started = claude.start("frozen-1", project)
         assert [h["exit_code"] for h in started["hooks"]] == [0]
         assert "ORCHESTRATOR" in started["context"][0]
         entry = json.loads((tmp_path / "registry" / "frozen-1.json").read_text())
         assert entry["pid"] == claude.pid and entry["role"] == "orchestrator"
-        prompt = send("prompt frozen-1 hello")
+        prompt = claude.prompt("frozen-1", "hello")
         assert prompt["hooks"][0]["exit_code"] == 0 and prompt["hooks"][0]["stdout"] == ""
-        send("end frozen-1")
+        claude.end("frozen-1")
         assert not (tmp_path / "registry" / "frozen-1.json").exists()
     finally:
         claude.kill()
-        claude.wait(timeout=10)
-        for stream in (claude.stdin, claude.stdout):
-            if stream is not None:
-                stream.close()
 
 
 @pytest.mark.slow

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Dict
 
 import pytest
+from hook_sandbox import start_fake_claude
 
 from tray.core.log import HOOK_LOG_NAME
 
@@ -67,39 +68,28 @@ def test_a_whole_session_through_the_hook_program(hook_program: Path, tmp_path: 
                for name, event in (("SessionStart", "session-start"), ("UserPromptSubmit", "prompt"),
                                    ("Stop", "stop"), ("Notification", "notification"), ("SessionEnd", "session-end"))}
     settings.write_text(json.dumps({"hooks": command}))
-    link = tmp_path / "bin" / "claude"  # a process named `claude`, as tray.core.ancestry looks for
-    link.parent.mkdir()
-    link.symlink_to(sys.executable)
     project = tmp_path / "project"
     project.mkdir()
-    claude = subprocess.Popen([str(link), str(TESTS / "support" / "fake_claude.py"), "--settings", str(settings)],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=str(project))
+    claude = start_fake_claude(tmp_path, settings, env, project)
+
+    def quiet(reply: Dict[str, Any]) -> str:
+        """The one hook's output; it must have exited 0."""
+        assert [h["exit_code"] for h in reply["hooks"]] == [0], reply
+        return reply["hooks"][0]["stdout"]
+
     try:
-        assert claude.stdin is not None and claude.stdout is not None
-
-        def send(line: str) -> Dict[str, Any]:
-            claude.stdin.write((line + "\n").encode())
-            claude.stdin.flush()
-            reply = json.loads(claude.stdout.readline())
-            assert reply.get("ok"), reply
-            assert [h["exit_code"] for h in reply["hooks"]] == [0], reply
-            return reply
-
-        started = send(f"start hooked-1 {shlex.quote(str(project))}")
+        started = claude.start("hooked-1", project)
+        quiet(started)
         assert "ORCHESTRATOR" in started["context"][0]
         entry = json.loads((tmp_path / "registry" / "hooked-1.json").read_text())
         assert entry["pid"] == claude.pid and entry["role"] == "orchestrator"
-        assert send("prompt hooked-1 hello")["hooks"][0]["stdout"] == ""
-        assert send("stop hooked-1")["hooks"][0]["stdout"] == ""
-        assert send("notify hooked-1 Claude needs your permission")["hooks"][0]["stdout"] == ""
-        send("end hooked-1")
+        assert quiet(claude.prompt("hooked-1", "hello")) == ""
+        assert quiet(claude.stop("hooked-1")) == ""
+        assert quiet(claude.notify("hooked-1", "Claude needs your permission")) == ""
+        quiet(claude.end("hooked-1"))
         assert not (tmp_path / "registry" / "hooked-1.json").exists()
     finally:
         claude.kill()
-        claude.wait(timeout=10)
-        for stream in (claude.stdin, claude.stdout):
-            if stream is not None:
-                stream.close()
     log = tmp_path / "log" / HOOK_LOG_NAME
     failures = [line for line in (log.read_text().splitlines() if log.exists() else []) if " ERROR " in line]
     assert failures == []  # e.g. a module the hook program was built without

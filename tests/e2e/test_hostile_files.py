@@ -15,7 +15,18 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 import pytest
-from helpers import REPO, cli_env, create_time, iso, one_line_error, read_bytes, run_cli, seed_entry, write_entry
+from helpers import (
+    REPO,
+    cli_env,
+    create_time,
+    fingerprints,
+    iso,
+    one_line_error,
+    read_bytes,
+    run_cli,
+    seed_entry,
+    write_entry,
+)
 
 from tray.app.config import ConfigStore
 from tray.app.controller import TrayController
@@ -52,18 +63,6 @@ def hook(event: str, payload: Dict[str, object], registry: Path, logs: Path, cwd
 def log_text(logs: Path) -> str:
     """Everything logged in the folder (the tray's `orchestray.log`, the hooks' and commands' `hooks.log`)."""
     return "".join(p.read_text(encoding="utf-8", errors="replace") for p in sorted(logs.glob("*.log*")))
-
-
-def fingerprints(folder: Path) -> Dict[str, tuple]:
-    """Every file under `folder` (not following links): kind, size, mtime and bytes."""
-    found = {}
-    for root, dirs, files in os.walk(folder):
-        for name in dirs + files:
-            path = os.path.join(root, name)
-            info = os.lstat(path)
-            data = read_bytes(path) if stat.S_ISREG(info.st_mode) else b""
-            found[os.path.relpath(path, folder)] = (stat.S_IFMT(info.st_mode), info.st_size, info.st_mtime_ns, data)
-    return found
 
 
 def live_entry(registry: Path, session: str, process: subprocess.Popen, cwd: Path, role: str = "worker") -> bytes:
@@ -503,11 +502,12 @@ def test_check_and_clean_print_hostile_names_as_plain_text(tmp_path: Path, procs
     for text in (check.stdout, check.stderr):
         assert not any(ch in text for ch in "\x1b\x07"), repr(text)
     assert not any(line.startswith("FAKE LINE") for line in check.stdout.splitlines()), check.stdout
-    assert "proj[2J[31mred FAKE LINE" in check.stdout, check.stdout
-    assert "odd]0;title.json" in check.stdout, check.stdout
+    assert "proj\\x1b[2J\\x1b[31mred\\nFAKE LINE" in check.stdout, check.stdout  # shown escaped, one line
+    assert "sub\\x07dir" in check.stdout and "odd\\x1b]0;title\\x07.json" in check.stdout, check.stdout
 
     clean = cli(registry, "clean")
     assert clean.returncode == 0, clean.stderr
     assert not any(ch in clean.stdout + clean.stderr for ch in "\x1b\x07"), repr(clean.stdout)
-    assert "removed stale worker gone" in clean.stdout and "moved aside unreadable odd]0;title.json" in clean.stdout
+    assert "removed stale worker gone" in clean.stdout, clean.stdout
+    assert "moved aside unreadable odd\\x1b]0;title\\x07.json" in clean.stdout, clean.stdout
     assert "live.json" in os.listdir(registry)

@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List
+from typing import List
 
 import pytest
+from helpers import headless_env, orchestray
 
 from tray import __version__, selftest
 from tray.platform import autostart
 
-REPO = Path(__file__).resolve().parents[2]
 LINUX = sys.platform.startswith("linux")
 EXPECTED_CHECKS = {
     "modules",
@@ -34,25 +33,6 @@ EXPECTED_CHECKS = {
     "autostart",
     "assets",
 }
-
-
-def headless_env(tmp_path: Path, **extra: str) -> Dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "PYSTRAY_BACKEND")}
-    env.update(
-        PYTHONPATH=str(REPO),
-        ORCHESTRAY_REGISTRY_DIR=str(tmp_path / "registry"),
-        ORCHESTRAY_LOG_DIR=str(tmp_path / "log"),
-        ORCHESTRAY_CONFIG_DIR=str(tmp_path / "config"),
-        ORCHESTRAY_STATE_DIR=str(tmp_path / "state"),
-        XDG_CONFIG_HOME=str(tmp_path / "xdg-config"),
-    )
-    env.update(extra)
-    return env
-
-
-def orchestray(env: Dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tray", *args], env=env, capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL)
 
 
 # --- the report, in this process ------------------------------------------------------------------------

@@ -18,8 +18,8 @@ def test_sources_are_added_listed_and_removed_in_config_json(tmp_path: Path) -> 
     assert empty.returncode == 0 and "no other sources" in empty.stdout
     added = run_cli(["sources", "add", "ssh:devbox", "--command", "/home/me/.local/bin/orchestray"], env=env)
     assert added.returncode == 0, added.stderr
-    assert ("ssh -o BatchMode=yes -o ConnectTimeout=5 -- devbox /home/me/.local/bin/orchestray status --json"
-            in added.stdout)
+    assert ("the tray follows it with: ssh -o BatchMode=yes -o ConnectTimeout=5 -- devbox "
+            "/home/me/.local/bin/orchestray watch --json --heartbeat=5" in added.stdout)
     assert "devbox /home/me/.local/bin/orchestray hooks install" in added.stdout
     assert run_cli(["sources", "add", "wsl:Ubuntu"], env=env).returncode == 0
     assert run_cli(["sources", "add", "docker:web"], env=env).returncode == 0

@@ -7,53 +7,20 @@ notices, and the remote registry's own files.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, List, Optional
 
+import psutil
 import pytest
-from sshd import STEP_TIMEOUT, SshServer, require_sshd, start_sshd
+from menu_view import MenuView
+from sshd import SshServer, require_sshd, start_sshd, wait_for
 
-from tray.app import menu as m
 from tray.app.config import ConfigStore
 from tray.app.controller import TrayController
 from tray.core.actions import register
 from tray.core.registry import Registry
 
 pytestmark = pytest.mark.sshd
-
-
-class RecordingView:
-    def __init__(self) -> None:
-        self.shown: List[Tuple[str, int, str, Tuple[m.MenuItem, ...]]] = []
-        self.notes: List[Tuple[str, str, Tuple[Any, ...]]] = []
-
-    def show(self, state: str, count: int, title: str, menu: Tuple[m.MenuItem, ...]) -> None:
-        self.shown.append((state, count, title, menu))
-
-    def notify(self, title: str, body: str, buttons: Tuple[Any, ...] = (), on_click: Any = None) -> bool:
-        self.notes.append((title, body, buttons))
-        return True
-
-    def stop(self) -> None:
-        pass
-
-    def top(self) -> List[str]:
-        return [item.text for item in self.shown[-1][3] if not item.separator] if self.shown else []
-
-    def item(self, start: str) -> m.MenuItem:
-        def walk(items: Tuple[m.MenuItem, ...]) -> List[m.MenuItem]:
-            return [x for i in items for x in (i, *walk(i.children))]
-        found = [i for i in walk(self.shown[-1][3]) if i.text.startswith(start)]
-        assert found, f"no menu item starts with {start!r}: {self.top()}"
-        return found[0]
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = 3 * STEP_TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 class Setup:
@@ -79,7 +46,7 @@ class Setup:
         if interval is not None:
             settings["source_poll_interval"] = interval
         (config / "config.json").write_text(json.dumps(settings))
-        self.view = RecordingView()
+        self.view = MenuView()
         self.controller = TrayController(self.local, self.view, ConfigStore(str(config)),
                                          find_file=lambda root, name: None)
         self.poller = self.controller.pollers["ssh:devbox"]
@@ -150,17 +117,34 @@ def test_the_running_tray_notices_within_a_poll_and_a_hung_host_delays_nothing(
     view = setup.view
     setup.controller.start()
     try:
-        wait_until(lambda: "● devbox: api — ok (2 sessions)" in view.top(), "the host's projects")
+        wait_for(lambda: "● devbox: api — ok (2 sessions)" in view.top(), "the host's projects")
+        assert len(remote_watches()) == 1  # followed through one long-lived `orchestray watch --json` there
         sshd_server.kill_all()
-        wait_until(lambda: "⚠ devbox: unreachable — Connection refused" in view.top(), "the host unreachable")
+        wait_for(lambda: "⚠ devbox: unreachable — Connection refused" in view.top(), "the host unreachable")
         sshd_server.start()
         sshd_server.freeze()  # connects, never answers: ssh waits for its ConnectTimeout
         register(setup.local, "mine-2", procs.spawn().pid, str(setup.mine))
-        wait_until(lambda: any(t.startswith("● mine — ok (2 sessions)") for t in view.top()), "the local change")
+        wait_for(lambda: any(t.startswith("● mine — ok (2 sessions)") for t in view.top()), "the local change")
         sshd_server.thaw()
-        wait_until(lambda: "● devbox: api — ok (2 sessions)" in view.top(), "the host back")
+        wait_for(lambda: "● devbox: api — ok (2 sessions)" in view.top(), "the host back")
         procs.kill(setup.boss)
-        wait_until(lambda: any(n[0] == "devbox: api: orchestrator died" for n in view.notes), "the death notice")
+        wait_for(lambda: any(n[0] == "devbox: api: orchestrator died" for n in view.notes), "the death notice")
     finally:
         setup.controller.stop()
         setup.poller.join(30)
+    # The tray is gone: its ssh was killed, and the watch over there ends by itself at its next heartbeat.
+    wait_for(lambda: not remote_watches(), "the end of the remote watch")
+
+
+def remote_watches() -> List[psutil.Process]:
+    """`orchestray watch` processes running now (over there: under an sshd)."""
+    found = []
+    for process in psutil.process_iter(["cmdline", "status"]):
+        cmdline = process.info["cmdline"] or []
+        if "watch" in cmdline and "--json" in cmdline and process.info["status"] != psutil.STATUS_ZOMBIE:
+            try:
+                if any(parent.name() == "sshd" for parent in process.parents()):
+                    found.append(process)
+            except psutil.Error:
+                pass  # it ended meanwhile
+    return found

@@ -72,6 +72,11 @@ SNI_TOOLS: tuple[str, ...] = ("status-notifier-watcher", "gtk-sni-tray-standalon
 SNI_PACKAGES = "haskell-status-notifier-item-utils haskell-gtk-sni-tray-utils libharfbuzz-gobject0"
 SNI_WATCHER = "org.kde.StatusNotifierWatcher"
 
+#: What "Focus terminal" tests need besides the desktop: a window manager that honours EWMH focus requests,
+#: terminals, and tmux; and the Debian packages that provide them.
+FOCUS_TOOLS: tuple[str, ...] = ("openbox", "xterm", "tmux")
+FOCUS_PACKAGES = "openbox xterm tmux"
+
 #: Seconds any single step (start a daemon, run one xdotool command) may take.
 STEP_TIMEOUT = 30.0
 

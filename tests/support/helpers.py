@@ -10,12 +10,14 @@ import atexit
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import datetime, timezone
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
 import psutil
 
@@ -36,6 +38,28 @@ def cli_env(registry_dir: Optional[str] = None, extra: Optional[Mapping[str, str
     if extra:
         env.update(extra)
     return env
+
+
+def headless_env(tmp_path: Any, **extra: str) -> Dict[str, str]:
+    """The environment of an `orchestray` child with no display: the repo importable, private Orchestray folders,
+    no DISPLAY, WAYLAND_DISPLAY or PYSTRAY_BACKEND (a test adds a desktop's own with ``env.update``)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "PYSTRAY_BACKEND")}
+    env.update(
+        PYTHONPATH=REPO,
+        ORCHESTRAY_REGISTRY_DIR=os.path.join(tmp_path, "registry"),
+        ORCHESTRAY_LOG_DIR=os.path.join(tmp_path, "log"),
+        ORCHESTRAY_CONFIG_DIR=os.path.join(tmp_path, "config"),
+        ORCHESTRAY_STATE_DIR=os.path.join(tmp_path, "state"),
+        XDG_CONFIG_HOME=os.path.join(tmp_path, "xdg-config"),
+    )
+    env.update(extra)
+    return env
+
+
+def orchestray(env: Mapping[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    """`python -m tray ARGS` under exactly ``env``, stdin closed, output captured (the test judges it)."""
+    return subprocess.run([sys.executable, "-m", "tray", *args], env=dict(env), capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
 
 
 def cli_argv(args: Sequence[str], registry_dir: Optional[str] = None) -> List[str]:
@@ -229,3 +253,43 @@ def project_of(status: Dict[str, Any], key: str) -> Dict[str, Any]:
     matches = [p for p in status["projects"] if p["key"] == key]
     assert len(matches) == 1, f"expected one project {key!r} in {[p['key'] for p in status['projects']]}"
     return matches[0]
+
+
+def without_blocking(work: Callable[[], Any], fifo: Union[str, os.PathLike[str]], timeout: float = 5.0) -> Any:
+    """``work()`` with a deadline: it runs on a thread of its own, and a reader stuck opening the FIFO ``fifo`` is
+    let go by opening the FIFO's other end, then the test fails saying so. What ``work`` raises is raised here."""
+    result: List[Any] = []
+    errors: List[BaseException] = []
+
+    def run() -> None:
+        try:
+            result.append(work())
+        except BaseException as error:  # noqa: BLE001 - handed to the test thread
+            errors.append(error)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        try:
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:
+            pass
+        thread.join(timeout)
+        raise AssertionError(f"blocked on the FIFO {fifo} for more than {timeout} s")
+    if errors:
+        raise errors[0]
+    return result[0]
+
+
+def fingerprints(folder: Union[str, os.PathLike[str]]) -> Dict[str, tuple]:
+    """Every file under ``folder`` (links not followed): kind, size, mtime and bytes, by relative path; equal
+    fingerprints before and after mean nothing there was touched."""
+    found = {}
+    for root, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            path = os.path.join(root, name)
+            info = os.lstat(path)
+            data = read_bytes(path) if stat.S_ISREG(info.st_mode) else b""
+            found[os.path.relpath(path, folder)] = (stat.S_IFMT(info.st_mode), info.st_size, info.st_mtime_ns, data)
+    return found

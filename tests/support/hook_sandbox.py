@@ -133,6 +133,19 @@ class FakeClaude:
                 pass
 
 
+def start_fake_claude(root: Path, settings: Path, env: Dict[str, str], cwd: Path) -> FakeClaude:
+    """A fake Claude Code outside a :class:`Sandbox` (a test with folders and settings of its own, e.g. the frozen
+    app's): ``root/bin/claude`` links to this Python, so the process is named ``claude`` as Claude Code's is."""
+    link = root / "bin" / "claude"
+    if not link.exists():
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(sys.executable)
+    fake = FakeClaude(link, settings, env, cwd, root / "fake-claude.stderr")
+    name = psutil.Process(fake.pid).name()
+    assert name == "claude", f"the fake Claude Code is named {name!r}, not 'claude'"
+    return fake
+
+
 class Sandbox:
     """Private Claude config dir, registry, log folder and settings.json; starts fake Claude Codes."""
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 import json
 import os
 import stat
-import threading
 from pathlib import Path
 from typing import Any, Callable, Dict, List
 
 import pytest
-from helpers import iso, seed_entry, write_entry
+from helpers import iso, seed_entry, without_blocking, write_entry
 
 from tray.app.config import Config, ConfigStore
 from tray.app.single_instance import SingleInstance
@@ -225,38 +224,12 @@ def test_fit_name_never_splits_a_character(name: str) -> None:
 # --- the reader -------------------------------------------------------------------------------------------
 
 
-def in_thread(work: Callable[[], Any], fifo: Path, timeout: float = 5.0) -> Any:
-    """`work()` with a deadline; a reader stuck opening the FIFO is let go by opening its other end."""
-    result: List[Any] = []
-    errors: List[BaseException] = []
-
-    def run() -> None:
-        try:
-            result.append(work())
-        except BaseException as error:  # noqa: BLE001 - handed to the test thread
-            errors.append(error)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(timeout)
-    if thread.is_alive():
-        try:
-            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-        except OSError:
-            pass
-        thread.join(timeout)
-        raise AssertionError(f"blocked on the FIFO {fifo} for more than {timeout} s")
-    if errors:
-        raise errors[0]
-    return result[0]
-
-
 @pytest.mark.parametrize("follow", [False, True])
 def test_a_fifo_is_refused_without_blocking(tmp_path: Path, follow: bool) -> None:
     fifo = tmp_path / "entry.json"
     os.mkfifo(fifo)
     with pytest.raises(fsutil.ReadRefused, match="not a regular file"):
-        in_thread(lambda: fsutil.read_regular_file(str(fifo), 100, follow=follow), fifo)
+        without_blocking(lambda: fsutil.read_regular_file(str(fifo), 100, follow=follow), fifo)
 
 
 def test_a_link_to_a_fifo_is_refused_when_followed(tmp_path: Path) -> None:
@@ -264,7 +237,7 @@ def test_a_link_to_a_fifo_is_refused_when_followed(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     (tmp_path / ".git").symlink_to(fifo)
     with pytest.raises(fsutil.ReadRefused):
-        in_thread(lambda: fsutil.read_regular_file(str(tmp_path / ".git"), 100, follow=True), fifo)
+        without_blocking(lambda: fsutil.read_regular_file(str(tmp_path / ".git"), 100, follow=True), fifo)
 
 
 def test_links_devices_and_large_files(tmp_path: Path) -> None:
@@ -309,7 +282,7 @@ def test_open_private_file_refuses_a_planted_link_and_creates_nothing_outside(tm
     assert not target.exists()
     os.mkfifo(tmp_path / "fifo-lock")
     with pytest.raises(fsutil.NotOurs, match="not a regular file"):
-        in_thread(lambda: fsutil.open_private_file(str(tmp_path / "fifo-lock")), tmp_path / "fifo-lock")
+        without_blocking(lambda: fsutil.open_private_file(str(tmp_path / "fifo-lock")), tmp_path / "fifo-lock")
 
 
 def _open_chain(base: Path) -> None:

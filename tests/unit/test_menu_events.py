@@ -6,6 +6,8 @@ import os
 import re
 from typing import List, Optional, Tuple
 
+from controller_world import RecordingView
+
 from tray.app import menu as m
 from tray.app.config import ConfigStore
 from tray.app.controller import RateLimiter, TrayController
@@ -204,22 +206,6 @@ def test_clean_deregistration_is_not_a_death_and_other_projects_are_independent(
 
 
 # --- controller ------------------------------------------------------------------------------------------
-
-
-class RecordingView:
-    def __init__(self) -> None:
-        self.shown: list = []
-        self.notes: list = []
-
-    def show(self, state, count, title, menu) -> None:
-        self.shown.append((state, count, title, menu))
-
-    def notify(self, title: str, body: str, buttons=(), on_click=None) -> bool:
-        self.notes.append((title, body))
-        return True
-
-    def stop(self) -> None:
-        pass
 
 
 def test_rate_limiter_allows_a_burst_then_waits_a_minute():

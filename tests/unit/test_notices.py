@@ -9,35 +9,17 @@ from pathlib import Path
 from typing import Any, List, Optional, Tuple
 
 import pytest
+from controller_world import NOW, ORCH, W_NEW, W_OLD, ButtonView, session
 
 from tray.app import menu as m
 from tray.app.config import ConfigStore
 from tray.app.controller import TrayController
 from tray.core import actions, events
-from tray.core.entry import new_entry
 from tray.core.projects import Project, ProjectResolver, project_name
 from tray.core.registry import Registry
 from tray.core.snapshot import Session, snapshot_from_sessions
 from tray.platform import notify, notify_buttons
 from tray.platform.focus_base import FocusResult
-
-NOW = 1_800_000_000.0
-ALPHA = Project(key="/p/alpha", root="/p/alpha", name="alpha")
-ORCH = "7c1e2a90-aaaa-4bbb-8ccc-000000000001"
-W_OLD = "3e8a6c55-aaaa-4bbb-8ccc-000000000002"
-W_NEW = "9b4f0d11-aaaa-4bbb-8ccc-000000000003"
-
-
-def _iso(ts: float) -> str:
-    import datetime
-
-    return datetime.datetime.fromtimestamp(ts, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def session(sid: str, role: str, alive: bool = True, age: float = 60, cwd: str = "/p/alpha",
-            project: Project = ALPHA) -> Session:
-    return Session(new_entry(sid, 4000 + len(sid) + sum(map(ord, sid)), cwd, role, started_at=_iso(NOW - age)),
-                   alive, project)
 
 
 def snap(*sessions: Session):
@@ -183,27 +165,6 @@ def test_root_and_file_cwds_get_sensible_project_names(tmp_path: Path):
 
 
 # --- notice buttons through the controller -----------------------------------------------------------------
-
-
-class ButtonView:
-    """Records notices with their buttons, the way a person would see them."""
-
-    def __init__(self) -> None:
-        self.notes: List[Tuple[str, str, Tuple[notify.Button, ...], Any]] = []
-
-    def show(self, *args: Any) -> None:
-        pass
-
-    def notify(self, title: str, body: str, buttons=(), on_click=None) -> bool:
-        self.notes.append((title, body, tuple(buttons), on_click))
-        return True
-
-    def stop(self) -> None:
-        pass
-
-    def press(self, index: int, label: str) -> None:
-        (button,) = [b for b in self.notes[index][2] if b.label.startswith(label)]
-        button.run()
 
 
 def _controller(tmp_path: Path, view: ButtonView, focus=None, opened=None) -> TrayController:

@@ -1,23 +1,21 @@
 """The notifier chain: text safety, per-OS composition, fall-through and logging.
 
-``deliver`` runs one notification in a subprocess with a given environment: plyer (dbus-python) caches its
-session-bus connection per process, so it must never connect from the pytest process itself. Real delivery
-to dunst is in tests/desktop/test_notify_desktop.py.
+``deliver`` (tests/support/notify_delivery.py) runs one notification in a fresh interpreter. Real delivery to
+dunst is in tests/desktop/test_notify_desktop.py.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 from typing import Any, List
 
 import pytest
+from notify_delivery import HOSTILE_BODY, HOSTILE_TITLE, deliver
 
 from tray.platform import notify
 from tray.platform.notify import (
@@ -32,12 +30,6 @@ from tray.platform.notify import (
     osascript_script,
     safe_text,
 )
-
-REPO = Path(__file__).resolve().parents[2]
-
-HOSTILE_TITLE = "-u \"hi\" \\ 'q' $(id) `id`; <b>&amp;</b>\n\tnext\x00\x1b[31m\u202eé🙂" + "x" * 10_000
-HOSTILE_BODY = "line one\nline two\x07\x7f\x9b C:\\101\\n\\ " + ('ab"c\\ ' * 3000)
-
 
 # ----- safe_text ---------------------------------------------------------------------------------------------
 
@@ -310,48 +302,6 @@ def test_chain_returns_false_when_all_fail_or_empty(caplog: pytest.LogCaptureFix
 
 
 # ----- real delivery ---------------------------------------------------------------------------------------------
-
-DELIVER = textwrap.dedent(
-    """
-    import json, logging, sys
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(name)s %(levelname)s %(message)s")
-    from tray.platform import notify
-    job = json.load(sys.stdin)
-    kind = job["notifier"]
-    if kind == "notify-send":
-        notifier = notify.NotifySendNotifier()
-    elif kind == "plyer":
-        notifier = notify.PlyerNotifier()
-    else:
-        chain = notify.build_chain("linux", icon=None)
-        if kind == "chain+pystray":
-            class Icon:
-                HAS_NOTIFICATION = True
-                def notify(self, message, title=None):
-                    raise AssertionError("must not be reached on a dead bus")
-            chain.insert(0, notify.PystrayNotifier(Icon(), send=notify.dbus_notify))
-        notifier = notify.ChainNotifier(chain)
-    print(json.dumps({"delivered": notifier.notify(job["title"], job["body"]),
-                      "names": [n.name for n in getattr(notifier, "chain", [notifier])]}))
-    """
-)
-
-
-def deliver(env: dict, notifier: str, title: str, body: str) -> tuple[dict, str]:
-    """Run one notification in a fresh interpreter with ``env``; return its result and its log."""
-    env = {**env, "PYTHONPATH": str(REPO)}
-    done = subprocess.run(
-        [sys.executable, "-c", DELIVER],
-        input=json.dumps({"notifier": notifier, "title": title, "body": body}),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=20,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout), done.stderr
-
 
 def test_dead_dbus_fails_soft_and_logs(tmp_path: Path) -> None:
     """No session bus at all: every Linux backend fails, nothing raises, the log says which and why.

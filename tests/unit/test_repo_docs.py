@@ -67,3 +67,17 @@ def test_the_readme_layout_names_every_module() -> None:
         if f"`{relative}`" not in layout and not (bullet and f"`{name}`" in bullet.group(0)):
             missing.append(relative)
     assert missing == []
+
+
+def test_test_modules_never_import_each_other() -> None:
+    """What several tests share lives in tests/support; a test module imported by another would run its tests'
+    module-level set-up twice and tie one file's edits to another's (tests/conftest.py says so too)."""
+    test_modules = {p.stem for p in (REPO / "tests").rglob("test_*.py")}
+    importing = re.compile(r"^\s*(?:from\s+(?:tests\.\w+\.)?(\w+)\s+import|import\s+(?:tests\.\w+\.)?(\w+))", re.M)
+    offenders = []
+    for path in sorted((REPO / "tests").rglob("*.py")):
+        for match in importing.finditer(path.read_text(encoding="utf-8")):
+            name = match.group(1) or match.group(2)
+            if name in test_modules:
+                offenders.append(f"{path.relative_to(REPO)} imports {name}")
+    assert offenders == []

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any, List
 
 import pytest
+from controller_world import NOW, ORCH, W_OLD, session
 
 from tests.support.task_files import task, write_list
-from tests.unit.test_notices import NOW, ORCH, W_OLD, session
 from tray.app import menu as m
 from tray.core import tasklists
 from tray.core.projectfiles import ProjectFiles

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
+from controller_world import ORCH, ButtonView
 
-from tests.unit.test_notices import ORCH, ButtonView
 from tray.app.config import ConfigStore
 from tray.app.controller import TrayController
 from tray.core import actions, teams

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any, List, Optional
 
 import pytest
+from controller_world import NOW, ORCH, W_NEW, W_OLD, ButtonView, session
 
-from tests.unit.test_notices import NOW, ORCH, W_NEW, W_OLD, ButtonView, session
 from tray.app import menu as m
 from tray.app.config import ConfigStore
 from tray.app.controller import TrayController

@@ -261,10 +261,13 @@ class TrayController:
         for event in found:
             if self.limiter.allow():
                 source = self._source_of(event)
-                buttons = tuple(Button(offer.label, self._offer_runner(offer, source)) for offer in event.offers)
+                # Another machine's terminal cannot be raised from here: no Focus button, no Focus click.
+                offers = [o for o in event.offers if not (source and o.kind == OfferKind.FOCUS)]
+                buttons = tuple(Button(offer.label, self._offer_runner(offer, source)) for offer in offers)
                 # A Button, so that the click has its words where a server names it (dunst's context menu).
                 click = (Button(event.click.label, self._offer_runner(event.click, source))
-                         if event.click is not None else None)
+                         if event.click is not None and not (source and event.click.kind == OfferKind.FOCUS)
+                         else None)
                 if not self.view.notify(event.title, event.body, buttons=buttons, on_click=click):
                     log.warning("notification not delivered: %s", event.title)
             else:

@@ -4,8 +4,11 @@ Each source is read on its own thread, with a deadline per run and a back-off wh
 unreachable source never delays the local registry or another source: the controller only ever reads the
 last state a poller left (`SourceState`), and a poller wakes the controller when that state changes.
 
-One call per poll (`orchestray status --json` over the transport) rather than a long-lived `watch` stream:
-see docs/decisions.md, "Other machines: one status call per poll", for the numbers.
+Each source is followed through one long-lived `orchestray watch --json` over there (a line per change, a
+heartbeat line while nothing changes) rather than one `status --json` call per poll: see docs/decisions.md for
+the numbers. A stream that ends or stalls makes the source unreachable until a new one answers; an Orchestray
+over there without `watch` is read with one call per poll instead. Actions and the read right after an action
+are single calls.
 
 Actions (promote, clean, vacate, HANDOVER.md) run the same remote Orchestray commands over the same transport,
 as argument lists built in `tray/core/sources.py` from checked values.
@@ -14,16 +17,19 @@ as argument lists built in `tray/core/sources.py` from checked values.
 from __future__ import annotations
 
 import os
+import queue
 import re
+import subprocess
 import threading
+import time
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import IO, Callable, Dict, List, Optional, Sequence
 
 from tray.core import sources as spec
 from tray.core.actions import ActionRefused
 from tray.core.fsutil import atomic_write_bytes
 from tray.core.log import get_logger
-from tray.core.remote import BadAnswer, parse_status
+from tray.core.remote import MAX_ANSWER_BYTES, BadAnswer, parse_status
 from tray.core.snapshot import Snapshot
 from tray.core.sources import Source, SourceKind
 from tray.platform import transport
@@ -35,6 +41,8 @@ log = get_logger("tray")
 Runner = Callable[[Source, Sequence[str], float, Optional[threading.Event]], Result]
 BACKOFF_CAP = 60.0  # seconds between tries of a source that keeps failing, at most
 HANDOVER_LIMIT = 1024 * 1024
+MAX_LINE = MAX_ANSWER_BYTES
+HEARTBEAT = b'{"heartbeat": true}'
 
 
 def default_runner(source: Source, remote: Sequence[str], timeout: float,
@@ -87,7 +95,8 @@ class SourcePoller:
     """Polls one source on its own thread: `orchestray status --json` there, at most `timeout` seconds a run."""
 
     def __init__(self, source: Source, interval: float, on_change: Callable[[], None],
-                 runner: Runner = default_runner, timeout: float = transport.DEFAULT_TIMEOUT) -> None:
+                 runner: Runner = default_runner, timeout: float = transport.DEFAULT_TIMEOUT,
+                 stream: bool = True) -> None:
         self.source = source
         self.on_change = on_change
         self.runner = runner
@@ -98,6 +107,8 @@ class SourcePoller:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
+        #: Follow `watch --json` over there (one long-lived process); False: one `status --json` call per poll.
+        self.stream = stream
 
     @property
     def state(self) -> SourceState:
@@ -105,19 +116,19 @@ class SourcePoller:
             return self._state
 
     def poll_now(self) -> SourceState:
-        """One poll (on the caller's thread); the new state. Wakes the controller when what it shows changed."""
+        """One `status --json` call (on the caller's thread); the new state."""
         result = self.runner(self.source, spec.status_args(self.source), self.timeout, self._stop)
         if self._stop.is_set():
             return self.state  # quitting: the run was cut short, nothing to tell
-        snapshot: Optional[Snapshot] = None
-        error = ""
-        if result.ok:
-            try:
-                snapshot = parse_status(self.source, result.out)
-            except BadAnswer as bad:
-                error = f"unusable answer: {bad}"
-        else:
-            error = transport.failure(self.source, result)
+        if not result.ok:
+            return self._update(None, transport.failure(self.source, result), result.err)
+        try:
+            return self._update(parse_status(self.source, result.out), "", b"")
+        except BadAnswer as bad:
+            return self._update(None, f"unusable answer: {bad}", b"")
+
+    def _update(self, snapshot: Optional[Snapshot], error: str, said: bytes) -> SourceState:
+        """Keep the new state; log a change of error once; wake the controller when what it shows changed."""
         if error:
             self.backoff.failure()
         else:
@@ -127,12 +138,82 @@ class SourcePoller:
             old, self._state = self._state, new
         if old.error != new.error:
             if new.error:
-                log.warning("source %s: %s (stderr: %s)", self.source.spec, new.error, transport.last_line(result.err))
+                log.warning("source %s: %s (stderr: %s)", self.source.spec, new.error, transport.last_line(said))
             elif old.polled:
                 log.info("source %s answers again", self.source.spec)
         if (old.error, old.polled, old.snapshot) != (new.error, new.polled, new.snapshot):
             self.on_change()
         return new
+
+    def follow(self) -> None:
+        """Read `orchestray watch --json` there until it ends: each line a new state. Returns when the stream
+        failed (its state says why), stalled (no line, not even a heartbeat, for `stall` seconds) or the poller
+        stops; an Orchestray over there too old for `watch` turns this poller back to one call per poll."""
+        heartbeat = self.backoff.interval
+        stall = 3 * heartbeat + transport.CONNECT_TIMEOUT
+        process = transport.start(self.source, spec.watch_args(self.source, heartbeat))
+        if isinstance(process, str):
+            self._update(None, process, b"")
+            return
+        assert process.stdout is not None and process.stderr is not None
+        errors = bytearray()
+        lines: queue.Queue[bytes] = queue.Queue()
+        readers = [
+            threading.Thread(target=_read_lines, args=(process.stdout, lines), daemon=True),
+            threading.Thread(target=transport.drain, args=(process.stderr, transport.ERROR_LIMIT, errors,
+                                                           threading.Event()), daemon=True),
+        ]
+        for reader in readers:
+            reader.start()
+        error = ""
+        try:
+            error = self._read_stream(lines, stall)
+        finally:
+            if error or self._stop.is_set():
+                transport.kill(process)
+            try:
+                process.wait(5)
+            except subprocess.TimeoutExpired:
+                transport.kill(process)
+                process.wait(5)
+            for reader in readers:
+                reader.join(2)
+            process.stdout.close()
+            process.stderr.close()
+        if self._stop.is_set():
+            return
+        said = bytes(errors)
+        if not error and process.returncode == 2 and b"invalid choice" in said:
+            log.info("source %s: its Orchestray has no `watch`; reading it with one call per poll", self.source.spec)
+            self.stream = False
+            return
+        if not error:
+            result = transport.Result(process.returncode, b"", said)
+            error = transport.failure(self.source, result) if process.returncode else "the watch ended"
+        self._update(None, error, said)
+
+    def _read_stream(self, lines: queue.Queue[bytes], stall: float) -> str:
+        """Take the stream's lines until it ends (""), or the error that ends it."""
+        last = time.monotonic()
+        while not self._stop.is_set():
+            try:
+                line = lines.get(timeout=0.25)
+            except queue.Empty:
+                if time.monotonic() - last > stall:
+                    return f"unreachable — no answer within {stall:g} s"
+                continue
+            if not line:
+                return ""
+            if not line.endswith(b"\n"):
+                return f"unusable answer: a line longer than {MAX_LINE // (1024 * 1024)} MB"
+            last = time.monotonic()
+            if line.strip() == HEARTBEAT:
+                continue
+            try:
+                self._update(parse_status(self.source, line), "", b"")
+            except BadAnswer as bad:
+                return f"unusable answer: {bad}"
+        return ""
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name=f"orchestray-source-{self.source.spec}",
@@ -142,9 +223,13 @@ class SourcePoller:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                self.poll_now()
+                if self.stream:
+                    self.follow()
+                else:
+                    self.poll_now()
             except Exception:  # noqa: BLE001 - a poller never dies; the log has the detail
                 log.exception("source %s: poll failed", self.source.spec)
+                self.backoff.failure()
             self._wake.wait(self.backoff.delay())
             self._wake.clear()
 
@@ -160,6 +245,17 @@ class SourcePoller:
     def join(self, timeout: float) -> None:
         if self._thread is not None:
             self._thread.join(timeout)
+
+
+def _read_lines(stream: IO[bytes], into: queue.Queue[bytes]) -> None:
+    """Hand each line of `stream` over (b"" at its end); a line past MAX_LINE is handed over cut, and ends it."""
+    while True:
+        line = stream.readline(MAX_LINE + 1)
+        into.put(line)
+        if not line or not line.endswith(b"\n"):
+            if line:
+                into.put(b"")
+            return
 
 
 # --- actions over the transport ------------------------------------------------------------------------

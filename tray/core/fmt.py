@@ -51,3 +51,19 @@ def one_line(text: str) -> str:
         elif unicodedata.category(char) not in ("Cc", "Cs") and char not in _BIDI_CONTROLS:
             kept.append(char)
     return " ".join("".join(kept).split())
+
+
+def printable(text: str) -> str:
+    """`text` for a terminal, every character still identifiable: control characters (newline, ESC, BEL, DEL,
+    C1) and bidi overrides are shown escaped (`\\n`, `\\x1b`, `\\u202e`) instead of acting, so a hostile folder
+    or file name can neither drive the terminal nor fake a line, and the user can still tell which file it is.
+    Undecodable bytes of a file name (surrogate escapes) are kept: the CLI's stdout shows them as `\\xff`."""
+    shown = []
+    for char in text:
+        if 0xDC80 <= ord(char) <= 0xDCFF:
+            shown.append(char)
+        elif char in _BIDI_CONTROLS or unicodedata.category(char) in ("Cc", "Cs"):
+            shown.append(char.encode("unicode_escape").decode("ascii"))
+        else:
+            shown.append(char)
+    return "".join(shown)

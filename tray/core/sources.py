@@ -136,6 +136,11 @@ def status_args(source: Source) -> List[str]:
     return [*source.command, "status", "--json"]
 
 
+def watch_args(source: Source, heartbeat: float) -> List[str]:
+    """The long-lived form: one status line per change, and a heartbeat line every `heartbeat` seconds."""
+    return [*source.command, "watch", "--json", f"--heartbeat={heartbeat:g}"]
+
+
 def promote_args(source: Source, session_id: str, force: bool) -> List[str]:
     return [*source.command, "promote", check_session_id(session_id), *(["--force"] if force else [])]
 

@@ -25,7 +25,7 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass
-from typing import IO, List, Mapping, Optional, Sequence
+from typing import IO, List, Mapping, Optional, Sequence, Union
 
 from tray.core.sources import Source, SourceKind
 
@@ -75,7 +75,7 @@ class Result:
         return self.code == 0
 
 
-def _drain(stream: IO[bytes], limit: int, into: bytearray, over: threading.Event) -> None:
+def drain(stream: IO[bytes], limit: int, into: bytearray, over: threading.Event) -> None:
     while True:
         chunk = stream.read1(65536)  # type: ignore[attr-defined]
         if not chunk:
@@ -86,7 +86,7 @@ def _drain(stream: IO[bytes], limit: int, into: bytearray, over: threading.Event
         into += chunk
 
 
-def _kill(process: subprocess.Popen[bytes]) -> None:
+def kill(process: subprocess.Popen[bytes]) -> None:
     """End the run we started: its whole process group where there is one (ssh may have started a proxy)."""
     try:
         if os.name == "posix":
@@ -97,23 +97,32 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
         pass
 
 
-def run(source: Source, remote: Sequence[str], timeout: float = DEFAULT_TIMEOUT, limit: int = DEFAULT_LIMIT,
-        env: Optional[Mapping[str, str]] = None, cancel: Optional[threading.Event] = None) -> Result:
-    """Run `remote` on `source`, with a deadline and an output cap; never raises for a failed run. Setting
-    `cancel` (the tray is quitting) ends the run at once."""
+def start(source: Source, remote: Sequence[str],
+          env: Optional[Mapping[str, str]] = None) -> Union[subprocess.Popen[bytes], str]:
+    """Start `remote` on `source` with piped output, in its own process group (so `kill` ends all of it); or
+    the one line saying why it could not start."""
     command = argv(source, remote, env)
     try:
-        process = subprocess.Popen(
+        return subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             start_new_session=True, creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0),
         )
     except OSError as error:
-        return Result(None, problem=f"cannot run {command[0]}: {error.strerror or error}")
+        return f"cannot run {command[0]}: {error.strerror or error}"
+
+
+def run(source: Source, remote: Sequence[str], timeout: float = DEFAULT_TIMEOUT, limit: int = DEFAULT_LIMIT,
+        env: Optional[Mapping[str, str]] = None, cancel: Optional[threading.Event] = None) -> Result:
+    """Run `remote` on `source`, with a deadline and an output cap; never raises for a failed run. Setting
+    `cancel` (the tray is quitting) ends the run at once."""
+    process = start(source, remote, env)
+    if isinstance(process, str):
+        return Result(None, problem=process)
     out, err = bytearray(), bytearray()
     over = threading.Event()
     assert process.stdout is not None and process.stderr is not None
-    readers = [threading.Thread(target=_drain, args=(process.stdout, limit, out, over), daemon=True),
-               threading.Thread(target=_drain, args=(process.stderr, ERROR_LIMIT, err, threading.Event()),
+    readers = [threading.Thread(target=drain, args=(process.stdout, limit, out, over), daemon=True),
+               threading.Thread(target=drain, args=(process.stderr, ERROR_LIMIT, err, threading.Event()),
                                 daemon=True)]
     for reader in readers:
         reader.start()
@@ -134,11 +143,11 @@ def run(source: Source, remote: Sequence[str], timeout: float = DEFAULT_TIMEOUT,
         except subprocess.TimeoutExpired:
             pass
     if problem:
-        _kill(process)
+        kill(process)
     try:
         process.wait(5)
     except subprocess.TimeoutExpired:
-        _kill(process)
+        kill(process)
     for reader in readers:
         reader.join(2)
     for stream in (process.stdout, process.stderr):
