@@ -31,7 +31,8 @@ def test_sources_are_added_listed_and_removed_in_config_json(tmp_path: Path) -> 
     stored = json.loads((tmp_path / "cfg" / "config.json").read_text())["sources"]
     assert stored == [{"spec": "wsl:Ubuntu"}, {"spec": "docker:web"}, {"spec": "ssh:devbox"}]
     removed = run_cli(["sources", "remove", "wsl:Ubuntu"], env=env)
-    assert removed.returncode == 0 and removed.stdout.strip() == "removed wsl:Ubuntu"
+    assert removed.returncode == 0 and removed.stdout.splitlines()[0] == "removed wsl:Ubuntu"
+    assert "quit it and start it again" in removed.stdout
     missing = run_cli(["sources", "remove", "wsl:Ubuntu"], env=env)
     assert missing.returncode == 1 and "is not a source" in one_line_error(missing)
     assert [s["spec"] for s in json.loads((tmp_path / "cfg" / "config.json").read_text())["sources"]] == [

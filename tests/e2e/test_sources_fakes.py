@@ -218,3 +218,24 @@ def _state(pid: int) -> str:
         return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split("\n")[0].lower()
     except (OSError, IndexError):
         return "zombie"
+
+
+def test_a_death_during_an_outage_is_told_as_a_death_when_the_source_is_back_and_flapping_repeats_nothing(
+        world: World) -> None:
+    world.poll()
+    recorded = "wsl-no-distro" if world.fake.kind == "wsl" else "docker-stopped"
+    world.fake.reply([], recorded)
+    world.poll()
+    world.procs.kill(world.boss)  # while nobody can see it
+    world.poll()
+    assert world.view.notes == []
+    world.fake.clear()
+    world.poll()
+    assert [note[0] for note in world.view.notes] == [f"{world.name}: api: orchestrator died"]
+    for _ in range(2):  # the connection flaps: the project goes and comes back, nothing new happened there
+        world.fake.reply([], recorded)
+        world.poll()
+        world.fake.clear()
+        world.poll()
+    assert len(world.view.notes) == 1 and f"▲ {world.name}: api — no orchestrator (1 session, 1 stale)" in (
+        world.view.top())

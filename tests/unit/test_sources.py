@@ -337,3 +337,33 @@ def test_recorded_failures_of_wsl_and_docker_are_one_line(kind: str, recorded: s
     source = Source(SourceKind(kind), "box1")
     result = transport.run(source, sources.status_args(source), env={**os.environ, fake.variable: fake.command})
     assert transport.failure(source, result) == line
+
+
+def test_a_remote_projects_menu_acts_only_over_there_and_says_the_sources_state(tmp_path: Path) -> None:
+    """Every action under a remote project carries its source; nothing in it opens, focuses or creates anything
+    on this machine (its folders are over there, even when a folder of that name exists here)."""
+    from tray.app import menu as m
+
+    here = tmp_path / "srv" / "api"
+    here.mkdir(parents=True)  # the same path exists here: still nothing local is offered for the remote project
+    answer = json.loads(_answer(cwd=str(here)))
+    answer["projects"][0].update(key=str(here), root=str(here))
+    worker = dict(answer["projects"][0]["orchestrators"][0], sessionId="work-2", role="worker")
+    answer["projects"][0]["workers"] = [worker]
+    stale = dict(worker, sessionId="gone-3", alive=False)
+    answer["projects"][0]["stale"] = [stale]
+    seen = remote.parse_status(DEVBOX, json.dumps(answer).encode())
+    settings = m.MenuSettings(sources=("⚠ web: unreachable — No such container: web",))
+    menu = m.build_menu(seen, settings, lambda root, name: str(here / name), now=time.time())
+    texts = [item.text for item in menu if not item.separator]
+    assert texts[0].startswith("● devbox: api — ok (2 sessions, 1 stale)")
+    assert "⚠ web: unreachable — No such container: web" in texts
+    assert next(i for i in menu if i.text.startswith("Clean up")).enabled is False  # nothing stale here
+
+    def walk(items):  # type: ignore[no-untyped-def]
+        return [x for i in items for x in (i, *walk(i.children))]
+
+    inside = walk(menu[0].children)
+    kinds = {item.action.kind for item in inside if item.action is not None}
+    assert kinds == {m.ActionKind.VACATE, m.ActionKind.PROMOTE, m.ActionKind.OPEN_HANDOVER, m.ActionKind.CLEAN}
+    assert all(item.action.source == "ssh:devbox" for item in inside if item.action is not None)

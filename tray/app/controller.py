@@ -136,6 +136,7 @@ class TrayController:
         self.resolver = ProjectResolver()
         self.entry_cache, self.activity_cache = ReadCache(), ReadCache()  # what a look need not read again
         self.snapshot: Optional[Snapshot] = None
+        self._told: Optional[Snapshot] = None  # what the last notices were computed from (with remembered sources)
         self.error = ""
         self.shown: Optional[Tuple[str, int, str, Tuple[menu_model.MenuItem, ...]]] = None
         self.limiter = RateLimiter(self.config.notify_per_minute)
@@ -173,9 +174,12 @@ class TrayController:
                 snapshot = build_snapshot(self.registry, self.resolver, LivenessProbe(known=known),
                                           self.entry_cache, self.activity_cache)
                 self.error = ""
-                # The other sources as their pollers last left them: never waited for here.
-                merged = merge(snapshot, [p.state.snapshot for p in self.pollers.values()
-                                          if p.state.snapshot is not None])
+                # The other sources as their pollers last left them: never waited for here. The menu shows those
+                # that answer; notices compare what each source said last, so an outage is not a change.
+                states = [p.state for p in self.pollers.values()]
+                merged = merge(snapshot, [state.snapshot for state in states if state.snapshot is not None])
+                remembered = [p.last_good for p in self.pollers.values()]
+                told = merge(snapshot, [known for known in remembered if known is not None])
             except OSError as error:
                 message = f"cannot read the registry {self.registry.directory}: {error.strerror or error}"
                 if message != self.error:
@@ -183,7 +187,8 @@ class TrayController:
                 self.error = message
                 self.refresh_view()
                 return []
-            found: List[Any] = events.diff(self.snapshot, merged)
+            found: List[Any] = events.diff(self._told, told)
+            self._told = told
             found += self.watcher.check(merged, time.time())
             # Files, task lists, teams and process watches are this machine's: another source's paths and PIDs
             # only mean something there.

@@ -103,6 +103,7 @@ class SourcePoller:
         self.timeout = timeout
         self.backoff = Backoff(interval)
         self._state = SourceState(source)
+        self._last_good: Optional[Snapshot] = None
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -114,6 +115,13 @@ class SourcePoller:
     def state(self) -> SourceState:
         with self._lock:
             return self._state
+
+    @property
+    def last_good(self) -> Optional[Snapshot]:
+        """The last snapshot the source gave, kept while it is unreachable: what changed over there meanwhile is
+        told when it is back (a death as a death), and a flapping connection does not repeat old notices."""
+        with self._lock:
+            return self._last_good
 
     def poll_now(self) -> SourceState:
         """One `status --json` call (on the caller's thread); the new state."""
@@ -136,6 +144,8 @@ class SourcePoller:
         new = SourceState(self.source, snapshot, error, True)
         with self._lock:
             old, self._state = self._state, new
+            if snapshot is not None:
+                self._last_good = snapshot
         if old.error != new.error:
             if new.error:
                 log.warning("source %s: %s (stderr: %s)", self.source.spec, new.error, transport.last_line(said))
