@@ -501,6 +501,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv or ["tray"])
     if not hasattr(args, "func"):
         args = parser.parse_args(["tray"])
+    del parser  # the tray runs for days inside dispatch: its resident memory need not hold the whole grammar
     return dispatch(args)
 
 

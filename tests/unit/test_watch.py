@@ -691,3 +691,38 @@ def test_the_hooks_are_checked_again_when_their_settings_file_changes_not_by_the
     settings.unlink()
     controller.check_hooks()
     assert len(checks) == 3
+
+
+def test_the_tray_settles_once_after_its_first_look(tmp_path):
+    """After the first snapshot and hooks check the start-up's freed memory is handed back, once, not at every
+    wake (tray/platform/memory.py)."""
+    calls: List[str] = []
+    controller = TrayController(Registry(str(tmp_path / "reg")), RecordingView(), slow_poll_store(tmp_path),
+                                hooks_check=lambda: calls.append("hooks") or [], find_file=lambda r, n: None)
+    controller.settled = lambda: calls.append("settled")
+    look = controller.poll_once
+
+    def counted() -> list:
+        calls.append("look")
+        return look()
+
+    controller.poll_once = counted  # type: ignore[method-assign]
+    controller.start()
+    try:
+        for looks in (1, 2, 3):
+            deadline = time.monotonic() + 10
+            while calls.count("look") < looks or (looks == 1 and "settled" not in calls):
+                assert time.monotonic() < deadline, f"look {looks} never came: {calls}"
+                time.sleep(0.01)
+            controller.wake()
+    finally:
+        controller.stop()
+    assert calls[:3] == ["look", "hooks", "settled"] and calls.count("settled") == 1, calls
+
+
+def test_freed_memory_is_handed_back_only_where_glibc_can():
+    from tray.platform import memory
+
+    assert memory.release_free_memory(platform="darwin") is False
+    assert memory.release_free_memory(platform="win32") is False
+    assert isinstance(memory.release_free_memory(), bool)

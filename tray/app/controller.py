@@ -156,6 +156,7 @@ class TrayController:
         self.watching = False  # events wake the tray; the timed poll is only a safety net
         self._ages_at: Optional[float] = None
         self.ages_on_open = False  # the view refreshes the ages as its menu opens (`refresh_ages`): no clock
+        self.settled: Optional[Callable[[], None]] = None  # called once, after the first look and hooks check
         #: Other sources (SSH hosts, WSL distributions, containers), each read on its own thread.
         self.source_runner = source_runner or remote_sources.default_runner
         configured, problems = from_config(self.config.sources)
@@ -335,6 +336,9 @@ class TrayController:
             try:
                 self.poll_once()
                 self.check_hooks()  # after the poll: the first menu is not held up by a few hook processes
+                settled, self.settled = self.settled, None
+                if settled is not None:
+                    settled()
             except Exception:  # noqa: BLE001 - the tray keeps running; the log has the detail
                 log.exception("poll failed")
             woke = self._wake.wait(self.sleep_for())

@@ -36,12 +36,27 @@ def gtk_icon_class(base: Any, before_open: Optional[Callable[[], None]] = None) 
     def kind(descriptor: Any) -> Any:
         """What an item's widget is: items of the same kind can take each other's place."""
         if descriptor is Menu.SEPARATOR:
-            return "separator"
+            return SEPARATOR
         return (descriptor.checked is not None, bool(descriptor.submenu), bool(descriptor.default),
                 descriptor.radio if descriptor.checked is not None else False)
 
     class OrchestrayGtkIcon(base):  # type: ignore[misc]
         _orchestray_built: Any = None  # the pystray Menu the native menu shows
+
+        def _create_menu(self, descriptors: Any) -> Any:
+            """pystray's menu, with a record of what each item shows kept beside it (`_Shown`), so that laying a
+            new menu over it compares in Python and calls GTK only for what changed."""
+            if not descriptors:
+                return None
+            menu = Gtk.Menu.new()
+            shown = []
+            for descriptor in descriptors:
+                widget = self._create_menu_item(descriptor)
+                menu.append(widget)
+                shown.append(_Shown(widget, descriptor, kind(descriptor)))
+            menu.show_all()
+            menu._orchestray_shown = shown
+            return menu
 
         def _create_menu_item(self, descriptor: Any) -> Any:
             """pystray's item, but its action follows the item's current descriptor (see `_lay_over`)."""
@@ -59,35 +74,38 @@ def gtk_icon_class(base: Any, before_open: Optional[Callable[[], None]] = None) 
             widget.set_sensitive(descriptor.enabled)
             return widget
 
-        def _lay_over(self, native: Any, old: Any, new: Any) -> bool:
-            """Make `native` (built for `old`) show `new`; False when their shapes differ (nothing changed)."""
-            widgets = native.get_children()
-            olds, news = list(old), list(new)
-            if len(widgets) != len(news) or len(olds) != len(news):
+        def _lay_over(self, native: Any, new: Any) -> bool:
+            """Make `native` show `new`; False (and nothing changed) when their shapes differ."""
+            shown = getattr(native, "_orchestray_shown", None)
+            news = list(new)
+            if shown is None or len(shown) != len(news):
                 return False
-            if any(kind(a) != kind(b) for a, b in zip(olds, news)):
-                return False
-            for before, after in zip(olds, news):
-                if after is Menu.SEPARATOR:
+            kinds = [kind(descriptor) for descriptor in news]
+            for item, descriptor, what in zip(shown, news, kinds):
+                if item.kind != what:
+                    return False
+                if what == SEPARATOR:
                     continue
-                if after.checked is not None and after.checked != before.checked:
-                    return False  # set_active would activate the item: such an item is built again
-            for widget, before, after in zip(widgets, olds, news):
-                if after is Menu.SEPARATOR:
+                if descriptor.checked is not None and descriptor.checked != item.checked:
+                    return False  # set_active would activate the item: such a menu is built again
+                if not descriptor.submenu and item.holder is None:
+                    return False  # not built by us (a default item): its action cannot be pointed elsewhere
+            for item, descriptor, what in zip(shown, news, kinds):
+                if what == SEPARATOR:
                     continue
-                if widget.get_label() != after.text:
-                    widget.set_label(after.text)
-                if widget.get_sensitive() != after.enabled:
-                    widget.set_sensitive(after.enabled)
-                if after.submenu:
-                    submenu = widget.get_submenu()
-                    if submenu is None or not self._lay_over(submenu, before.submenu, after.submenu):
-                        widget.set_submenu(self._create_menu(after.submenu))
+                text, enabled = descriptor.text, descriptor.enabled
+                if text != item.text:
+                    item.widget.set_label(text)
+                    item.text = text
+                if enabled != item.enabled:
+                    item.widget.set_sensitive(enabled)
+                    item.enabled = enabled
+                if descriptor.submenu:
+                    if item.submenu is None or not self._lay_over(item.submenu, descriptor.submenu):
+                        item.submenu = self._create_menu(descriptor.submenu)
+                        item.widget.set_submenu(item.submenu)
                 else:
-                    holder = getattr(widget, "_orchestray_holder", None)
-                    if holder is None:
-                        return False  # not one of ours: cannot point it at the new action
-                    holder[0] = after
+                    item.holder[0] = descriptor
             return True
 
         def _show_menu_now(self) -> None:
@@ -99,7 +117,7 @@ def gtk_icon_class(base: Any, before_open: Optional[Callable[[], None]] = None) 
             handle = getattr(self, "_menu_handle", None)
             if built is not None and wanted and handle is not None:
                 try:
-                    if self._lay_over(handle, built, wanted):
+                    if self._lay_over(handle, wanted):
                         return
                 except Exception:  # noqa: BLE001 - a menu is always shown; the log says why it was rebuilt
                     log.exception("changing the menu in place failed; building it again")
@@ -128,3 +146,22 @@ def gtk_icon_class(base: Any, before_open: Optional[Callable[[], None]] = None) 
     OrchestrayGtkIcon.__name__ = OrchestrayGtkIcon.__qualname__ = "OrchestrayGtkIcon"
     OrchestrayGtkIcon.__module__ = base.__module__  # `backend` still names pystray's backend
     return OrchestrayGtkIcon
+
+
+SEPARATOR = "separator"
+
+
+class _Shown:
+    """What one native item shows now, kept in Python: comparing with it costs no call into GTK."""
+
+    __slots__ = ("widget", "kind", "text", "enabled", "checked", "holder", "submenu")
+
+    def __init__(self, widget: Any, descriptor: Any, kind: Any) -> None:
+        self.widget = widget
+        self.kind = kind
+        separator = kind == SEPARATOR
+        self.text = None if separator else descriptor.text
+        self.enabled = None if separator else descriptor.enabled
+        self.checked = None if separator else descriptor.checked
+        self.holder = getattr(widget, "_orchestray_holder", None)
+        self.submenu = widget.get_submenu() if not separator and descriptor.submenu else None

@@ -169,6 +169,22 @@ def _hook_problems() -> List[str]:
     return hooks_problems()
 
 
+def _after_the_first_menu() -> None:
+    """Once the first menu is up (GTK builds it from its idle queue, so this waits behind it there), hand the
+    start-up's freed C memory back (`tray/platform/memory.py`)."""
+    from tray.platform.memory import release_free_memory
+
+    if sys.platform.startswith("linux"):
+        try:
+            from gi.repository import GLib  # pystray's GTK backends run GLib's loop
+        except ImportError:
+            release_free_memory()
+            return
+        GLib.idle_add(lambda: bool(release_free_memory()) and False)
+    else:
+        release_free_memory()
+
+
 def _hooks_stamp() -> object:
     """What changes when Claude Code's settings file does: its stat identity, and its target's if it is a link
     (one `stat` each, never a read: a FIFO there cannot block). The tray checks its hooks again on a change."""
@@ -215,6 +231,7 @@ def _run(args: argparse.Namespace, pystray: Any, registry: Any, log: Any, log_fi
         controller.config.poll_interval = command_line_poll_interval(args.poll_interval)
     view = PystrayView(pystray, controller.perform, before_open=controller.refresh_ages)
     controller.ages_on_open = view.refreshes_on_open
+    controller.settled = _after_the_first_menu
     if not getattr(view.icon, "HAS_MENU", True):
         message = f"the tray backend '{view.backend}' cannot show menus"
         if sys.platform.startswith("linux"):
