@@ -21,7 +21,7 @@ import json
 import os
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from tray.core.fsutil import ReadRefused, read_regular_file
 
@@ -179,9 +179,21 @@ def for_sessions(sessions: Sequence[Tuple[str, int]]) -> Tuple[Tuple[TaskList, .
     """The task lists of these live sessions ((session id, pid)), each once, and the tasks each session holds."""
     lists: Dict[Tuple[str, str], TaskList] = {}
     holding: Dict[str, Tuple[Task, ...]] = {}
+    present: Dict[str, Optional[Set[str]]] = {}  # per config folder: the names in its `tasks` folder (None: unknown)
     for session_id, pid in sessions:
         place = where(session_id, process_environ(pid, session_id))
-        key = (os.path.normpath(place.config), sanitize(place.list_id))
+        config = os.path.normpath(place.config)
+        key = (config, sanitize(place.list_id))
+        if config not in present:
+            try:  # one listing per config instead of one failed listing per session that has no list
+                present[config] = set(os.listdir(os.path.join(place.config, "tasks")))
+            except FileNotFoundError:
+                present[config] = set()
+            except OSError:
+                present[config] = None  # read_list says what is wrong
+        names = present[config]
+        if names is not None and key[1] not in names:
+            continue
         if key not in lists:
             found = read_list(place.config, place.list_id)
             if found is None:

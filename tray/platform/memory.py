@@ -1,9 +1,13 @@
-"""Hand the C heap's free pages back to the system once the tray has settled (Linux with glibc).
+"""Once the tray has settled: its start-up objects out of the garbage collector's way, and the C heap's free pages
+handed back to the system (Linux with glibc).
 
-Start-up peaks (the first snapshot, the hooks check, GTK building the first menus and dropping the "Starting…"
-one) leave freed memory inside glibc's heaps, which glibc keeps for later: measured on Xvfb, close to 1 MB of
-the tray's resident memory at rest. `malloc_trim(0)` returns what is free. Called once, after the first menu is
-up; elsewhere (macOS, Windows, musl) there is no such call and nothing is done.
+Everything loaded at start (modules, classes, the GUI toolkit's wrappers) lives as long as the tray, yet Python's
+full collections walk it again each time; with 1,000 sessions such a walk held up a registry change on its way to
+the menu by 50-150 ms. `gc.freeze()` moves what exists after start-up into a generation the collector never scans
+(reference counting still frees it). Start-up peaks (the first snapshot, the hooks check, GTK building the first
+menus and dropping the "Starting…" one) also leave freed memory inside glibc's heaps, which glibc keeps for later:
+close to 1 MB of the tray's resident memory at rest, measured on Xvfb. `malloc_trim(0)` returns what is free.
+Called once, after the first menu is up; where there is no glibc (macOS, Windows, musl) only the freeze is done.
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ log = get_logger("tray")
 
 
 def release_free_memory(platform: str = sys.platform) -> bool:
-    """Collect Python's garbage and trim glibc's heaps; True when memory was handed back."""
+    """Collect Python's garbage, freeze what is left, trim glibc's heaps; True when memory was handed back."""
     gc.collect()
+    gc.freeze()
     if not platform.startswith("linux"):
         return False
     try:
