@@ -203,20 +203,22 @@ class SourcePoller:
         self._update(None, error, said)
 
     def _read_stream(self, lines: queue.Queue[bytes], stall: float) -> str:
-        """Take the stream's lines until it ends (""), or the error that ends it."""
+        """Take the stream's lines until it ends (""), or the error that ends it. The first line may take as long
+        as a single call may (a Python starting over there on a loaded machine); later ones `stall` at most."""
         last = time.monotonic()
+        allowed = max(stall, self.timeout)
         while not self._stop.is_set():
             try:
                 line = lines.get(timeout=0.25)
             except queue.Empty:
-                if time.monotonic() - last > stall:
-                    return f"unreachable — no answer within {stall:g} s"
+                if time.monotonic() - last > allowed:
+                    return f"unreachable — no answer within {allowed:g} s"
                 continue
             if not line:
                 return ""
             if not line.endswith(b"\n"):
                 return f"unusable answer: a line longer than {MAX_LINE // (1024 * 1024)} MB"
-            last = time.monotonic()
+            last, allowed = time.monotonic(), stall
             if line.strip() == HEARTBEAT:
                 continue
             try:
