@@ -21,7 +21,7 @@ import pytest
 from helpers import spawn_sleeper
 
 from tray.app.config import ConfigStore
-from tray.app.controller import AGE_REFRESH_SECONDS, SAFETY_NET_SECONDS, TrayController
+from tray.app.controller import AGE_REFRESH_SECONDS, QUIET_SAFETY_NET_SECONDS, SAFETY_NET_SECONDS, TrayController
 from tray.app.main import gtk_without_opengl
 from tray.core.actions import register
 from tray.core.registry import Registry
@@ -590,3 +590,104 @@ def test_a_command_line_poll_interval_is_held_to_the_config_range():
     assert command_line_poll_interval(float("nan")) == Config().poll_interval
     assert command_line_poll_interval(0.01) == 0.2
     assert command_line_poll_interval(1.5) == 1.5
+
+
+# --- at rest: nothing but events wakes the tray ----------------------------------------------------------
+
+
+@linux_only
+def test_a_watch_that_misses_nothing_says_so_and_one_with_a_gap_does_not(tmp_path, procs):
+    """`complete` is what lets the tray sleep ten minutes: every process watched, the folder watched, and the
+    folder on a file system inotify sees whole. A process that could not be watched takes that back."""
+    watcher = watch.LinuxWatcher(str(tmp_path))
+    assert watcher.start(Reasons())
+    try:
+        watcher.watch_pids([procs.spawn().pid])
+        assert watcher.complete == watch.local_filesystem(str(tmp_path))
+    finally:
+        watcher.close()
+    crippled = watch.LinuxWatcher(str(tmp_path), system=TooManyFiles())
+    assert crippled.start(Reasons())
+    try:
+        crippled.watch_pids([procs.spawn().pid])
+        assert not crippled.complete
+    finally:
+        crippled.close()
+
+
+def test_a_registry_shared_over_the_network_is_not_trusted_to_events(tmp_path):
+    mounts = tmp_path / "mounts"
+    mounts.write_text(
+        "/dev/sda1 / ext4 rw 0 0\n"
+        "server:/export /mnt/share nfs4 rw 0 0\n"
+        "me@host:/home /home/me/remote fuse.sshfs rw 0 0\n"
+        "tmpfs /home/me/remote/cache tmpfs rw 0 0\n"
+        "C:\\134 /mnt/c 9p rw 0 0\n"
+        "/dev/sdb1 /media/my\\040disk ext4 rw 0 0\n"
+    )
+    table = str(mounts)
+    assert watch.local_filesystem("/home/me/.claude/active", table)
+    assert not watch.local_filesystem("/mnt/share/.claude/active", table)
+    assert not watch.local_filesystem("/home/me/remote/.claude/active", table)
+    assert watch.local_filesystem("/home/me/remote/cache/x", table)  # the longest mount point decides
+    assert not watch.local_filesystem("/mnt/c/Users/me/.claude/active", table)
+    assert watch.local_filesystem("/media/my disk/active", table)
+    assert not watch.local_filesystem("/anything", str(tmp_path / "no-such-table"))  # cannot tell: not trusted
+
+
+def test_a_complete_watch_and_ages_refreshed_on_open_leave_only_the_ten_minute_rescan(tmp_path, monkeypatch):
+    controller = TrayController(Registry(str(tmp_path / "reg")), RecordingView(), ConfigStore(str(tmp_path / "c")))
+    controller.watching = True
+    monkeypatch.setattr(controller.watcher, "next_due", lambda snapshot, now: None)
+    controller.refresh_view()  # the ages are as of now
+    controller.change_watcher = types.SimpleNamespace(complete=False)
+    assert controller.sleep_for() == pytest.approx(AGE_REFRESH_SECONDS, abs=1)
+    controller.change_watcher = types.SimpleNamespace(complete=True)
+    assert controller.sleep_for() == pytest.approx(AGE_REFRESH_SECONDS, abs=1)  # the clock still refreshes ages
+    controller.ages_on_open = True
+    assert controller.sleep_for() == QUIET_SAFETY_NET_SECONDS
+    controller.change_watcher = types.SimpleNamespace(complete=False)
+    assert controller.sleep_for() == SAFETY_NET_SECONDS
+    monkeypatch.setattr(controller.watcher, "next_due", lambda snapshot, now: 12.5)
+    assert controller.sleep_for() == pytest.approx(12.55, abs=0.01)  # a wait worth telling still wakes it
+
+
+def test_ages_are_brought_up_to_date_as_the_menu_opens_and_not_by_the_clock(tmp_path, procs, monkeypatch):
+    registry = Registry(str(tmp_path / "reg"))
+    (tmp_path / "p").mkdir()
+    register(registry, "boss", procs.spawn().pid, str(tmp_path / "p"))
+    view = RecordingView()
+    controller = TrayController(registry, view, ConfigStore(str(tmp_path / "cfg")), find_file=lambda r, n: None)
+    controller.ages_on_open = True
+    clock = [time.time()]
+    monkeypatch.setattr("tray.app.controller.time.time", lambda: clock[0])
+    controller.poll_once()
+    assert len(view.shown) == 1 and "up <1m" in str(view.shown[-1][3])
+    clock[0] += 5 * 60 + 1
+    controller.refresh_ages()  # the user opens the menu
+    assert len(view.shown) == 2 and "up 5m" in str(view.shown[-1][3])
+    controller.refresh_ages()  # opened again at once: no label changed, nothing is rebuilt
+    assert len(view.shown) == 2
+
+
+def test_the_hooks_are_checked_again_when_their_settings_file_changes_not_by_the_clock(tmp_path):
+    settings = tmp_path / "settings.json"
+    settings.write_text("{}")
+    checks: List[int] = []
+
+    def check() -> List[str]:
+        checks.append(1)
+        return []
+
+    controller = TrayController(Registry(str(tmp_path / "reg")), RecordingView(), ConfigStore(str(tmp_path / "c")),
+                                hooks_check=check, hooks_stamp=lambda: os.stat(settings).st_mtime_ns
+                                if settings.exists() else None)
+    controller.check_hooks()
+    controller.check_hooks()
+    assert len(checks) == 1  # nothing changed, and five minutes have not passed
+    os.utime(settings, ns=(1, 1))  # the user (or `hooks install`) wrote it
+    controller.check_hooks()
+    assert len(checks) == 2
+    settings.unlink()
+    controller.check_hooks()
+    assert len(checks) == 3

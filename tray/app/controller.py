@@ -41,14 +41,19 @@ from tray.platform.watch import ChangeWatcher
 #: With a watcher running, the registry is still rescanned this often: a safety net for what no event reports
 #: (a folder on a network file system, a watch that could not be added, a process that could not be watched).
 SAFETY_NET_SECONDS = 60.0
+#: ... and this often while the watcher says it misses nothing (`ChangeWatcher.complete`): a tray at rest then
+#: wakes for nothing but this, and runs the hooks check (HOOK_CHECK_SECONDS) in the same wake.
+QUIET_SAFETY_NET_SECONDS = 600.0
 #: Ages in the menu ("up 3m", "waiting 5m") are refreshed at most this often when nothing else changed:
-#: rebuilding a native menu for a ticking clock costs milliseconds of CPU and closes an open submenu.
+#: rebuilding a native menu for a ticking clock costs milliseconds of CPU and closes an open submenu. A view
+#: that can refresh them as its menu opens (`ages_on_open`) needs no clock for them at all.
 AGE_REFRESH_SECONDS = 60.0
 #: After a wake, wait this long for the rest of a burst of changes before looking.
 COALESCE_SECONDS = 0.02
 
 log = get_logger("tray")
-#: Seconds between checks that the installed Claude Code hooks really run (each check starts a few processes).
+#: Seconds between checks that the installed Claude Code hooks really run (each check starts a few processes);
+#: a change of the settings file (`hooks_stamp`) is checked at the next wake instead.
 HOOK_CHECK_SECONDS = 300.0
 
 
@@ -101,6 +106,7 @@ class TrayController:
         log_path: str = "",
         hooks_check: Optional[Callable[[], List[str]]] = None,
         hooks_repair: Optional[Callable[[], None]] = None,
+        hooks_stamp: Optional[Callable[[], object]] = None,
         focus: Optional[Callable[[int], FocusResult]] = None,
         focus_problem: Optional[str] = None,
         change_watcher: Optional[Callable[[str], Optional[ChangeWatcher]]] = None,
@@ -120,6 +126,8 @@ class TrayController:
         self.log_path = log_path
         self.hooks_check = hooks_check
         self.hooks_repair = hooks_repair
+        self.hooks_stamp = hooks_stamp  # what changes when the hooks' settings file does (its stat identity)
+        self._hooks_stamped: object = None
         self.hook_problems: Tuple[str, ...] = ()
         self._hooks_checked_at: Optional[float] = None
         self.focus = focus or _default_focus
@@ -147,6 +155,7 @@ class TrayController:
         self.change_watcher: Optional[ChangeWatcher] = None
         self.watching = False  # events wake the tray; the timed poll is only a safety net
         self._ages_at: Optional[float] = None
+        self.ages_on_open = False  # the view refreshes the ages as its menu opens (`refresh_ages`): no clock
         #: Other sources (SSH hosts, WSL distributions, containers), each read on its own thread.
         self.source_runner = source_runner or remote_sources.default_runner
         configured, problems = from_config(self.config.sources)
@@ -290,7 +299,8 @@ class TrayController:
             return
         if watcher.start(self._changed):
             self.change_watcher, self.watching = watcher, True
-            log.info("watching the registry with %s; full rescan every %.0fs", watcher.name, SAFETY_NET_SECONDS)
+            log.info("watching the registry with %s; full rescan every %.0fs (%.0fs while the watch misses "
+                     "nothing)", watcher.name, SAFETY_NET_SECONDS, QUIET_SAFETY_NET_SECONDS)
 
     def _changed(self, reason: str) -> None:
         """Called on the watcher's thread: something may have changed; the poll thread looks at once."""
@@ -299,13 +309,16 @@ class TrayController:
         self._wake.set()
 
     def check_hooks(self, force: bool = False) -> Tuple[str, ...]:
-        """Run the hooks check (at most every HOOK_CHECK_SECONDS unless forced); warn once when it turns bad."""
+        """Run the hooks check (at most every HOOK_CHECK_SECONDS unless forced or the settings file changed);
+        warn once when it turns bad."""
         if self.hooks_check is None:
             return ()
         now = time.monotonic()
-        if not force and self._hooks_checked_at is not None and now - self._hooks_checked_at < HOOK_CHECK_SECONDS:
+        stamp = self.hooks_stamp() if self.hooks_stamp is not None else None
+        if (not force and self._hooks_checked_at is not None and now - self._hooks_checked_at < HOOK_CHECK_SECONDS
+                and stamp == self._hooks_stamped):
             return self.hook_problems
-        self._hooks_checked_at = now
+        self._hooks_checked_at, self._hooks_stamped = now, stamp
         problems = tuple(self.hooks_check())
         with self._lock:
             newly_broken = problems and not self.hook_problems
@@ -332,12 +345,14 @@ class TrayController:
 
     def sleep_for(self) -> float:
         """How long the poll thread may sleep: the poll interval without a watcher; with one, until the next
-        change only the clock makes (an age to refresh, a wait long enough to notify), a minute at most."""
+        change only the clock makes (an age to refresh unless the view does that as its menu opens, a wait long
+        enough to notify), at most a minute, or ten while the watcher misses nothing."""
         if not self.watching:
             return self.config.poll_interval
         now = time.time()
-        sleep = SAFETY_NET_SECONDS
-        if self._ages_at is not None:
+        complete = bool(getattr(self.change_watcher, "complete", False))
+        sleep = QUIET_SAFETY_NET_SECONDS if complete else SAFETY_NET_SECONDS
+        if self._ages_at is not None and not self.ages_on_open:
             sleep = min(sleep, max(0.0, self._ages_at + AGE_REFRESH_SECONDS - now))
         due = self.watcher.next_due(self.snapshot, now)
         if due is not None:
@@ -346,6 +361,13 @@ class TrayController:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def refresh_ages(self) -> None:
+        """The menu is about to open (called on the GUI's thread): show it with the ages of now. Nothing is
+        read; only the labels are built again, and the view is told only if one of them changed."""
+        with self._lock:
+            self._ages_at = None
+            self.refresh_view()
 
     def stop(self) -> None:
         self.stopping.set()

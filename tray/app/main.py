@@ -169,6 +169,22 @@ def _hook_problems() -> List[str]:
     return hooks_problems()
 
 
+def _hooks_stamp() -> object:
+    """What changes when Claude Code's settings file does: its stat identity, and its target's if it is a link
+    (one `stat` each, never a read: a FIFO there cannot block). The tray checks its hooks again on a change."""
+    from tray.core.paths import settings_path
+    from tray.core.readcache import identity
+
+    path = settings_path()
+    stamps: List[object] = []
+    for follow in (False, True):
+        try:
+            stamps.append(identity(os.stat(path, follow_symlinks=follow)))
+        except (OSError, ValueError):
+            stamps.append(None)
+    return tuple(stamps)
+
+
 def _repair_hooks() -> None:
     """What ``orchestray hooks install`` does, from this Orchestray."""
     from tray.hooks.settings import claude_code_version, events_for, form_for, install
@@ -193,10 +209,12 @@ def _run(args: argparse.Namespace, pystray: Any, registry: Any, log: Any, log_fi
         log_path=log_file if os.path.isabs(log_file) else "",
         hooks_check=_hook_problems,
         hooks_repair=_repair_hooks,
+        hooks_stamp=_hooks_stamp,
     )
     if getattr(args, "poll_interval", None):
         controller.config.poll_interval = command_line_poll_interval(args.poll_interval)
-    view = PystrayView(pystray, controller.perform)
+    view = PystrayView(pystray, controller.perform, before_open=controller.refresh_ages)
+    controller.ages_on_open = view.refreshes_on_open
     if not getattr(view.icon, "HAS_MENU", True):
         message = f"the tray backend '{view.backend}' cannot show menus"
         if sys.platform.startswith("linux"):
@@ -207,7 +225,8 @@ def _run(args: argparse.Namespace, pystray: Any, registry: Any, log: Any, log_fi
     set_app_user_model_id()  # Windows: toasts are filed under "Orchestray", the id desktop-notifier registers
     view.notifier = ChainNotifier(tray_chain(icon=view.icon))
     log.info("notifiers, best first: %s", ", ".join(view.notifier.names))
-    view.notifier.warm_up()
+    # No warm-up here: desktop-notifier (its asyncio loop, dbus-fast, the D-Bus connection) is about 9 MB
+    # resident, and a tray at rest has nothing to say. It starts at the first notice, which waits for it.
     controller.view = view
     log.info("tray starting: backend %s, registry %s, poll every %.1fs", view.backend, registry.directory,
              controller.config.poll_interval)

@@ -20,6 +20,11 @@ Three platform rules live here, because pystray 0.19.5 leaves them to the applic
   drops control and bidi characters a folder name may carry).
 
 GTK backends marshal to their own loop internally, so elsewhere a call runs directly (under the view's lock).
+
+On the GTK backends the icon class comes from `gtk_menu.py`: a new menu is laid over the native one instead of
+rebuilding it, and (``gtk`` backend) the ages are brought up to date as the menu opens, so the tray needs no
+timer for them. Elsewhere (a StatusNotifierItem host opens the menu over D-Bus without telling pystray; Windows
+and macOS build the native menu ahead) the controller refreshes them at most once a minute.
 """
 
 from __future__ import annotations
@@ -129,7 +134,8 @@ def darwin_icon_class(base: Any, template: bool = True) -> Any:
 
 class PystrayView:
     def __init__(
-        self, pystray: Any, perform: Callable[[Action], None], notifier: Any = None, platform: str = sys.platform
+        self, pystray: Any, perform: Callable[[Action], None], notifier: Any = None, platform: str = sys.platform,
+        before_open: Optional[Callable[[], None]] = None,
     ) -> None:
         self.pystray = pystray
         self.perform = perform
@@ -141,6 +147,12 @@ class PystrayView:
         self._shown_title: Optional[str] = None
         self.template = platform == "darwin"  # the menu bar keeps only the alpha channel there
         icon_class = darwin_icon_class(pystray.Icon, self.template) if platform == "darwin" else pystray.Icon
+        #: True when the menu's ages are refreshed as it opens (the controller then keeps no clock for them).
+        self.refreshes_on_open = before_open is not None and icon_class.__module__.endswith("._gtk")
+        if icon_class.__module__.endswith(("._gtk", "._appindicator")):
+            from tray.app.gtk_menu import gtk_icon_class
+
+            icon_class = gtk_icon_class(icon_class, before_open)  # menus changed in place, ages on open
         self.icon = icon_class(
             ICON_NAME,
             icon=render_icon("none", 0, size=64, template=self.template),

@@ -1,6 +1,7 @@
 """Wake the tray the moment what it shows may have changed: a registry file written, moved or removed, or a
 session's process ending. Polling stays as the fallback and as a slow safety net (the controller rescans every
-minute anyway, and at once after the kernel says it dropped events).
+minute while a watcher is not ``complete``, every ten minutes while it is, and at once after the kernel says it
+dropped events).
 
 One small class per platform, behind one interface (``ChangeWatcher``); this module holds the interface, the
 Linux watcher and ``for_platform``, ``watch_kqueue`` and ``watch_windows`` the others, ``watch_base`` what the
@@ -52,6 +53,13 @@ class ChangeWatcher(Protocol):
 
     def known_alive(self) -> Dict[int, float]:
         """Processes known to run now (PID -> creation time) without asking the OS; may be empty."""
+        ...
+
+    @property
+    def complete(self) -> bool:
+        """True while events alone report every change: each process asked for is watched, and so is the
+        registry folder, on a file system whose changes the kernel sees (not one shared over a network).
+        The controller then needs its safety-net rescan only rarely."""
         ...
 
     def close(self) -> None: ...
@@ -176,8 +184,12 @@ class LinuxWatcher(WatcherThread):
         self._created: Dict[int, float] = {}  # pid -> creation time of the process its pidfd holds
         self._extra: Set[str] = set()  # folders outside the registry worth a wake (kept once added)
         self._pid_trouble = False
+        self._local = False  # is the registry on a file system whose changes inotify reports (set at start)
 
     def start(self, on_change: OnChange) -> bool:
+        self._local = local_filesystem(self.directory)
+        if not self._local:
+            log.info("%s is on a shared file system: changes made elsewhere are seen by the rescan", self.directory)
         try:
             self.system = self.system or LinuxSystem()
             self._inotify = self.system.inotify_init()
@@ -243,6 +255,11 @@ class LinuxWatcher(WatcherThread):
         """Creation time of each watched process that has not ended: running now, as sure as asking the OS."""
         with self._lock:
             return {pid: self._created[pid] for pid in self._pidfds if pid in self._created}
+
+    @property
+    def complete(self) -> bool:
+        with self._lock:
+            return self._local and not self._pid_trouble and self.directory in self._folders.values()
 
     @property
     def watched_pids(self) -> Set[int]:
@@ -323,6 +340,35 @@ class LinuxWatcher(WatcherThread):
             if self._epoll is not None:
                 self._epoll.close()
                 self._epoll = None
+
+
+#: File systems whose changes may come from another machine (or from Windows, for WSL's drvfs and 9p), where
+#: inotify reports only this machine's own writes. FUSE counts as shared: sshfs, rclone and the like are FUSE.
+SHARED_FILESYSTEMS = ("nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "drvfs", "virtiofs", "vboxsf", "ceph",
+                      "glusterfs", "afs", "davfs", "lustre", "gpfs", "fuse")
+
+
+def local_filesystem(directory: str, mounts: str = "/proc/self/mounts") -> bool:
+    """Whether `directory` (or its nearest existing parent) is on a file system of this machine, from the mount
+    table: the longest mount point that contains it decides. False when that cannot be told."""
+    path = os.path.realpath(directory)
+    try:
+        with open(mounts, encoding="utf-8", errors="replace") as handle:
+            table = handle.read().splitlines()
+    except OSError:
+        return False
+    best, kind = "", ""
+    for line in table:
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        point = fields[1].replace("\\040", " ").replace("\\011", "\t").replace("\\134", "\\")
+        inside = path == point or path.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, kind = point, fields[2]
+    if not best:
+        return False
+    return kind.split(".")[0] not in SHARED_FILESYSTEMS
 
 
 def for_platform(directory: str, platform: str = sys.platform) -> Optional[ChangeWatcher]:

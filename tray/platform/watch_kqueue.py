@@ -24,6 +24,8 @@ class KqueueWatcher(WatcherThread):
     """
 
     name = "kqueue"
+    #: Not yet told apart (processes that could not be watched, shared file systems): the minute rescan stays.
+    complete = False
 
     def __init__(self, directory: str, select_module: Any = None, os_module: Any = None) -> None:
         super().__init__()

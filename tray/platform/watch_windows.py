@@ -33,6 +33,8 @@ BUFFER_BYTES = 64 * 1024
 
 class WindowsWatcher:
     name = "ReadDirectoryChangesW+RegisterWaitForSingleObject"
+    #: Not yet told apart (processes that could not be watched, shared folders): the minute rescan stays.
+    complete = False
 
     def __init__(self, directory: str, kernel32: Any = None, ctypes_module: Any = None) -> None:
         self.directory = directory

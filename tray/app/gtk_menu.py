@@ -1,0 +1,130 @@
+"""pystray's GTK menus (the ``gtk`` and ``appindicator`` backends), changed in place instead of rebuilt.
+
+pystray rebuilds the whole native menu for every new ``Menu``: with 50 sessions that is a few hundred GTK
+widgets created and destroyed (and, on a StatusNotifierItem host, the whole layout exported again over D-Bus)
+each time one label changes, which was nearly all of the tray's CPU while sessions start, prompt and end. Here
+a new menu is laid over the native one that is there: an item keeps its widget and gets the new label,
+sensitivity and action; only a (sub)menu whose shape changed (an item added, removed, or of another kind) is
+built again, and only that one. On a StatusNotifierItem host, libdbusmenu-gtk sends the changed properties,
+not a new layout.
+
+Also here: ages brought up to date as the menu opens, on the ``gtk`` backend (its ``popup-menu`` handler is the
+one place pystray lets us see the opening), so the tray needs no clock for them.
+
+Written against pystray 0.19.5's GTK backends (``_create_menu``, ``_create_menu_item``, ``_menu_handle``,
+``_update_menu``, ``_on_status_icon_popup_menu``, ``_appindicator``, ``_handler``); every native change runs on
+the GTK loop.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+from tray.core.log import get_logger
+
+log = get_logger("tray.view")
+
+
+def gtk_icon_class(base: Any, before_open: Optional[Callable[[], None]] = None) -> Any:
+    """pystray's GTK ``Icon`` class `base`, with menus changed in place, and (``gtk`` backend, `before_open`
+    given) a call to `before_open` on the GTK loop as the user opens the menu, whose result is shown at once."""
+    from gi.repository import GLib, Gtk
+    from pystray import Menu
+
+    indicator = base.__module__.endswith("._appindicator")
+
+    def kind(descriptor: Any) -> Any:
+        """What an item's widget is: items of the same kind can take each other's place."""
+        if descriptor is Menu.SEPARATOR:
+            return "separator"
+        return (descriptor.checked is not None, bool(descriptor.submenu), bool(descriptor.default),
+                descriptor.radio if descriptor.checked is not None else False)
+
+    class OrchestrayGtkIcon(base):  # type: ignore[misc]
+        _orchestray_built: Any = None  # the pystray Menu the native menu shows
+
+        def _create_menu_item(self, descriptor: Any) -> Any:
+            """pystray's item, but its action follows the item's current descriptor (see `_lay_over`)."""
+            if descriptor is Menu.SEPARATOR or descriptor.submenu or descriptor.default:
+                return base._create_menu_item(self, descriptor)
+            if descriptor.checked is not None:
+                widget = Gtk.CheckMenuItem.new_with_label(descriptor.text)
+                widget.set_active(descriptor.checked)  # before `activate` is connected: runs no action
+                widget.set_draw_as_radio(descriptor.radio)
+            else:
+                widget = Gtk.MenuItem.new_with_label(descriptor.text)
+            holder = [descriptor]
+            widget.connect("activate", lambda _widget: self._handler(holder[0])())
+            widget._orchestray_holder = holder
+            widget.set_sensitive(descriptor.enabled)
+            return widget
+
+        def _lay_over(self, native: Any, old: Any, new: Any) -> bool:
+            """Make `native` (built for `old`) show `new`; False when their shapes differ (nothing changed)."""
+            widgets = native.get_children()
+            olds, news = list(old), list(new)
+            if len(widgets) != len(news) or len(olds) != len(news):
+                return False
+            if any(kind(a) != kind(b) for a, b in zip(olds, news)):
+                return False
+            for before, after in zip(olds, news):
+                if after is Menu.SEPARATOR:
+                    continue
+                if after.checked is not None and after.checked != before.checked:
+                    return False  # set_active would activate the item: such an item is built again
+            for widget, before, after in zip(widgets, olds, news):
+                if after is Menu.SEPARATOR:
+                    continue
+                if widget.get_label() != after.text:
+                    widget.set_label(after.text)
+                if widget.get_sensitive() != after.enabled:
+                    widget.set_sensitive(after.enabled)
+                if after.submenu:
+                    submenu = widget.get_submenu()
+                    if submenu is None or not self._lay_over(submenu, before.submenu, after.submenu):
+                        widget.set_submenu(self._create_menu(after.submenu))
+                else:
+                    holder = getattr(widget, "_orchestray_holder", None)
+                    if holder is None:
+                        return False  # not one of ours: cannot point it at the new action
+                    holder[0] = after
+            return True
+
+        def _show_menu_now(self) -> None:
+            """Bring the native menu to `self.menu`: changed in place where the shapes allow, else built."""
+            wanted = self.menu
+            if self._orchestray_built is wanted:
+                return
+            built, self._orchestray_built = self._orchestray_built, wanted
+            handle = getattr(self, "_menu_handle", None)
+            if built is not None and wanted and handle is not None:
+                try:
+                    if self._lay_over(handle, built, wanted):
+                        return
+                except Exception:  # noqa: BLE001 - a menu is always shown; the log says why it was rebuilt
+                    log.exception("changing the menu in place failed; building it again")
+            self._menu_handle = self._create_menu(wanted)
+            if indicator:
+                self._menu_handle = self._menu_handle or self._create_default_menu()
+                self._appindicator.set_menu(self._menu_handle)
+
+        def _update_menu(self) -> None:
+            def build() -> bool:
+                self._show_menu_now()
+                return False  # run once
+
+            GLib.idle_add(build)
+
+        if before_open is not None and not indicator:
+
+            def _on_status_icon_popup_menu(self, status_icon: Any, button: Any, activate_time: Any) -> None:
+                try:
+                    before_open()
+                except Exception:  # noqa: BLE001 - the menu still opens, with the ages it had
+                    log.exception("refreshing the menu as it opens failed")
+                self._show_menu_now()
+                base._on_status_icon_popup_menu(self, status_icon, button, activate_time)
+
+    OrchestrayGtkIcon.__name__ = OrchestrayGtkIcon.__qualname__ = "OrchestrayGtkIcon"
+    OrchestrayGtkIcon.__module__ = base.__module__  # `backend` still names pystray's backend
+    return OrchestrayGtkIcon
