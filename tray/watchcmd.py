@@ -10,13 +10,13 @@ changed for `--heartbeat` seconds, `{"heartbeat": true}`, so the reader can tell
 and so this process learns that its reader is gone (the write fails) and ends by itself even where closing the
 connection does not kill it (`docker exec`). Without `--json` it prints `orchestray check`'s text per change.
 It wakes on the registry's changes and its sessions' deaths where the platform's change watcher runs
-(`tray/platform/watch.py`), else every `POLL_SECONDS`.
+(`tray/platform/watch.py`; a registry folder not created yet included: its creation is watched for), else
+every `POLL_SECONDS`.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from typing import BinaryIO, Callable, Optional
@@ -54,8 +54,8 @@ def run(registry: Registry, out: BinaryIO, as_json: bool = True, heartbeat: floa
             failed.set()  # back to polling
         wake.set()
 
-    # A registry folder that does not exist yet cannot be watched: it is polled (when it appears, too).
-    watching = os.path.isdir(registry.directory) and watcher is not None and watcher.start(changed)
+    # A registry folder that does not exist yet is waited for by the watcher (on the nearest folder that does).
+    watching = watcher is not None and watcher.start(changed)
     resolver = ProjectResolver()
     last: Optional[bytes] = None
     said_at = clock()

@@ -239,3 +239,14 @@ def test_a_death_during_an_outage_is_told_as_a_death_when_the_source_is_back_and
         world.poll()
     assert len(world.view.notes) == 1 and f"▲ {world.name}: api — no orchestrator (1 session, 1 stale)" in (
         world.view.top())
+
+
+def test_wsl_opens_only_a_handover_path_the_other_side_names_plainly(tmp_path: Path, procs: Any,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    world = World(tmp_path, procs, "wsl", monkeypatch)
+    world.poll()
+    for answer in ("/mnt/c/Windows/System32/calc.exe\n", "/home/me/../../mnt/c/x/HANDOVER.md\n", "HANDOVER.md\n"):
+        world.fake.reply(["handover"], stdout=answer)
+        world.controller.perform(world.view.item("Open HANDOVER.md").action)
+        assert world.opened == []
+        assert world.view.notes[-1][1].startswith("Ubuntu: unusable answer for HANDOVER.md")

@@ -27,7 +27,14 @@ from tray.core.actions import register
 from tray.core.registry import Registry
 from tray.platform import watch
 from tray.platform.watch_kqueue import KqueueWatcher
-from tray.platform.watch_windows import SYNCHRONIZE, WT_EXECUTEONLYONCE, WindowsWatcher
+from tray.platform.watch_windows import (
+    FILE_NOTIFY_CHANGE_DIR_NAME,
+    FILE_NOTIFY_CHANGES,
+    INVALID_HANDLE_VALUE,
+    SYNCHRONIZE,
+    WT_EXECUTEONLYONCE,
+    WindowsWatcher,
+)
 
 linux_only = pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="inotify and pidfd are Linux's")
 
@@ -268,6 +275,7 @@ class FakeKernel32:
         self.cancelled = False
         self.next_handle = 100
         self.waits: dict = {}
+        self.reads: List[tuple] = []  # (handle, whole tree, what to report) of each ReadDirectoryChangesW
 
     def _handle(self) -> int:
         self.next_handle += 1
@@ -275,10 +283,12 @@ class FakeKernel32:
 
     def CreateFileW(self, *args: Any) -> int:
         self.calls.append(("CreateFileW",) + args)
-        return self._handle()
+        return self._handle() if os.path.isdir(args[0]) else INVALID_HANDLE_VALUE  # as Windows: no folder, no handle
 
     def ReadDirectoryChangesW(self, handle, buffer, size, subtree, flags, returned, overlapped, routine) -> int:
         with self.cond:
+            self.reads.append((handle, subtree, flags))
+            self.cond.notify_all()
             while not self.changes and not self.cancelled:
                 self.cond.wait(5)
             if self.cancelled:
@@ -316,11 +326,15 @@ class FakeKernel32:
         return 1
 
 
+def fake_windows_ctypes() -> Any:
+    return types.SimpleNamespace(WINFUNCTYPE=ctypes.CFUNCTYPE, c_void_p=ctypes.c_void_p, c_bool=ctypes.c_bool,
+                                 c_ulong=ctypes.c_ulong, byref=ctypes.pointer,
+                                 create_string_buffer=ctypes.create_string_buffer)
+
+
 def test_windows_watches_the_folder_and_each_process_through_registered_waits(tmp_path):
     kernel32 = FakeKernel32()
-    fake_ctypes = types.SimpleNamespace(WINFUNCTYPE=ctypes.CFUNCTYPE, c_void_p=ctypes.c_void_p, c_bool=ctypes.c_bool,
-                                        c_ulong=ctypes.c_ulong, byref=ctypes.pointer,
-                                        create_string_buffer=ctypes.create_string_buffer)
+    fake_ctypes = fake_windows_ctypes()
     reasons = Reasons()
     watcher = WindowsWatcher(str(tmp_path), kernel32=kernel32, ctypes_module=fake_ctypes)
     assert watcher.start(reasons)
@@ -726,3 +740,113 @@ def test_freed_memory_is_handed_back_only_where_glibc_can():
     assert memory.release_free_memory(platform="darwin") is False
     assert memory.release_free_memory(platform="win32") is False
     assert isinstance(memory.release_free_memory(), bool)
+
+
+# --- a folder that does not exist yet -----------------------------------------------------------------------
+
+
+@linux_only
+def test_a_registry_that_does_not_exist_yet_is_waited_for_and_watched_once_it_appears(tmp_path):
+    """A new user: neither ~/.claude nor ~/.claude/active exists when the tray starts."""
+    home = tmp_path / "home"
+    home.mkdir()
+    registry = home / ".claude" / "active"
+    reasons = Reasons()
+    watcher = watch.LinuxWatcher(str(registry))
+    assert watcher.start(reasons)
+    try:
+        assert watcher.complete == watch.local_filesystem(str(home))  # the creation is watched for: no gap
+        (home / ".bashrc").write_text("unrelated")
+        (home / "Documents").mkdir()  # neither is on the way to the registry: nobody is woken
+        (home / ".claude").mkdir()  # on the way, but not the registry yet: nothing to look at
+        assert not reasons.wait_for("", timeout=0.3)
+        registry.mkdir()
+        assert reasons.wait_for("folder")
+        reasons.clear()
+        (registry / "s1.json.tmp").write_text("{}")
+        os.replace(registry / "s1.json.tmp", registry / "s1.json")
+        assert reasons.wait_for("file")
+        # Only the registry itself waits for something now (its .activity): home and ~/.claude are let go.
+        assert [(folder, names) for folder, names in watcher._awaiting.values()] == [(str(registry), {".activity"})]
+        reasons.clear()
+        (home / "Music").mkdir()  # the home folder is let go once the registry is watched
+        assert not reasons.wait_for("", timeout=0.3)
+    finally:
+        watcher.close()
+
+
+def _vnode_paths(s: Any) -> List[str]:
+    """The folders the fake kqueue was asked to watch (each event's descriptor, read back through /proc)."""
+    paths = []
+    for event in s.the_queue.registered:
+        if event.filter == s.KQ_FILTER_VNODE:
+            try:
+                paths.append(os.readlink(f"/proc/self/fd/{event.ident}"))
+            except OSError:
+                paths.append("(closed)")
+    return paths
+
+
+@linux_only
+def test_kqueue_waits_for_a_missing_registry_on_its_nearest_folder_and_then_watches_it(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    registry = home / ".claude" / "active"
+    s = fake_select()
+    reasons = Reasons()
+    watcher = KqueueWatcher(str(registry), select_module=s)
+    assert watcher.start(reasons)
+    try:
+        kq = s.the_queue
+        assert _vnode_paths(s) == [str(home)]  # the home folder, for the creation of .claude
+        home_fd = kq.registered[-1].ident
+        (home / "Documents").mkdir()
+        kq.fire(types.SimpleNamespace(ident=home_fd, filter=s.KQ_FILTER_VNODE, flags=0, fflags=s.KQ_NOTE_WRITE))
+        assert not reasons.wait_for("", timeout=0.3)  # not on the way to the registry: nobody is woken
+        registry.mkdir(parents=True)
+        kq.fire(types.SimpleNamespace(ident=home_fd, filter=s.KQ_FILTER_VNODE, flags=0, fflags=s.KQ_NOTE_WRITE))
+        assert reasons.wait_for("folder")
+        assert _vnode_paths(s)[-1] == str(registry) and watcher._ancestor_fds == {}  # home let go
+        registry_fd = kq.registered[-1].ident
+        reasons.clear()
+        kq.fire(types.SimpleNamespace(ident=registry_fd, filter=s.KQ_FILTER_VNODE, flags=0, fflags=s.KQ_NOTE_WRITE))
+        assert reasons.wait_for("file")
+    finally:
+        s.the_queue.fire(types.SimpleNamespace(ident=watcher._wake_read, filter=s.KQ_FILTER_READ, flags=0, fflags=0))
+        watcher.close()
+
+
+def test_windows_waits_for_a_missing_registry_on_its_nearest_folder_and_then_watches_it(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    registry = home / ".claude" / "active"
+    kernel32 = FakeKernel32()
+    reasons = Reasons()
+    watcher = WindowsWatcher(str(registry), kernel32=kernel32, ctypes_module=fake_windows_ctypes())
+    assert watcher.start(reasons)  # before: CreateFileW failed on the missing folder, and the tray polled
+
+    def next_read(count: int) -> tuple:
+        with kernel32.cond:
+            assert kernel32.cond.wait_for(lambda: len(kernel32.reads) >= count, timeout=10)
+            return kernel32.reads[count - 1]
+
+    try:
+        opened = [c[1] for c in kernel32.calls if c[0] == "CreateFileW" and c[1:2] != (str(registry),)]
+        assert opened == [str(home)]
+        home_handle = next_read(1)[0]
+        assert next_read(1)[1:] == (False, FILE_NOTIFY_CHANGE_DIR_NAME)  # folder names right inside home only
+        (home / "Documents").mkdir()
+        kernel32.change(40)
+        next_read(2)
+        assert not reasons.wait_for("", timeout=0.3)  # not on the way to the registry: nobody is woken
+        registry.mkdir(parents=True)
+        kernel32.change(40)
+        assert reasons.wait_for("folder")
+        assert next_read(3)[1:] == (True, FILE_NOTIFY_CHANGES)  # the registry itself, as when it was there
+        assert ("CreateFileW", str(registry)) in [c[:2] for c in kernel32.calls]
+        assert ("CloseHandle", home_handle) in kernel32.calls
+        reasons.clear()
+        kernel32.change(48)
+        assert reasons.wait_for("file")
+    finally:
+        watcher.close()

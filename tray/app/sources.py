@@ -203,20 +203,22 @@ class SourcePoller:
         self._update(None, error, said)
 
     def _read_stream(self, lines: queue.Queue[bytes], stall: float) -> str:
-        """Take the stream's lines until it ends (""), or the error that ends it."""
+        """Take the stream's lines until it ends (""), or the error that ends it. The first line may take as long
+        as a single call may (a Python starting over there on a loaded machine); later ones `stall` at most."""
         last = time.monotonic()
+        allowed = max(stall, self.timeout)
         while not self._stop.is_set():
             try:
                 line = lines.get(timeout=0.25)
             except queue.Empty:
-                if time.monotonic() - last > stall:
-                    return f"unreachable — no answer within {stall:g} s"
+                if time.monotonic() - last > allowed:
+                    return f"unreachable — no answer within {allowed:g} s"
                 continue
             if not line:
                 return ""
             if not line.endswith(b"\n"):
                 return f"unusable answer: a line longer than {MAX_LINE // (1024 * 1024)} MB"
-            last = time.monotonic()
+            last, allowed = time.monotonic(), stall
             if line.strip() == HEARTBEAT:
                 continue
             try:
@@ -309,7 +311,11 @@ def handover_to_open(source: Source, root: str, copies: str, runner: Runner = de
     `copies`: the user reads it at once, and nobody edits a copy believing it is the file."""
     if source.kind == SourceKind.WSL:
         where = run_action(source, spec.handover_args(source, root, text=False), runner).strip()
-        return wsl_path(source.target, spec.check_remote_path(where.splitlines()[-1] if where else ""))
+        path = where.splitlines()[-1] if where else ""
+        # What we open is what the other side named: only a HANDOVER.md, by a plain absolute path.
+        if not path.startswith("/") or not path.endswith("/HANDOVER.md") or "/../" in path or "\\" in path:
+            raise ActionRefused(f"{source.name}: unusable answer for HANDOVER.md: {path[:80]!r}")
+        return wsl_path(source.target, spec.check_remote_path(path))
     text = run_action(source, spec.handover_args(source, root, text=True), runner)
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{source.spec}-{os.path.basename(root.rstrip('/'))}")[:100]
     os.makedirs(copies, mode=0o700, exist_ok=True)

@@ -20,9 +20,14 @@ tens of thousands of times a second until its events were filtered, and it knows
 through ``os``, ``select`` and ``ctypes``, and every branch is reachable in tests on Linux through the
 ``system`` objects each class takes (fakes record what would be called).
 
+A folder that does not exist yet (a new user's ``~/.claude/active`` before the first session, a config folder
+never written) is waited for: its nearest existing ancestor is watched for the creation of the one child on the
+way down (``watch_base.nearest_existing``), only that name wakes anyone, and the folder itself is watched the
+moment it appears (then the ancestor is let go). A folder removed later is waited for again the same way.
+
 The watcher never reads a registry file and never decides anything: it only says "look again", with a reason
-for the log. A failure to watch something (a folder not there yet, the descriptor limit) is logged once and
-leaves that part to the safety-net poll.
+for the log. A failure to watch something (the descriptor limit, a permission) is logged once and leaves that
+part to the safety-net poll.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ import sys
 from typing import Any, Dict, Iterable, List, Optional, Protocol, Set
 
 from tray.core.liveness import process_create_time
-from tray.platform.watch_base import WATCHED_SUBFOLDERS, OnChange, WatcherThread, log
+from tray.platform.watch_base import WATCHED_SUBFOLDERS, OnChange, WatcherThread, log, nearest_existing
 
 
 class ChangeWatcher(Protocol):
@@ -109,6 +114,10 @@ FOLDER_EVENTS = (
     IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_DELETE_SELF
     | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW
 )
+#: What a folder we wait for needs from its nearest existing ancestor: a child created or moved in, the
+#: ancestor itself gone. A file created there wakes only the watcher's thread, which drops it by its name.
+AWAIT_EVENTS = IN_CREATE | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR
+_AWAIT_PASSES = 16  # folders created while we add watches: look one level deeper, at most this often
 _EVENT_HEADER = 16  # struct inotify_event: int wd; uint32 mask, cookie, len; then `len` bytes of name
 
 
@@ -133,6 +142,9 @@ class LinuxSystem:
 
     def inotify_add_watch(self, fd: int, path: str, mask: int) -> int:
         return self._check(self._libc.inotify_add_watch(fd, os.fsencode(path), self._ctypes.c_uint32(mask)))
+
+    def inotify_rm_watch(self, fd: int, wd: int) -> None:
+        self._check(self._libc.inotify_rm_watch(fd, wd))
 
     def pidfd_open(self, pid: int) -> int:
         return os.pidfd_open(pid)  # type: ignore[attr-defined,unused-ignore]  # Linux 5.3+, Python 3.9+
@@ -179,6 +191,9 @@ class LinuxWatcher(WatcherThread):
         self._epoll: Any = None
         self._inotify = -1
         self._folders: Dict[int, str] = {}  # inotify watch descriptor -> folder
+        #: watch descriptor -> (an existing ancestor, the names of its children on the way to missing folders)
+        self._awaiting: Dict[int, tuple[str, Set[str]]] = {}
+        self._registry_awaited = False  # the registry is missing and its creation is watched for
         self._pidfds: Dict[int, int] = {}  # pid -> pidfd
         self._fd_pids: Dict[int, int] = {}  # pidfd -> pid
         self._created: Dict[int, float] = {}  # pid -> creation time of the process its pidfd holds
@@ -203,23 +218,69 @@ class LinuxWatcher(WatcherThread):
             return False
         return self._begin(on_change)
 
-    def watch_folders(self, extra: Iterable[str] = ()) -> None:
-        """Watch the registry and its sub-folders that exist (called again when one appears), and `extra`."""
+    def watch_folders(self, extra: Iterable[str] = ()) -> bool:
+        """Watch the registry, its sub-folders and `extra`; wait for those missing (called again when one may
+        have appeared). True when a folder not watched before is watched now."""
         self._extra.update(extra)
         wanted = [self.directory] + [os.path.join(self.directory, sub) for sub in WATCHED_SUBFOLDERS]
         wanted += sorted(self._extra)
+        added = False
         with self._lock:
-            known = set(self._folders.values())
-            for folder in wanted:
-                if folder in known or self._inotify < 0:
-                    continue
+            if self._inotify < 0:
+                return False
+            for _ in range(_AWAIT_PASSES):
+                absent = []
+                for folder in wanted:
+                    if folder in self._folders.values():
+                        continue
+                    try:
+                        wd = self.system.inotify_add_watch(self._inotify, folder, FOLDER_EVENTS)
+                    except OSError as error:
+                        if error.errno in (errno.ENOENT, errno.ENOTDIR):
+                            absent.append(folder)
+                        else:
+                            log.warning("cannot watch %s: %s", folder, error.strerror or error)
+                        continue
+                    self._folders[wd] = folder
+                    added = True
+                if not self._await(absent):
+                    break  # nothing appeared while the ancestors' watches were added
+        return added
+
+    def _await(self, missing: List[str]) -> bool:
+        """Watch the nearest existing ancestor of each folder that is not there, for the child on the way to it (and
+        let go of ancestors no longer needed). True when such a child exists already: the caller looks again."""
+        wanted: Dict[str, Set[str]] = {}
+        for folder in missing:
+            ancestor, name = nearest_existing(folder)
+            if ancestor:
+                wanted.setdefault(ancestor, set()).add(name)
+        awaiting: Dict[int, tuple[str, Set[str]]] = {}
+        appeared = False
+        for ancestor, names in wanted.items():
+            known = [wd for wd, folder in self._folders.items() if folder == ancestor]
+            if known:  # watched for itself already: its events carry the names too
+                wd = known[0]
+            else:
                 try:
-                    wd = self.system.inotify_add_watch(self._inotify, folder, FOLDER_EVENTS)
+                    wd = self.system.inotify_add_watch(self._inotify, ancestor, AWAIT_EVENTS)
                 except OSError as error:
                     if error.errno not in (errno.ENOENT, errno.ENOTDIR):
-                        log.warning("cannot watch %s: %s", folder, error.strerror or error)
+                        log.warning("cannot watch %s for %s: %s", ancestor, sorted(names), error.strerror or error)
+                    appeared = appeared or error.errno in (errno.ENOENT, errno.ENOTDIR)  # gone meanwhile
                     continue
-                self._folders[wd] = folder
+            awaiting[wd] = (ancestor, names)
+            appeared = appeared or any(os.path.isdir(os.path.join(ancestor, name)) for name in names)
+        for wd in set(self._awaiting) - set(awaiting):
+            if wd not in self._folders:
+                try:
+                    self.system.inotify_rm_watch(self._inotify, wd)
+                except OSError:
+                    pass  # its folder is gone, and the watch with it
+        self._awaiting = awaiting
+        route = nearest_existing(self.directory)[0] if self.directory in missing else ""
+        self._registry_awaited = bool(route) and any(folder == route for folder, _ in awaiting.values())
+        return appeared
 
     def watch_pids(self, pids: Iterable[int], folders: Iterable[str] = ()) -> None:
         wanted: Set[int] = {pid for pid in pids if isinstance(pid, int) and pid > 0}
@@ -259,7 +320,8 @@ class LinuxWatcher(WatcherThread):
     @property
     def complete(self) -> bool:
         with self._lock:
-            return self._local and not self._pid_trouble and self.directory in self._folders.values()
+            registry = self.directory in self._folders.values() or self._registry_awaited
+            return self._local and not self._pid_trouble and registry
 
     @property
     def watched_pids(self) -> Set[int]:
@@ -296,6 +358,7 @@ class LinuxWatcher(WatcherThread):
 
     def _drain_inotify(self) -> Set[str]:
         reasons: Set[str] = set()
+        look_again = False  # a folder we wait for (or the way to it) may have appeared
         while True:
             try:
                 buffer = self.system.read(self._inotify, 64 * 1024)
@@ -307,18 +370,26 @@ class LinuxWatcher(WatcherThread):
             if not buffer:
                 break
             for wd, mask, name in parse_inotify_events(buffer):
+                with self._lock:
+                    watched = wd in self._folders
+                    awaited = self._awaiting.get(wd, ("", set()))[1]
                 if mask & IN_Q_OVERFLOW:
                     reasons.add("overflow")
+                    look_again = True
                 elif mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF):
                     with self._lock:
                         self._folders.pop(wd, None)
-                    reasons.add("folder")
-                elif mask & IN_ISDIR and name in WATCHED_SUBFOLDERS:
-                    reasons.add("folder")
-                else:
+                        self._awaiting.pop(wd, None)
+                    if watched:
+                        reasons.add("folder")
+                    look_again = look_again or watched or bool(awaited)
+                elif name in awaited:
+                    look_again = True  # said below if the folder it leads to is watched now
+                elif watched:
                     reasons.add("file")
-        if "folder" in reasons:
-            self.watch_folders()
+                # else: something else changed beside a folder we wait for: nobody is woken for it
+        if look_again and self.watch_folders():
+            reasons.add("folder")
         return reasons
 
     def close(self) -> None:
@@ -337,6 +408,8 @@ class LinuxWatcher(WatcherThread):
                     except OSError:
                         pass
             self._inotify = self._wake_read = self._wake_write = -1
+            self._folders.clear()
+            self._awaiting.clear()
             if self._epoll is not None:
                 self._epoll.close()
                 self._epoll = None

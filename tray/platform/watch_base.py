@@ -1,10 +1,12 @@
 """What the change watchers of every platform share (see ``tray.platform.watch``): the folders worth watching
-inside the registry, the callback's type, and the one daemon thread the Linux and kqueue watchers wait in."""
+inside the registry, the callback's type, where to wait for a folder that does not exist yet, and the one daemon
+thread the Linux and kqueue watchers wait in."""
 
 from __future__ import annotations
 
+import os
 import threading
-from typing import Any, Callable, Iterable, Optional, Set
+from typing import Any, Callable, Iterable, Optional, Set, Tuple
 
 from tray.core.log import get_logger
 
@@ -14,6 +16,21 @@ log = get_logger("watch")
 WATCHED_SUBFOLDERS = (".activity",)
 
 OnChange = Callable[[str], None]
+
+
+def nearest_existing(folder: str, isdir: Callable[[str], bool] = os.path.isdir) -> Tuple[str, str]:
+    """Where to wait for a folder that does not exist yet: its nearest existing ancestor, and the name of that
+    ancestor's child on the way down to it (the one creation worth a look). ``("", "")`` when nothing exists.
+
+    A new user starts the tray before any Claude Code session ran: ``~/.claude/active`` (even ``~/.claude``) is
+    not there yet, and the first session must show at once, not at the next safety-net rescan.
+    """
+    child, parent = folder, os.path.dirname(folder)
+    while parent != child and not isdir(parent):
+        child, parent = parent, os.path.dirname(parent)
+    if parent == child:
+        return "", ""
+    return parent, os.path.basename(child)
 
 
 class WatcherThread:
@@ -34,7 +51,9 @@ class WatcherThread:
         self._thread.start()
         return True
 
-    def watch_folders(self, extra: Iterable[str] = ()) -> None:
+    def watch_folders(self, extra: Iterable[str] = ()) -> bool:
+        """Watch the registry's folders and `extra`, waiting for those not there yet; True when one more is
+        watched than before (a folder waited for has appeared)."""
         raise NotImplementedError
 
     def _wait(self) -> Any:

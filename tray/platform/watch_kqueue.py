@@ -3,6 +3,10 @@ folders and ``EVFILT_PROC``/``NOTE_EXIT`` per session process, waited on by one 
 
 kqueue holds no handle on a process (a PID could be reused unseen), so unlike the Linux pidfds it gives the
 snapshot no liveness answers: it only says "look again".
+
+A folder that does not exist yet is waited for on its nearest existing ancestor (``NOTE_WRITE``: an entry was
+added or removed there). kqueue names no entry, so the thread then checks whether the one child on the way
+exists: only that wakes the tray, once the folder it leads to is watched itself.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import os
 import select
 from typing import Any, Dict, Iterable, Optional, Set
 
-from tray.platform.watch_base import WATCHED_SUBFOLDERS, OnChange, WatcherThread, log
+from tray.platform.watch_base import WATCHED_SUBFOLDERS, OnChange, WatcherThread, log, nearest_existing
 
 O_EVTONLY = 0x8000  # macOS: open a folder only to be told about it (does not keep a volume from unmounting)
 
@@ -34,6 +38,8 @@ class KqueueWatcher(WatcherThread):
         self.os = os_module or os
         self._kq: Any = None
         self._folder_fds: Dict[str, int] = {}
+        self._awaiting: Dict[str, Set[str]] = {}  # an existing ancestor -> its children on the way to missing folders
+        self._ancestor_fds: Dict[str, int] = {}  # those ancestors not watched for themselves
         self._pids: Set[int] = set()
         self._extra: Set[str] = set()
 
@@ -57,22 +63,63 @@ class KqueueWatcher(WatcherThread):
             return False
         return self._begin(on_change)
 
-    def watch_folders(self, extra: Iterable[str] = ()) -> None:
+    def watch_folders(self, extra: Iterable[str] = ()) -> bool:
+        """Watch the registry, its sub-folders and `extra`; wait for those missing. True when a folder not
+        watched before is watched now."""
         self._extra.update(extra)
         s = self.select
         fflags = s.KQ_NOTE_WRITE | s.KQ_NOTE_DELETE | s.KQ_NOTE_RENAME | s.KQ_NOTE_ATTRIB | s.KQ_NOTE_EXTEND
+        added = False
         with self._lock:
             ours = [self.directory] + [os.path.join(self.directory, sub) for sub in WATCHED_SUBFOLDERS]
-            for folder in ours + sorted(self._extra):
-                if folder in self._folder_fds or self._kq is None:
+            for _ in range(16):  # a folder created while watches are added: one level deeper, at most this often
+                absent = []
+                for folder in ours + sorted(self._extra):
+                    if folder in self._folder_fds or self._kq is None:
+                        continue
+                    fd = self._open(folder)
+                    if fd < 0:
+                        absent.append(folder)
+                        continue
+                    self._folder_fds[folder] = fd
+                    if folder in self._ancestor_fds:  # was waited on for a child: now it is watched itself
+                        self.os.close(self._ancestor_fds.pop(folder))
+                    self._kq.control([self._event(fd, "KQ_FILTER_VNODE", ("KQ_EV_ADD", "KQ_EV_CLEAR"), fflags)], 0)
+                    added = True
+                if self._kq is None or not self._await(absent):
+                    break
+        return added
+
+    def _open(self, folder: str) -> int:
+        try:
+            return int(self.os.open(folder, O_EVTONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)))
+        except OSError:
+            return -1
+
+    def _await(self, absent: Iterable[str]) -> bool:
+        """Watch the nearest existing ancestor of each absent folder (``NOTE_WRITE``: an entry added or removed),
+        let go of those no longer needed; True when a child on the way exists already (look again)."""
+        wanted: Dict[str, Set[str]] = {}
+        for folder in absent:
+            ancestor, name = nearest_existing(folder)
+            if ancestor:
+                wanted.setdefault(ancestor, set()).add(name)
+        for ancestor in set(self._ancestor_fds) - set(wanted):
+            self.os.close(self._ancestor_fds.pop(ancestor))  # closing the descriptor removes its filter
+        appeared = False
+        for ancestor, names in wanted.items():
+            if ancestor not in self._folder_fds and ancestor not in self._ancestor_fds:
+                fd = self._open(ancestor)
+                if fd < 0:
+                    appeared = True  # gone meanwhile: look for the nearest existing one again
                     continue
-                try:
-                    flags = O_EVTONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
-                    fd = self.os.open(folder, flags)
-                except OSError:
-                    continue
-                self._folder_fds[folder] = fd
-                self._kq.control([self._event(fd, "KQ_FILTER_VNODE", ("KQ_EV_ADD", "KQ_EV_CLEAR"), fflags)], 0)
+                s = self.select
+                self._ancestor_fds[ancestor] = fd
+                self._kq.control([self._event(fd, "KQ_FILTER_VNODE", ("KQ_EV_ADD", "KQ_EV_CLEAR"),
+                                              s.KQ_NOTE_WRITE | s.KQ_NOTE_DELETE | s.KQ_NOTE_RENAME)], 0)
+            appeared = appeared or any(os.path.isdir(os.path.join(ancestor, name)) for name in names)
+        self._awaiting = wanted
+        return appeared
 
     def watch_pids(self, pids: Iterable[int], folders: Iterable[str] = ()) -> None:
         wanted = {pid for pid in pids if isinstance(pid, int) and pid > 0}
@@ -113,6 +160,7 @@ class KqueueWatcher(WatcherThread):
     def _handle(self, ready: Any) -> Optional[Set[str]]:
         s = self.select
         reasons: Set[str] = set()
+        look_again = False
         for event in ready:
             if event.filter == s.KQ_FILTER_READ and event.ident == self._wake_read:
                 return None  # close() asked the thread to end
@@ -120,30 +168,44 @@ class KqueueWatcher(WatcherThread):
                 with self._lock:
                     self._pids.discard(event.ident)
                 reasons.add("process-exit")
-            else:
+                continue
+            with self._lock:
+                folder = next((f for f, fd in self._folder_fds.items() if fd == event.ident), "")
+                ancestor = next((f for f, fd in self._ancestor_fds.items() if fd == event.ident), "")
+                awaited = bool(self._awaiting.get(folder or ancestor))
+            if folder:
                 reasons.add("file")
-                if event.fflags & (s.KQ_NOTE_DELETE | s.KQ_NOTE_RENAME):
-                    self._forget_folder(event.ident)
+            # else: an entry added or removed beside a folder we wait for: said only if it was that folder
+            look_again = look_again or awaited
+            if event.fflags & (s.KQ_NOTE_DELETE | s.KQ_NOTE_RENAME):
+                self._forget_folder(event.ident)
+                look_again = True
+                if folder:
                     reasons.add("folder")
+        if look_again and self.watch_folders():
+            reasons.add("folder")
         return reasons
 
     def _forget_folder(self, fd: int) -> None:
         with self._lock:
-            for folder, known in list(self._folder_fds.items()):
-                if known == fd:
-                    del self._folder_fds[folder]
-                    self.os.close(fd)
+            for table in (self._folder_fds, self._ancestor_fds):
+                for folder, known in list(table.items()):
+                    if known == fd:
+                        del table[folder]
+                        self.os.close(fd)
 
     def close(self) -> None:
         self._end_thread(self.os.write)
         with self._lock:
-            for fd in list(self._folder_fds.values()) + [self._wake_read, self._wake_write]:
+            for fd in list(self._folder_fds.values()) + list(self._ancestor_fds.values()) + [self._wake_read,
+                                                                                              self._wake_write]:
                 if fd >= 0:
                     try:
                         self.os.close(fd)
                     except OSError:
                         pass
             self._folder_fds.clear()
+            self._ancestor_fds.clear()
             if self._kq is not None:
                 self._kq.close()
                 self._kq = None

@@ -6,16 +6,23 @@ The folder is watched by one thread blocked in a synchronous ``ReadDirectoryChan
 registered wait per process handle, called once when the process ends. That has no 63-handle limit per wait
 (``WaitForMultipleObjects`` has) and needs no thread of ours per group of processes.
 
+A registry folder that does not exist yet is waited for: the thread watches its nearest existing ancestor for
+folder names only, not below it, checks whether the one child on the way to the registry exists after each
+change there, and moves one level down (to the registry itself at last) when it does. Only the registry's
+appearance wakes the tray. A registry folder removed later is waited for again the same way.
+
 Every call goes through ``kernel32``, which tests on Linux replace with a fake that records the calls and can
 end a "process" or change the "folder" on demand.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any, Callable, Dict, Iterable, Optional, Set
 
 from tray.core.log import get_logger
+from tray.platform.watch_base import nearest_existing
 
 log = get_logger("watch")
 
@@ -23,7 +30,8 @@ FILE_LIST_DIRECTORY = 0x0001
 FILE_SHARE_ALL = 0x00000001 | 0x00000002 | 0x00000004  # read, write, delete: never lock writers out
 OPEN_EXISTING = 3
 FILE_FLAG_BACKUP_SEMANTICS = 0x02000000  # needed to open a folder
-FILE_NOTIFY_CHANGES = 0x001 | 0x002 | 0x004 | 0x010  # file name, folder name, attributes, last write
+FILE_NOTIFY_CHANGE_DIR_NAME = 0x002
+FILE_NOTIFY_CHANGES = 0x001 | FILE_NOTIFY_CHANGE_DIR_NAME | 0x004 | 0x010  # file name, folder name, attributes, write
 SYNCHRONIZE = 0x00100000
 INFINITE = 0xFFFFFFFF
 WT_EXECUTEONLYONCE = 0x00000008
@@ -42,6 +50,7 @@ class WindowsWatcher:
         self.ctypes: Any = ctypes_module
         self.on_change: Optional[Callable[[str], None]] = None
         self._folder = INVALID_HANDLE_VALUE
+        self._opened = ""  # the folder `_folder` is: the registry, or the ancestor it is waited for on
         self._waits: Dict[int, tuple[Any, Any]] = {}  # pid -> (process handle, wait handle)
         self._lock = threading.Lock()
         self._closed = threading.Event()
@@ -56,15 +65,14 @@ class WindowsWatcher:
                 self.ctypes = ctypes
             if self.kernel32 is None:
                 self.kernel32 = self.ctypes.WinDLL("kernel32", use_last_error=True)
-            handle = self.kernel32.CreateFileW(self.directory, FILE_LIST_DIRECTORY, FILE_SHARE_ALL, None,
-                                               OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS, None)
+            opened = self._open()
         except (OSError, AttributeError) as error:
             log.warning("cannot watch the registry folder (%s); polling instead", error)
             return False
-        if handle in (None, INVALID_HANDLE_VALUE):
-            log.warning("cannot open the registry folder %s to watch it; polling instead", self.directory)
+        if not opened:
+            log.warning("cannot open the registry folder %s (or a folder above it) to watch it; polling instead",
+                        self.directory)
             return False
-        self._folder = handle
         self.on_change = on_change
         callback_type = self.ctypes.WINFUNCTYPE(None, self.ctypes.c_void_p, self.ctypes.c_bool)
         self._callback = callback_type(self._process_ended)  # kept referenced: the pool calls it later
@@ -72,19 +80,67 @@ class WindowsWatcher:
         self._thread.start()
         return True
 
+    @property
+    def waiting(self) -> bool:
+        """The registry folder is not there yet: its nearest existing ancestor is watched for it."""
+        return bool(self._opened) and self._opened != self.directory
+
+    def _open(self) -> bool:
+        """Open the registry folder, or (while it is missing) its nearest existing ancestor, as `_folder`.
+        Called before the thread starts, then only on it; False when neither opens (or the watcher closed)."""
+        path = self.directory if os.path.isdir(self.directory) else nearest_existing(self.directory)[0]
+        if not path:
+            return False
+        handle = self.kernel32.CreateFileW(path, FILE_LIST_DIRECTORY, FILE_SHARE_ALL, None, OPEN_EXISTING,
+                                           FILE_FLAG_BACKUP_SEMANTICS, None)
+        if handle in (None, INVALID_HANDLE_VALUE):
+            return False
+        with self._lock:
+            if self._closed.is_set():
+                self.kernel32.CloseHandle(handle)
+                return False
+            old, self._folder, self._opened = self._folder, handle, path
+        if old != INVALID_HANDLE_VALUE:
+            self.kernel32.CloseHandle(old)
+        return True
+
     def _read_folder(self) -> None:
         buffer = self.ctypes.create_string_buffer(BUFFER_BYTES)
         returned = self.ctypes.c_ulong(0)
+        failed = False  # the last read failed: a second failure in a row is not a folder that moved
         while not self._closed.is_set():
-            ok = self.kernel32.ReadDirectoryChangesW(self._folder, buffer, BUFFER_BYTES, True, FILE_NOTIFY_CHANGES,
+            waiting = self.waiting
+            # While waiting: only folder names, only right inside the ancestor (nothing below it wakes us).
+            ok = self.kernel32.ReadDirectoryChangesW(self._folder, buffer, BUFFER_BYTES, not waiting,
+                                                     FILE_NOTIFY_CHANGE_DIR_NAME if waiting else FILE_NOTIFY_CHANGES,
                                                      self.ctypes.byref(returned), None, None)
             if self._closed.is_set():
                 return
-            if not ok:
+            if ok:
+                failed = False
+                if not waiting:
+                    self._say("file" if returned.value else "overflow")  # 0 bytes: more than the buffer held
+                    continue
+                if not self._on_the_way():
+                    continue  # another folder changed beside the way to the registry: nobody is woken
+            elif failed or os.path.isdir(self._opened):
                 log.warning("watching the registry folder stopped; polling instead")
                 self._say("watch-failed")
                 return
-            self._say("file" if returned.value else "overflow")  # 0 bytes: more changes than the buffer held
+            else:
+                failed = True  # the folder watched went away: wait for the registry on the nearest one left
+            if not self._open():
+                if not self._closed.is_set():
+                    log.warning("cannot watch the registry folder %s any more; polling instead", self.directory)
+                    self._say("watch-failed")
+                return
+            if not self.waiting:
+                self._say("folder")
+
+    def _on_the_way(self) -> bool:
+        """While waiting: does the ancestor's child on the way to the registry exist now?"""
+        relative = os.path.relpath(self.directory, self._opened)
+        return os.path.isdir(os.path.join(self._opened, relative.split(os.sep)[0]))
 
     def watch_pids(self, pids: Iterable[int], folders: Iterable[str] = ()) -> None:
         """`folders` (Claude Code's `sessions/`) are left to the safety-net rescan here: one more blocking
