@@ -324,7 +324,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
         config.sources = others
         store.save(config)
         print(f"removed {source.spec}")
-        print(RESTART_HINT)
+        print("a running tray stops following it by itself: no restart needed")
         return EXIT_OK
     config.sources = [*others, source.to_config()]
     store.save(config)
@@ -334,11 +334,8 @@ def cmd_sources(args: argparse.Namespace) -> int:
     print(f"added {source.spec}; the tray follows it with: {show(follow)}")
     print("Orchestray must be installed there, with its hooks: "
           f"{show(argv(source, [*source.command, 'hooks', 'install']))}")
-    print(RESTART_HINT)
+    print("a running tray starts following it by itself: no restart needed")
     return EXIT_OK
-
-
-RESTART_HINT = "the tray reads its sources when it starts: quit it and start it again"
 
 
 def cmd_handover(args: argparse.Namespace) -> int:

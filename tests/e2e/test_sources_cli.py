@@ -21,6 +21,7 @@ def test_sources_are_added_listed_and_removed_in_config_json(tmp_path: Path) -> 
     assert ("the tray follows it with: ssh -o BatchMode=yes -o ConnectTimeout=5 -- devbox "
             "/home/me/.local/bin/orchestray watch --json --heartbeat=5" in added.stdout)
     assert "devbox /home/me/.local/bin/orchestray hooks install" in added.stdout
+    assert added.stdout.splitlines()[-1] == "a running tray starts following it by itself: no restart needed"
     assert run_cli(["sources", "add", "wsl:Ubuntu"], env=env).returncode == 0
     assert run_cli(["sources", "add", "docker:web"], env=env).returncode == 0
     listed = run_cli(["sources", "list"], env=env)
@@ -32,7 +33,7 @@ def test_sources_are_added_listed_and_removed_in_config_json(tmp_path: Path) -> 
     assert stored == [{"spec": "wsl:Ubuntu"}, {"spec": "docker:web"}, {"spec": "ssh:devbox"}]
     removed = run_cli(["sources", "remove", "wsl:Ubuntu"], env=env)
     assert removed.returncode == 0 and removed.stdout.splitlines()[0] == "removed wsl:Ubuntu"
-    assert "quit it and start it again" in removed.stdout
+    assert removed.stdout.splitlines()[1] == "a running tray stops following it by itself: no restart needed"
     missing = run_cli(["sources", "remove", "wsl:Ubuntu"], env=env)
     assert missing.returncode == 1 and "is not a source" in one_line_error(missing)
     assert [s["spec"] for s in json.loads((tmp_path / "cfg" / "config.json").read_text())["sources"]] == [

@@ -193,3 +193,18 @@ def test_every_number_in_the_config_has_a_range_that_holds_its_default():
     for name in numbers:
         low, high = LIMITS[name]
         assert 0 < low <= getattr(DEFAULTS, name) <= high, name
+
+
+def test_a_file_fixed_while_the_tray_runs_is_used_again_and_never_moved_aside(tmp_path):
+    """Read again after it was broken (a running tray reloads it): a good file clears the broken state, so the
+    next save writes it in place instead of moving the user's good file aside."""
+    path = config_file(tmp_path, BROKEN["truncated"])
+    store = ConfigStore(str(path.parent))
+    store.load()
+    assert store.broken and "is unreadable" in store.unusable
+    path.write_text(json.dumps({"notify_per_minute": 3}))
+    config = store.load()
+    assert not store.broken and store.problem == "" and store.unusable == ""
+    store.save(config)
+    assert [p.name for p in path.parent.iterdir()] == ["config.json"]
+    assert json.loads(path.read_text())["notify_per_minute"] == 3

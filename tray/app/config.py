@@ -1,7 +1,8 @@
 """User settings of the tray, kept as JSON under the platform's config folder.
 
 A config file we cannot parse is never overwritten: it is moved aside (`config.json.broken-<time>`) the
-first time we need to save, and defaults are used meanwhile. A value of the wrong type or out of its range
+first time we need to save, and defaults are used meanwhile (a running tray that finds it broken keeps the
+settings it has instead: `TrayController.reload_config`). A value of the wrong type or out of its range
 (a negative delay, a poll interval of 1e308 s that no timer accepts) falls back to its default; either way
 `ConfigStore.problem` holds the one line the tray logs, and loading never raises: the tray must start.
 """
@@ -68,6 +69,7 @@ class ConfigStore:
         self.directory = directory or config_dir()
         self.path = os.path.join(self.directory, "config.json")
         self.problem = ""  # one line for the user when the file could not be used
+        self.unusable = ""  # why the file cannot be used at all ("is not a JSON object"), while `broken`
         self._raw: Dict[str, Any] = {}
         self._broken = False
 
@@ -76,20 +78,27 @@ class ConfigStore:
         """The file exists and cannot be used at all (it would be moved aside at the next save)."""
         return self._broken
 
+    def stamp(self) -> Optional[Tuple[int, int, int, int]]:
+        """What changes when the file does (its stat identity; a link is followed), None while it is missing:
+        a running tray reads the file again only when this differs."""
+        try:
+            info = os.stat(self.path)
+        except OSError:
+            return None
+        return info.st_dev, info.st_ino, info.st_mtime_ns, info.st_size
+
     def load(self) -> Config:
         config = Config()
+        self.problem, self.unusable, self._broken = "", "", False
         try:
             raw = json.loads(_read_config(self.path))
         except FileNotFoundError:
+            self._raw = {}
             return config
         except (OSError, ValueError, RecursionError) as error:
-            self._broken = True
-            self.problem = f"settings file {self.path} is unreadable ({error}); using defaults"
-            return config
+            return self._unusable(config, f"is unreadable ({error})")
         if not isinstance(raw, dict):
-            self._broken = True
-            self.problem = f"settings file {self.path} is not a JSON object; using defaults"
-            return config
+            return self._unusable(config, "is not a JSON object")
         self._raw = raw
         ignored: List[str] = []
         for field in fields(Config):  # noqa: F402 - the loop name shadows dataclasses.field only here
@@ -125,6 +134,11 @@ class ConfigStore:
                 f"settings file {self.path}: ignored {', '.join(ignored)} (wrong type or out of range); "
                 "using the defaults for them"
             )
+        return config
+
+    def _unusable(self, config: Config, why: str) -> Config:
+        self._broken, self.unusable = True, why
+        self.problem = f"settings file {self.path} {why}; using defaults"
         return config
 
     def save(self, config: Config) -> None:

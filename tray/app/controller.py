@@ -4,6 +4,11 @@ differences into notifications, and carries out menu actions through the core.
 The view is anything with `show(state, count, title, menu)`, `notify(title, body, buttons, on_click) -> bool` and
 `stop()`; `pystray_view.PystrayView` is the real one, tests may drive the controller with their own.
 
+Settings are read again while it runs: config.json's folder is watched like the registry, and when the file's
+stat identity changed at a wake the controller applies it (`reload_config`): new sources start, removed ones
+stop (their process over there ends), unchanged ones keep their connection; the notification settings, the
+poll interval and the watch switch take effect at once. A file that cannot be used keeps the settings in use.
+
 A notice's buttons (events.Offer) come back here as actions. They run on a thread of their own, maybe minutes after
 the notice, so each one re-reads the registry first and refuses, in a notification, what no longer makes sense
 (the successor died, someone else promoted meanwhile): never a traceback, never a forced demotion.
@@ -18,6 +23,7 @@ import os
 import threading
 import time
 from collections import deque
+from dataclasses import fields
 from typing import Any, Callable, Deque, Dict, List, Optional, Protocol, Sequence, Tuple
 
 from tray.app import menu as menu_model
@@ -116,6 +122,7 @@ class TrayController:
         self.registry = registry
         self.view = view
         self.config_store = config_store or ConfigStore()
+        self._config_stamp = self.config_store.stamp()  # config.json as last read: read again when it differs
         self.config: Config = self.config_store.load()
         if self.config_store.problem:
             log.warning(self.config_store.problem)
@@ -162,8 +169,9 @@ class TrayController:
         configured, problems = from_config(self.config.sources)
         for problem in problems:
             log.warning("config.json: %s", problem)
-        self.pollers = remote_sources.pollers_for(configured, self.config.source_poll_interval, self.wake,
-                                                  self.source_runner)
+        #: Replaced as a whole (never changed in place) when config.json's sources change: read it once per use.
+        self.pollers: Dict[str, remote_sources.SourcePoller] = remote_sources.pollers_for(
+            configured, self.config.source_poll_interval, self.wake, self.source_runner)
 
     # --- polling ----------------------------------------------------------------------------------------
 
@@ -204,6 +212,7 @@ class TrayController:
         if self.watching and self.change_watcher is not None:
             live = [s for v in snapshot.projects for s in v.live]
             folders = client_status_folders(live) + shown_file_folders(snapshot, self.files, self.teams)
+            folders.append(self.config_store.directory)  # config.json: `orchestray sources add` while running
             self.change_watcher.watch_pids((s.entry.pid for s in live), folders)
         return found
 
@@ -303,6 +312,74 @@ class TrayController:
             log.info("watching the registry with %s; full rescan every %.0fs (%.0fs while the watch misses "
                      "nothing)", watcher.name, SAFETY_NET_SECONDS, QUIET_SAFETY_NET_SECONDS)
 
+    # --- settings changed while running --------------------------------------------------------------------
+
+    def reload_config(self) -> bool:
+        """Apply config.json again if it changed since it was last read (its stat identity); True when it did.
+
+        A file that cannot be used (half written by an editor, not JSON) leaves the settings in use as they are,
+        said in one log line per change of the file; nothing here writes the file."""
+        stamp = self.config_store.stamp()
+        if stamp == self._config_stamp:
+            return False
+        self._config_stamp = stamp
+        new = self.config_store.load()
+        if self.config_store.broken:
+            log.warning("settings file %s %s; keeping the settings in use", self.config_store.path,
+                        self.config_store.unusable)
+            return False
+        if self.config_store.problem:
+            log.warning(self.config_store.problem)
+        old = self.config
+        changed = [f.name for f in fields(Config) if getattr(old, f.name) != getattr(new, f.name)]
+        if not changed:
+            return False
+        log.info("settings file changed: %s", ", ".join(changed))
+        with self._lock:
+            self.config = new
+            self.limiter.limit = max(1, new.notify_per_minute)
+            self.watcher.delay = new.waiting_notify_after
+        self._apply_sources(old, new)
+        if new.watch != old.watch and self._thread is not None:
+            if new.watch:
+                self._start_change_watcher()
+            elif self.change_watcher is not None:
+                self.watching = False
+                self.change_watcher.close()
+                self.change_watcher = None
+                log.info("change watching turned off in config.json: polling every %.1fs", new.poll_interval)
+        self.refresh_view()
+        self.wake()
+        return True
+
+    def _apply_sources(self, old: Config, new: Config) -> None:
+        """Start the sources added, stop and forget those removed (or changed), keep the others connected."""
+        configured, problems = from_config(new.sources)
+        for problem in problems:
+            log.warning("config.json: %s", problem)
+        restart_all = new.source_poll_interval != old.source_poll_interval  # a stream's heartbeat is its interval
+        with self._lock:
+            current = self.pollers
+            kept = {source.spec: current[source.spec] for source in configured
+                    if source.spec in current and current[source.spec].source == source and not restart_all}
+            fresh = remote_sources.pollers_for([s for s in configured if s.spec not in kept],
+                                               new.source_poll_interval, self.wake, self.source_runner)
+            self.pollers = {source.spec: kept.get(source.spec) or fresh[source.spec] for source in configured}
+        for spec, poller in current.items():
+            if self.pollers.get(spec) is not poller:
+                poller.stop()  # its thread ends, and with it the process it follows over there
+                log.info("source %s %s", spec, "changed: connecting again" if spec in self.pollers else "removed")
+        for spec, poller in fresh.items():
+            if spec not in current:
+                log.info("source %s added", spec)
+            if self._thread is not None and not self.stopping.is_set():
+                poller.start()
+
+    def _save_config(self) -> None:
+        """Save the settings the menu changed, remembering the file as ours (its change is no news)."""
+        self.config_store.save(self.config)
+        self._config_stamp = self.config_store.stamp()
+
     def _changed(self, reason: str) -> None:
         """Called on the watcher's thread: something may have changed; the poll thread looks at once."""
         if reason == "watch-failed":
@@ -334,6 +411,7 @@ class TrayController:
     def _loop(self) -> None:
         while not self.stopping.is_set():
             try:
+                self.reload_config()  # one stat: the settings file changed since the last look?
                 self.poll_once()
                 self.check_hooks()  # after the poll: the first menu is not held up by a few hook processes
                 settled, self.settled = self.settled, None
@@ -543,12 +621,13 @@ class TrayController:
         elif kind in (menu_model.ActionKind.CREATE_TRAFFIC, menu_model.ActionKind.CREATE_HANDOVER):
             self._create_from_template(kind, action.argument)
         elif kind == menu_model.ActionKind.TOGGLE_TRAFFIC_SYNC:
+            self.reload_config()  # a change made meanwhile by `orchestray sources add` is kept, not saved over
             keys = self.config.keep_traffic_current
             if action.argument in keys:
                 keys.remove(action.argument)
             else:
                 keys.append(action.argument)
-            self.config_store.save(self.config)
+            self._save_config()
         elif kind == menu_model.ActionKind.NEW_WORKER:
             log.info("new worker in %s: %s", action.argument, self.spawn_worker(action.argument))
         elif kind == menu_model.ActionKind.CLEAN:
@@ -563,8 +642,9 @@ class TrayController:
             for poller in self.pollers.values():
                 poller.poke()
         elif kind == menu_model.ActionKind.TOGGLE_NOTIFICATIONS:
+            self.reload_config()
             self.config.notifications = not self.config.notifications
-            self.config_store.save(self.config)
+            self._save_config()
             self.refresh_view()
         elif kind == menu_model.ActionKind.TOGGLE_AUTOSTART and self.autostart is not None:
             if self.autostart.is_enabled():
