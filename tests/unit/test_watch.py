@@ -266,16 +266,17 @@ def test_no_kqueue_means_no_watcher_and_polling():
 
 
 class FakeKernel32:
-    """Records every call; ReadDirectoryChangesW blocks until `change()` or CancelIoEx."""
+    """Records every call; ReadDirectoryChangesW blocks until `change()` reaches its folder, or CancelIoEx."""
 
     def __init__(self) -> None:
         self.calls: List[tuple] = []
-        self.changes: List[int] = []
+        self.changes: dict = {}  # handle -> sizes of the changes waiting for its next read
         self.cond = threading.Condition()
-        self.cancelled = False
+        self.cancelled: set = set()
         self.next_handle = 100
         self.waits: dict = {}
         self.reads: List[tuple] = []  # (handle, whole tree, what to report) of each ReadDirectoryChangesW
+        self.folders: dict = {}  # open folder handle -> its path
 
     def _handle(self) -> int:
         self.next_handle += 1
@@ -283,28 +284,35 @@ class FakeKernel32:
 
     def CreateFileW(self, *args: Any) -> int:
         self.calls.append(("CreateFileW",) + args)
-        return self._handle() if os.path.isdir(args[0]) else INVALID_HANDLE_VALUE  # as Windows: no folder, no handle
+        if not os.path.isdir(args[0]):
+            return INVALID_HANDLE_VALUE  # as Windows: no folder, no handle
+        handle = self._handle()
+        with self.cond:
+            self.folders[handle] = args[0]
+        return handle
 
     def ReadDirectoryChangesW(self, handle, buffer, size, subtree, flags, returned, overlapped, routine) -> int:
         with self.cond:
             self.reads.append((handle, subtree, flags))
             self.cond.notify_all()
-            while not self.changes and not self.cancelled:
+            while not self.changes.get(handle) and handle not in self.cancelled:
                 self.cond.wait(5)
-            if self.cancelled:
+            if handle in self.cancelled:
                 return 0
-            returned.contents.value = self.changes.pop(0)
+            returned.contents.value = self.changes[handle].pop(0)
             return 1
 
-    def change(self, size: int) -> None:
+    def change(self, size: int, path: Optional[str] = None) -> None:
+        """A change of `size` bytes in the folder at `path` (default: the first folder opened that is still open)."""
         with self.cond:
-            self.changes.append(size)
+            handle = [h for h, p in self.folders.items() if path is None or p == path][0]
+            self.changes.setdefault(handle, []).append(size)
             self.cond.notify_all()
 
     def CancelIoEx(self, handle, overlapped) -> int:
         self.calls.append(("CancelIoEx", handle))
         with self.cond:
-            self.cancelled = True
+            self.cancelled.add(handle)
             self.cond.notify_all()
         return 1
 
@@ -323,6 +331,8 @@ class FakeKernel32:
 
     def CloseHandle(self, handle) -> int:
         self.calls.append(("CloseHandle", handle))
+        with self.cond:
+            self.folders.pop(handle, None)
         return 1
 
 
@@ -850,3 +860,40 @@ def test_windows_waits_for_a_missing_registry_on_its_nearest_folder_and_then_wat
         assert reasons.wait_for("file")
     finally:
         watcher.close()
+
+
+def test_windows_watches_the_other_folders_for_themselves_and_waits_for_a_missing_one(tmp_path):
+    """config.json's folder (`orchestray sources add` while the tray runs), a project root: each its own
+    thread, that folder only; one not there yet is waited for like the registry."""
+    (tmp_path / "reg").mkdir()
+    project, config = tmp_path / "shop", tmp_path / "home" / ".config" / "orchestray"
+    project.mkdir()
+    (tmp_path / "home").mkdir()
+    kernel32 = FakeKernel32()
+    reasons = Reasons()
+    watcher = WindowsWatcher(str(tmp_path / "reg"), kernel32=kernel32, ctypes_module=fake_windows_ctypes())
+    assert watcher.start(reasons)
+    try:
+        watcher.watch_pids([], folders=[str(project), str(config)])
+        assert watcher.watched_folders == {str(project), str(config)}
+        with kernel32.cond:
+            assert kernel32.cond.wait_for(lambda: len(kernel32.reads) >= 3, timeout=10)
+            shown = {kernel32.folders[handle]: (subtree, flags) for handle, subtree, flags in kernel32.reads}
+        assert shown == {str(tmp_path / "reg"): (True, FILE_NOTIFY_CHANGES),
+                         str(project): (False, FILE_NOTIFY_CHANGES),  # the root only: not its sub-folders
+                         str(tmp_path / "home"): (False, FILE_NOTIFY_CHANGE_DIR_NAME)}  # waiting for .config
+        kernel32.change(52, path=str(project))
+        assert reasons.wait_for("file")
+        reasons.clear()
+        config.mkdir(parents=True)
+        kernel32.change(40, path=str(tmp_path / "home"))
+        assert reasons.wait_for("folder")  # the config folder is watched now
+        reasons.clear()
+        with kernel32.cond:
+            assert kernel32.cond.wait_for(lambda: str(config) in kernel32.folders.values(), timeout=10)
+        kernel32.change(40, path=str(config))
+        assert reasons.wait_for("file")
+    finally:
+        watcher.close()
+    with kernel32.cond:
+        assert kernel32.folders == {}  # every folder handle closed

@@ -11,8 +11,8 @@ threads share:
   readable, so a death is seen in well under a millisecond, without polling.
 - macOS (and the BSDs): one ``kqueue`` with ``EVFILT_VNODE`` on the folders and ``EVFILT_PROC``/``NOTE_EXIT``
   per process, waited on by one thread.
-- Windows: ``ReadDirectoryChangesW`` on the folder in one thread, and process handles waited on with
-  ``WaitForMultipleObjects`` (at most 63 handles and one wake event per waiting thread).
+- Windows: ``ReadDirectoryChangesW`` in one thread per folder, and one registered wait per process handle
+  (``RegisterWaitForSingleObject``: the system's thread pool calls back when the process ends).
 
 Why by hand, not a library: ``watchdog`` costs three threads and, watching a folder we also read, woke itself
 tens of thousands of times a second until its events were filtered, and it knows nothing of processes;

@@ -1,15 +1,17 @@
 """The Windows half of ``tray.platform.watch``: ``ReadDirectoryChangesW`` for the registry folder and
 ``RegisterWaitForSingleObject`` for each session's process.
 
-The folder is watched by one thread blocked in a synchronous ``ReadDirectoryChangesW`` (the whole tree, so
-``.activity`` is covered); ``CancelIoEx`` ends it. A process is watched by the system's thread pool: one
+Each folder is watched by one thread blocked in a synchronous ``ReadDirectoryChangesW``; ``CancelIoEx`` ends
+it. The registry's covers its whole tree (so ``.activity`` too); each other folder the tray follows
+(config.json's, Claude Code's ``sessions/``, project roots) gets its own, for that folder only, up to
+``MAX_OTHER_FOLDERS`` (the rest is left to the safety-net rescan). A process is watched by the system's thread pool: one
 registered wait per process handle, called once when the process ends. That has no 63-handle limit per wait
 (``WaitForMultipleObjects`` has) and needs no thread of ours per group of processes.
 
-A registry folder that does not exist yet is waited for: the thread watches its nearest existing ancestor for
-folder names only, not below it, checks whether the one child on the way to the registry exists after each
-change there, and moves one level down (to the registry itself at last) when it does. Only the registry's
-appearance wakes the tray. A registry folder removed later is waited for again the same way.
+A folder that does not exist yet (a new user's registry) is waited for: its thread watches the nearest existing
+ancestor for folder names only, not below it, checks whether the one child on the way exists after each change
+there, and moves one level down (to the folder itself at last) when it does. Only the folder's appearance
+wakes the tray. A folder removed later is waited for again the same way.
 
 Every call goes through ``kernel32``, which tests on Linux replace with a fake that records the calls and can
 end a "process" or change the "folder" on demand.
@@ -37,6 +39,103 @@ INFINITE = 0xFFFFFFFF
 WT_EXECUTEONLYONCE = 0x00000008
 INVALID_HANDLE_VALUE = -1
 BUFFER_BYTES = 64 * 1024
+MAX_OTHER_FOLDERS = 32  # folders besides the registry with a thread of their own; the rest: the rescan
+
+
+class FolderWatch:
+    """One folder (or, while it is missing, its nearest existing ancestor) read by one thread blocked in
+    ``ReadDirectoryChangesW``. `essential`: the registry, whose loss sends the tray back to polling."""
+
+    def __init__(self, owner: WindowsWatcher, path: str, subtree: bool, essential: bool) -> None:
+        self.owner, self.path, self.subtree, self.essential = owner, path, subtree, essential
+        self.handle: Any = INVALID_HANDLE_VALUE
+        self.opened = ""  # the folder `handle` is: `path`, or the ancestor it is waited for on
+        self.thread: Optional[threading.Thread] = None
+
+    @property
+    def waiting(self) -> bool:
+        """The folder is not there yet: its nearest existing ancestor is watched for it."""
+        return bool(self.opened) and self.opened != self.path
+
+    def open(self) -> bool:
+        """Open the folder, or (while it is missing) its nearest existing ancestor. Called before the thread
+        starts, then only on it; False when neither opens (or the watcher closed)."""
+        owner = self.owner
+        path = self.path if os.path.isdir(self.path) else nearest_existing(self.path)[0]
+        if not path:
+            return False
+        handle = owner.kernel32.CreateFileW(path, FILE_LIST_DIRECTORY, FILE_SHARE_ALL, None, OPEN_EXISTING,
+                                            FILE_FLAG_BACKUP_SEMANTICS, None)
+        if handle in (None, INVALID_HANDLE_VALUE):
+            return False
+        with owner._lock:
+            if owner._closed.is_set():
+                owner.kernel32.CloseHandle(handle)
+                return False
+            old, self.handle, self.opened = self.handle, handle, path
+        if old != INVALID_HANDLE_VALUE:
+            owner.kernel32.CloseHandle(old)
+        return True
+
+    def start(self) -> None:
+        self.thread = threading.Thread(target=self._read, name="orchestray-watch", daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        owner = self.owner
+        buffer = owner.ctypes.create_string_buffer(BUFFER_BYTES)
+        returned = owner.ctypes.c_ulong(0)
+        failed = False  # the last read failed: a second failure in a row is not a folder that moved
+        while not owner._closed.is_set():
+            waiting = self.waiting
+            # While waiting: only folder names, only right inside the ancestor (nothing below it wakes us).
+            ok = owner.kernel32.ReadDirectoryChangesW(self.handle, buffer, BUFFER_BYTES, self.subtree and not waiting,
+                                                      FILE_NOTIFY_CHANGE_DIR_NAME if waiting else FILE_NOTIFY_CHANGES,
+                                                      owner.ctypes.byref(returned), None, None)
+            if owner._closed.is_set():
+                return
+            if ok:
+                failed = False
+                if not waiting:
+                    owner._say("file" if returned.value else "overflow")  # 0 bytes: more than the buffer held
+                    continue
+                if not self._on_the_way():
+                    continue  # another folder changed beside the way to ours: nobody is woken
+            elif failed or os.path.isdir(self.opened):
+                self._stopped()
+                return
+            else:
+                failed = True  # the folder watched went away: wait for it on the nearest one left
+            if not self.open():
+                if not owner._closed.is_set():
+                    self._stopped()
+                return
+            if not self.waiting:
+                owner._say("folder")
+
+    def _stopped(self) -> None:
+        if self.essential:
+            log.warning("watching the registry folder %s stopped; polling instead", self.path)
+            self.owner._say("watch-failed")
+        else:
+            log.info("watching %s stopped; its changes are seen by the rescan", self.path)
+
+    def _on_the_way(self) -> bool:
+        """While waiting: does the ancestor's child on the way to the folder exist now?"""
+        relative = os.path.relpath(self.path, self.opened)
+        return os.path.isdir(os.path.join(self.opened, relative.split(os.sep)[0]))
+
+    def cancel(self) -> None:
+        if self.handle != INVALID_HANDLE_VALUE:
+            self.owner.kernel32.CancelIoEx(self.handle, None)
+
+    def end(self) -> None:
+        """After `cancel`: wait for the thread, close the handle."""
+        if self.thread is not None and self.thread is not threading.current_thread():
+            self.thread.join(timeout=2)
+        if self.handle != INVALID_HANDLE_VALUE:
+            self.owner.kernel32.CloseHandle(self.handle)
+            self.handle = INVALID_HANDLE_VALUE
 
 
 class WindowsWatcher:
@@ -49,12 +148,11 @@ class WindowsWatcher:
         self.kernel32 = kernel32
         self.ctypes: Any = ctypes_module
         self.on_change: Optional[Callable[[str], None]] = None
-        self._folder = INVALID_HANDLE_VALUE
-        self._opened = ""  # the folder `_folder` is: the registry, or the ancestor it is waited for on
+        self._registry = FolderWatch(self, directory, subtree=True, essential=True)
+        self._others: Dict[str, FolderWatch] = {}  # folder -> its watch, kept once added (as on Linux)
         self._waits: Dict[int, tuple[Any, Any]] = {}  # pid -> (process handle, wait handle)
         self._lock = threading.Lock()
         self._closed = threading.Event()
-        self._thread: Optional[threading.Thread] = None
         self._callback: Any = None
 
     def start(self, on_change: Callable[[str], None]) -> bool:
@@ -65,7 +163,7 @@ class WindowsWatcher:
                 self.ctypes = ctypes
             if self.kernel32 is None:
                 self.kernel32 = self.ctypes.WinDLL("kernel32", use_last_error=True)
-            opened = self._open()
+            opened = self._registry.open()
         except (OSError, AttributeError) as error:
             log.warning("cannot watch the registry folder (%s); polling instead", error)
             return False
@@ -76,75 +174,17 @@ class WindowsWatcher:
         self.on_change = on_change
         callback_type = self.ctypes.WINFUNCTYPE(None, self.ctypes.c_void_p, self.ctypes.c_bool)
         self._callback = callback_type(self._process_ended)  # kept referenced: the pool calls it later
-        self._thread = threading.Thread(target=self._read_folder, name="orchestray-watch", daemon=True)
-        self._thread.start()
+        self._registry.start()
         return True
 
     @property
     def waiting(self) -> bool:
         """The registry folder is not there yet: its nearest existing ancestor is watched for it."""
-        return bool(self._opened) and self._opened != self.directory
-
-    def _open(self) -> bool:
-        """Open the registry folder, or (while it is missing) its nearest existing ancestor, as `_folder`.
-        Called before the thread starts, then only on it; False when neither opens (or the watcher closed)."""
-        path = self.directory if os.path.isdir(self.directory) else nearest_existing(self.directory)[0]
-        if not path:
-            return False
-        handle = self.kernel32.CreateFileW(path, FILE_LIST_DIRECTORY, FILE_SHARE_ALL, None, OPEN_EXISTING,
-                                           FILE_FLAG_BACKUP_SEMANTICS, None)
-        if handle in (None, INVALID_HANDLE_VALUE):
-            return False
-        with self._lock:
-            if self._closed.is_set():
-                self.kernel32.CloseHandle(handle)
-                return False
-            old, self._folder, self._opened = self._folder, handle, path
-        if old != INVALID_HANDLE_VALUE:
-            self.kernel32.CloseHandle(old)
-        return True
-
-    def _read_folder(self) -> None:
-        buffer = self.ctypes.create_string_buffer(BUFFER_BYTES)
-        returned = self.ctypes.c_ulong(0)
-        failed = False  # the last read failed: a second failure in a row is not a folder that moved
-        while not self._closed.is_set():
-            waiting = self.waiting
-            # While waiting: only folder names, only right inside the ancestor (nothing below it wakes us).
-            ok = self.kernel32.ReadDirectoryChangesW(self._folder, buffer, BUFFER_BYTES, not waiting,
-                                                     FILE_NOTIFY_CHANGE_DIR_NAME if waiting else FILE_NOTIFY_CHANGES,
-                                                     self.ctypes.byref(returned), None, None)
-            if self._closed.is_set():
-                return
-            if ok:
-                failed = False
-                if not waiting:
-                    self._say("file" if returned.value else "overflow")  # 0 bytes: more than the buffer held
-                    continue
-                if not self._on_the_way():
-                    continue  # another folder changed beside the way to the registry: nobody is woken
-            elif failed or os.path.isdir(self._opened):
-                log.warning("watching the registry folder stopped; polling instead")
-                self._say("watch-failed")
-                return
-            else:
-                failed = True  # the folder watched went away: wait for the registry on the nearest one left
-            if not self._open():
-                if not self._closed.is_set():
-                    log.warning("cannot watch the registry folder %s any more; polling instead", self.directory)
-                    self._say("watch-failed")
-                return
-            if not self.waiting:
-                self._say("folder")
-
-    def _on_the_way(self) -> bool:
-        """While waiting: does the ancestor's child on the way to the registry exist now?"""
-        relative = os.path.relpath(self.directory, self._opened)
-        return os.path.isdir(os.path.join(self._opened, relative.split(os.sep)[0]))
+        return self._registry.waiting
 
     def watch_pids(self, pids: Iterable[int], folders: Iterable[str] = ()) -> None:
-        """`folders` (Claude Code's `sessions/`) are left to the safety-net rescan here: one more blocking
-        ReadDirectoryChangesW thread each was not worth it yet."""
+        """Watch exactly these processes, and also these folders (each with a thread of its own, kept once
+        added, at most MAX_OTHER_FOLDERS of them)."""
         wanted: Set[int] = {pid for pid in pids if isinstance(pid, int) and pid > 0}
         with self._lock:
             if self._callback is None:
@@ -163,6 +203,23 @@ class WindowsWatcher:
                     log.warning("cannot watch process %d; its end is found by polling", pid)
                     continue
                 self._waits[pid] = (process, wait)
+            new = [folder for folder in dict.fromkeys(folders)
+                   if folder not in self._others and folder != self.directory][:MAX_OTHER_FOLDERS - len(self._others)]
+        for folder in new:
+            watch = FolderWatch(self, folder, subtree=False, essential=False)
+            if watch.open():
+                watch.start()
+                with self._lock:
+                    self._others[folder] = watch
+                if self._closed.is_set():  # closed meanwhile: close() may not have seen this one
+                    watch.cancel()
+                    watch.end()
+
+    @property
+    def watched_folders(self) -> Set[str]:
+        """The folders besides the registry that have a watch (a missing one is waited for)."""
+        with self._lock:
+            return set(self._others)
 
     @property
     def watched_pids(self) -> Set[int]:
@@ -194,10 +251,8 @@ class WindowsWatcher:
         with self._lock:
             for pid in list(self._waits):
                 self._forget(pid)
-        if self._folder != INVALID_HANDLE_VALUE:
-            self.kernel32.CancelIoEx(self._folder, None)
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=2)
-        if self._folder != INVALID_HANDLE_VALUE:
-            self.kernel32.CloseHandle(self._folder)
-            self._folder = INVALID_HANDLE_VALUE
+            watches = [self._registry, *self._others.values()]
+        for watch in watches:
+            watch.cancel()
+        for watch in watches:
+            watch.end()
