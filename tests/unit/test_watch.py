@@ -774,18 +774,17 @@ def test_a_registry_that_does_not_exist_yet_is_waited_for_and_watched_once_it_ap
         (home / ".bashrc").write_text("unrelated")
         (home / "Documents").mkdir()  # neither is on the way to the registry: nobody is woken
         (home / ".claude").mkdir()  # on the way, but not the registry yet: nothing to look at
-        assert not reasons.wait_for("", timeout=0.3)
+        assert not reasons.wait_for("", timeout=0.3), reasons.said
         registry.mkdir()
         assert reasons.wait_for("folder")
-        reasons.clear()
-        (registry / "s1.json.tmp").write_text("{}")
-        os.replace(registry / "s1.json.tmp", registry / "s1.json")
-        assert reasons.wait_for("file")
         # Only the registry itself waits for something now (its .activity): home and ~/.claude are let go.
         assert [(folder, names) for folder, names in watcher._awaiting.values()] == [(str(registry), {".activity"})]
         reasons.clear()
-        (home / "Music").mkdir()  # the home folder is let go once the registry is watched
-        assert not reasons.wait_for("", timeout=0.3)
+        (home / "Music").mkdir()
+        assert not reasons.wait_for("", timeout=0.3), reasons.said
+        (registry / "s1.json.tmp").write_text("{}")
+        os.replace(registry / "s1.json.tmp", registry / "s1.json")
+        assert reasons.wait_for("file")
     finally:
         watcher.close()
 
