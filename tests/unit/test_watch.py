@@ -901,3 +901,47 @@ def test_windows_watches_the_other_folders_for_themselves_and_waits_for_a_missin
         watcher.close()
     with kernel32.cond:
         assert kernel32.folders == {}  # every folder handle closed
+
+
+def _newly_watched_folder_says_so_once(watcher: Any, reasons: Reasons, folder: str) -> None:
+    """A folder the snapshot just named is watched from now on only: the watcher asks for one more look (a
+    change made in it since that snapshot read it would otherwise wait for the safety net), and only once."""
+    reasons.clear()
+    watcher.watch_pids([], folders=[folder])
+    assert reasons.wait_for("folder-watched")
+    reasons.clear()
+    watcher.watch_pids([], folders=[folder])  # the same folder again: nothing new, no second look
+    assert not reasons.wait_for("folder-watched", timeout=0.3)
+
+
+@linux_only
+def test_linux_asks_for_one_more_look_when_it_starts_watching_a_folder(linux_watcher, tmp_path):
+    watcher, reasons = linux_watcher
+    (tmp_path / "shop").mkdir()
+    _newly_watched_folder_says_so_once(watcher, reasons, str(tmp_path / "shop"))
+
+
+def test_kqueue_asks_for_one_more_look_when_it_starts_watching_a_folder(tmp_path):
+    (tmp_path / "reg").mkdir()
+    (tmp_path / "shop").mkdir()
+    s = fake_select()
+    reasons = Reasons()
+    watcher = KqueueWatcher(str(tmp_path / "reg"), select_module=s)
+    assert watcher.start(reasons)
+    try:
+        _newly_watched_folder_says_so_once(watcher, reasons, str(tmp_path / "shop"))
+    finally:
+        s.the_queue.fire(types.SimpleNamespace(ident=watcher._wake_read, filter=s.KQ_FILTER_READ, flags=0, fflags=0))
+        watcher.close()
+
+
+def test_windows_asks_for_one_more_look_when_it_starts_watching_a_folder(tmp_path):
+    (tmp_path / "reg").mkdir()
+    (tmp_path / "shop").mkdir()
+    reasons = Reasons()
+    watcher = WindowsWatcher(str(tmp_path / "reg"), kernel32=FakeKernel32(), ctypes_module=fake_windows_ctypes())
+    assert watcher.start(reasons)
+    try:
+        _newly_watched_folder_says_so_once(watcher, reasons, str(tmp_path / "shop"))
+    finally:
+        watcher.close()

@@ -310,7 +310,10 @@ class LinuxWatcher(WatcherThread):
                 self._fd_pids[fd] = pid
                 self._created[pid] = created
                 self._epoll.register(fd, select.EPOLLIN)
-        self.watch_folders(folders)
+        if self.watch_folders(folders):
+            # A folder named by the snapshot just taken is watched only from now on: a change made in it since
+            # that snapshot read it (a TRAFFIC.md written right away) would wait for the safety net. Look once more.
+            self._later("folder-watched")
 
     def known_alive(self) -> Dict[int, float]:
         """Creation time of each watched process that has not ended: running now, as sure as asking the OS."""

@@ -144,7 +144,10 @@ class KqueueWatcher(WatcherThread):
                     log.warning("cannot watch process %d (%s); its end is found by polling", pid, error)
                     continue
                 self._pids.add(pid)
-        self.watch_folders(folders)
+        if self.watch_folders(folders):
+            # A folder named by the snapshot just taken is watched only from now on: a change made in it since
+            # that snapshot read it (a TRAFFIC.md written right away) would wait for the safety net. Look once more.
+            self._later("folder-watched")
 
     @property
     def watched_pids(self) -> Set[int]:

@@ -205,15 +205,21 @@ class WindowsWatcher:
                 self._waits[pid] = (process, wait)
             new = [folder for folder in dict.fromkeys(folders)
                    if folder not in self._others and folder != self.directory][:MAX_OTHER_FOLDERS - len(self._others)]
+        started = False
         for folder in new:
             watch = FolderWatch(self, folder, subtree=False, essential=False)
             if watch.open():
                 watch.start()
+                started = True
                 with self._lock:
                     self._others[folder] = watch
                 if self._closed.is_set():  # closed meanwhile: close() may not have seen this one
                     watch.cancel()
                     watch.end()
+        if started:
+            # Watched only from now on: a change made since the snapshot that named the folder would wait for
+            # the safety net. Look once more.
+            self._say("folder-watched")
 
     @property
     def watched_folders(self) -> Set[str]:
