@@ -940,3 +940,49 @@ def test_windows_asks_for_one_more_look_when_it_starts_watching_a_folder(tmp_pat
         _newly_watched_folder_says_so_once(watcher, reasons, str(tmp_path / "shop"))
     finally:
         watcher.close()
+
+
+@linux_only
+def test_a_death_reads_no_file_and_asks_the_os_about_that_process_only(tmp_path, procs, monkeypatch):
+    """With 12 sessions watched, a killed one is told without reading any entry or activity file again and with
+    one liveness question to the OS, for the process that ended (the others are known alive by their pidfds)."""
+    from tray.core import liveness
+    from tray.core.readcache import ReadCache
+
+    registry = Registry(str(tmp_path / "reg"))
+    project = tmp_path / "shop"
+    project.mkdir()
+    sessions = procs.many(12)
+    for index, process in enumerate(sessions):
+        register(registry, f"s{index:02d}", process.pid, str(project))
+    view = RecordingView()
+    controller = TrayController(registry, view, slow_poll_store(tmp_path), find_file=lambda root, name: None)
+    controller.entry_cache = ReadCache(racy_seconds=0.0)  # files written a moment ago count as settled
+    asked: List[int] = []
+    created, gone = liveness.process_create_time, liveness.pid_gone
+    monkeypatch.setattr(liveness, "process_create_time", lambda pid: asked.append(pid) or created(pid))
+    monkeypatch.setattr(liveness, "pid_gone", lambda pid: asked.append(pid) or gone(pid))
+    controller.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not (controller.change_watcher and len(controller.change_watcher.watched_pids) == 12):
+            assert time.monotonic() < deadline, "the sessions were not all watched"
+            time.sleep(0.01)
+        controller.wake()  # one more look, now that every process is known alive through its pidfd
+        deadline = time.monotonic() + 10
+        while controller.entry_cache.hits < 12:
+            assert time.monotonic() < deadline, "the tray's looks are not served from its cache"
+            time.sleep(0.01)
+        file_reads: List[str] = []
+        monkeypatch.setattr(registry, "_read", lambda name: file_reads.append(name) or Registry._read(registry, name))
+        asked[:] = []
+        victim = sessions[5]
+        procs.kill(victim)
+        deadline = time.monotonic() + 10
+        while all(s.alive for s in controller.snapshot.sessions):
+            assert time.monotonic() < deadline, "the death was not seen"
+            time.sleep(0.01)
+        assert file_reads == [], "a death made the tray read entry files again"
+        assert asked and set(asked) == {victim.pid}, asked
+    finally:
+        controller.stop()
