@@ -15,7 +15,6 @@ import os
 import shlex
 import sys
 import time
-import uuid
 from typing import Any, Callable, NoReturn, Optional, Sequence
 
 from tray import __version__
@@ -107,7 +106,7 @@ def cmd_register(args: argparse.Namespace) -> int:
     pid = _caller_pid(args)
     session_id = args.session_id  # an explicit --session-id, even an empty one, is validated, never ignored
     if session_id is None:
-        session_id = os.environ.get(SESSION_ENV) or _session_of_pid(registry, args) or str(uuid.uuid4())
+        session_id = os.environ.get(SESSION_ENV) or _session_of_pid(registry, args) or _new_session_id()
     cwd = os.path.abspath(args.cwd) if args.cwd else os.getcwd()
     result = register(registry, session_id, pid, cwd, role=args.role)
     if args.verbose:
@@ -540,3 +539,9 @@ def _fail(code: int, message: str) -> int:
     return code
 
 
+def _new_session_id() -> str:
+    """A fresh session id; `uuid` (and the C module it loads) only for the command that needs one, not for the
+    tray, which starts from this module."""
+    import uuid
+
+    return str(uuid.uuid4())

@@ -79,8 +79,18 @@ report["ran_after_labels"] = list(ran)
 ran.clear()
 beta3 = ("beta — ok (2 sessions)", [("Orchestrator: b1 · up 1m", "focus b1", True), ("Worker b2", "promote b2", True)])
 show("shape", menu([alpha2, beta3]))
-show("checked", menu([alpha2, beta3], notifications=False))
+last = menu([alpha2, beta3], notifications=False)
+show("checked", last)
+# The view hands over the very pystray item of a project that did not change (tray/app/pystray_view.py): alpha
+# here, while beta's labels changed.
+beta4 = pystray.MenuItem("beta — ok (2 sessions)", pystray.Menu(
+    pystray.MenuItem("Orchestrator: b1 · up 2m", act("focus b1")), pystray.MenuItem("Worker b2 · waiting", act("promote b2"))))
+show("reused", pystray.Menu(last.items[0], beta4, *last.items[2:]))
 report["ran_by_redraws"] = list(ran)
+subs = [child.get_submenu() for child in icon._menu_handle.get_children()[:2]]
+subs[0].get_children()[0].activate()
+subs[1].get_children()[1].activate()
+report["ran_after_reuse"] = list(ran)
 print(json.dumps(report))
 """
 
@@ -90,6 +100,7 @@ def test_a_new_menu_is_laid_over_the_native_one_with_its_own_labels_and_actions(
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     first, labels, shape, checked = report["first"], report["labels"], report["shape"], report["checked"]
+    reused = report["reused"]
 
     # Only labels and sensitivity changed: the same widgets, showing the new texts.
     assert [w["id"] for w in labels] == [w["id"] for w in first]
@@ -111,3 +122,11 @@ def test_a_new_menu_is_laid_over_the_native_one_with_its_own_labels_and_actions(
     assert checked[-2]["label"] == "Notifications" and checked[-2]["active"] is False
     assert shape[-2]["active"] is True
     assert report["ran_by_redraws"] == []
+
+    # The same pystray item as last time (a project that did not change): its widgets are left as they are; the
+    # project next to it shows its new labels; both run what the newest menu says.
+    assert [w["id"] for w in reused] == [w["id"] for w in checked]
+    assert reused[0] == checked[0]
+    assert [w["label"] for w in reused[1]["sub"]] == ["Orchestrator: b1 · up 2m", "Worker b2 · waiting"]
+    assert reused[1]["sub_id"] == checked[1]["sub_id"]
+    assert report["ran_after_reuse"] == ["focus a1", "promote b2"]

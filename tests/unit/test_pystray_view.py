@@ -254,3 +254,34 @@ def test_only_what_changed_is_set_on_the_icon(monkeypatch: pytest.MonkeyPatch) -
     view.icon.sets.clear()
     view.show("orphaned", 1, "Orchestray: 1 project", MENU)  # only the icon
     assert view.icon.sets == ["icon"]
+
+
+def _project(name: str, *rows: str) -> MenuItem:
+    return MenuItem(f"● {name} — ok", children=tuple(MenuItem(row, Action("focus", row)) for row in rows))
+
+
+def test_a_new_menu_reuses_the_pystray_items_of_unchanged_projects_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A change in one project copies that project's items; the others keep their pystray objects (which the GTK
+    view then skips). What the user sees and picks is always the newest menu's."""
+    fake = _pystray_base(monkeypatch)
+    performed: List[Action] = []
+    view = PystrayView(fake, performed.append, platform="linux")
+    view.show("ok", 0, "t", (_project("alpha", "a1", "a2"), _project("beta", "b1"), *MENU[1:]))
+    alpha, beta = view.icon.menu.items[:2]
+    view.show("ok", 0, "t", (_project("alpha", "a1", "a2"), _project("beta", "b1", "b2"), *MENU[1:]))
+    alpha2, beta2 = view.icon.menu.items[:2]
+    assert alpha2 is alpha  # equal data: the very same pystray item (and submenu)
+    assert beta2 is not beta  # a worker joined beta: made again, with the new rows
+    assert [item.text for item in beta2.submenu.items] == ["b1", "b2"]
+    assert beta2.submenu.items[0] is beta.submenu.items[0]  # its unchanged row too is reused
+    beta2.submenu.items[1](view.icon)  # the user picks the new row
+    alpha2.submenu.items[1](view.icon)  # and a row of the reused project
+    assert performed == [Action("focus", "b2"), Action("focus", "a2")]
+    # A label that changed in a project: a new item for it; the project that did not change is kept.
+    view.show("ok", 0, "t", (_project("alpha", "a1", "a2 · waiting"), _project("beta", "b1", "b2"), *MENU[1:]))
+    alpha3, beta3 = view.icon.menu.items[:2]
+    assert alpha3 is not alpha and beta3 is beta2
+    assert [item.text for item in alpha3.submenu.items] == ["a1", "a2 · waiting"]
+    # Nothing but items of the menu shown last is remembered: a tray running for days does not pile them up.
+    last = set(view._shown_menu) | {child for item in view._shown_menu for child in item.children}
+    assert set(view._converted) <= last and view._converted[view._shown_menu[0]] is alpha3

@@ -91,8 +91,9 @@ def gtk_icon_class(base: Any, before_open: Optional[Callable[[], None]] = None) 
                 if not descriptor.submenu and item.holder is None:
                     return False  # not built by us (a default item): its action cannot be pointed elsewhere
             for item, descriptor, what in zip(shown, news, kinds):
-                if what == SEPARATOR:
-                    continue
+                if what == SEPARATOR or descriptor is item.descriptor:
+                    continue  # the very item laid last time (the view reuses unchanged ones): nothing changed
+                item.descriptor = descriptor
                 text, enabled = descriptor.text, descriptor.enabled
                 if text != item.text:
                     item.widget.set_label(text)
@@ -154,10 +155,11 @@ SEPARATOR = "separator"
 class _Shown:
     """What one native item shows now, kept in Python: comparing with it costs no call into GTK."""
 
-    __slots__ = ("widget", "kind", "text", "enabled", "checked", "holder", "submenu")
+    __slots__ = ("widget", "descriptor", "kind", "text", "enabled", "checked", "holder", "submenu")
 
     def __init__(self, widget: Any, descriptor: Any, kind: Any) -> None:
         self.widget = widget
+        self.descriptor = descriptor  # pystray items and menus are not changed once made: the same one, the same look
         self.kind = kind
         separator = kind == SEPARATOR
         self.text = None if separator else descriptor.text

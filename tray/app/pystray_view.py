@@ -32,7 +32,7 @@ from __future__ import annotations
 import io
 import sys
 import threading
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from tray.app.icon import render_icon
 from tray.app.menu import Action, ActionKind, MenuItem
@@ -144,6 +144,8 @@ class PystrayView:
         self._lock = threading.Lock()
         self._shown_badge: Optional[Tuple[str, int]] = None
         self._shown_menu: Optional[Tuple[MenuItem, ...]] = None
+        #: The pystray item made for each item of the menu shown last (`_convert`), reused for an equal item.
+        self._converted: Dict[MenuItem, Any] = {}
         self._shown_title: Optional[str] = None
         self.template = platform == "darwin"  # the menu bar keeps only the alpha channel there
         icon_class = darwin_icon_class(pystray.Icon, self.template) if platform == "darwin" else pystray.Icon
@@ -185,7 +187,9 @@ class PystrayView:
         image = render_icon(state, count, size=64, template=self.template) if badge != self._shown_badge else None
         native = None
         if menu != self._shown_menu:
-            native = self.pystray.Menu(*self._leading_items(), *[self._convert(item) for item in menu])
+            made: Dict[MenuItem, Any] = {}
+            native = self.pystray.Menu(*self._leading_items(), *[self._convert(item, made) for item in menu])
+            self._converted = made
         title = safe_text(title, WINDOWS_TIP_UNITS)  # UTF-16 units, control and bidi characters dropped
         new_title = title if title != self._shown_title else None
         self._shown_badge, self._shown_menu, self._shown_title = badge, menu, title
@@ -208,12 +212,26 @@ class PystrayView:
             return ()
         return (self.pystray.MenuItem(OPEN_MENU_TEXT, _open_menu, default=True, visible=False),)
 
-    def _convert(self, item: MenuItem) -> Any:
+    def _convert(self, item: MenuItem, made: Dict[MenuItem, Any]) -> Any:
+        """The pystray item for `item`: the one made for an equal item of the menu shown last when there is
+        one (items are frozen data, and a pystray item made from equal data shows and does the same), so a
+        change in one project copies that project's items only, and the GTK view, finding the very same
+        submenu object it laid last time, skips it (`gtk_menu.py`). `made` collects this menu's items."""
         pystray = self.pystray
         if item.separator:
             return pystray.Menu.SEPARATOR
+        known = made.get(item)
+        if known is None:
+            known = self._converted.get(item)
+        if known is None:
+            known = self._make(item, made)
+        made[item] = known
+        return known
+
+    def _make(self, item: MenuItem, made: Dict[MenuItem, Any]) -> Any:
+        pystray = self.pystray
         if item.children:
-            return pystray.MenuItem(item.text, pystray.Menu(*[self._convert(c) for c in item.children]))
+            return pystray.MenuItem(item.text, pystray.Menu(*[self._convert(c, made) for c in item.children]))
         callback: Optional[Callable[..., None]] = None
         if item.action is not None:
             action = item.action

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import configparser
 import os
-import plistlib
 import re
 import subprocess
 import sys
@@ -255,6 +254,8 @@ class LaunchAgentAutostart:
 
     def _load(self) -> Optional[dict]:
         """The plist if it parses as a dict, else None (missing, unreadable or not a plist)."""
+        import plistlib  # here, not at the top: the XML parser it loads is macOS's alone (and not at rest)
+
         try:  # non-blocking and capped: a FIFO here must not hang the tray's menu
             data = plistlib.loads(read_regular_file(str(self.path), MAX_READ_BYTES, follow=True))
         except (OSError, ReadRefused, ValueError, plistlib.InvalidFileException):
@@ -275,6 +276,8 @@ class LaunchAgentAutostart:
             "LimitLoadToSessionType": "Aqua",
             "ProcessType": "Interactive",
         }
+        import plistlib
+
         _atomic_write(self.path, plistlib.dumps(agent, fmt=plistlib.FMT_XML, sort_keys=True))
 
     def disable(self) -> None:
