@@ -84,7 +84,8 @@ show("checked", last)
 # The view hands over the very pystray item of a project that did not change (tray/app/pystray_view.py): alpha
 # here, while beta's labels changed.
 beta4 = pystray.MenuItem("beta — ok (2 sessions)", pystray.Menu(
-    pystray.MenuItem("Orchestrator: b1 · up 2m", act("focus b1")), pystray.MenuItem("Worker b2 · waiting", act("promote b2"))))
+    pystray.MenuItem("Orchestrator: b1 · up 2m", act("focus b1")),
+    pystray.MenuItem("Worker b2 · waiting", act("promote b2"))))
 show("reused", pystray.Menu(last.items[0], beta4, *last.items[2:]))
 report["ran_by_redraws"] = list(ran)
 subs = [child.get_submenu() for child in icon._menu_handle.get_children()[:2]]
