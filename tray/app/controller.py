@@ -130,6 +130,7 @@ class TrayController:
         self.launch_command = launch_command or []
         self.open_path = open_path or _default_open
         self.find_file = find_file or _default_find_file
+        self.project_menus = menu_model.ProjectMenus()  # the last menu's project submenus, reused when unchanged
         self.log_path = log_path
         self.hooks_check = hooks_check
         self.hooks_repair = hooks_repair
@@ -256,7 +257,7 @@ class TrayController:
             sources=tuple(line for line in (p.state.line for p in self.pollers.values()) if line),
         )
         menu = menu_model.build_menu(self.snapshot, settings, self.find_file, now=now, error=self.error,
-                                     files=self.files, teams=self.teams)
+                                     files=self.files, teams=self.teams, memo=self.project_menus)
         state = State.STALE if self.error else (self.snapshot.state if self.snapshot is not None else State.NONE)
         return (
             state,

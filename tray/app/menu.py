@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
-from typing import Callable, Mapping, Optional, Tuple
+from typing import Callable, Dict, Mapping, Optional, Tuple
 
 from tray.core.enums import StrEnum
 from tray.core.fmt import format_age, one_line, shorten_middle
@@ -357,6 +357,36 @@ def team_item(team: Team, registered: Mapping[str, bool]) -> MenuItem:
     return MenuItem(text=label(f"⚑ team {team.name} — lead {lead_state} ({count})"), children=tuple(children))
 
 
+class ProjectMenus:
+    """The submenus of the menu built last, by project, each with everything it was built from: a project whose
+    view, gathered files, settings, age clock, HANDOVER.md/TRAFFIC.md paths and folder are all equal to last
+    time gets the same items back without building them again. A session starting in one project of fifty
+    then costs the labels of that project, not of fifty (the ages change only with `now`, which the tray moves
+    at most once a minute or as the menu opens). Only the projects of the last menu are kept."""
+
+    def __init__(self) -> None:
+        self._last: Dict[str, Tuple[Tuple[object, ...], Tuple[MenuItem, ...]]] = {}
+        self._next: Dict[str, Tuple[Tuple[object, ...], Tuple[MenuItem, ...]]] = {}
+
+    def items(self, view: ProjectView, now: float, find_file: Callable[[str, str], Optional[str]],
+              settings: MenuSettings, files: Optional[ProjectFiles]) -> Tuple[MenuItem, ...]:
+        root = view.project.root
+        found = {name: find_file(root, name) for name in (HANDOVER, TRAFFIC)}
+        basis = (view, now, settings, files, found[HANDOVER], found[TRAFFIC], os.path.isdir(root))
+        known = self._last.get(view.key)
+        if known is not None and known[0] == basis:
+            children = known[1]
+        else:
+            children = project_items(view, now, lambda r, name: found[name] if r == root and name in found
+                                     else find_file(r, name), settings, files)
+        self._next[view.key] = (basis, children)
+        return children
+
+    def done(self) -> None:
+        """The menu is built: what it was built from is what the next one is compared with."""
+        self._last, self._next = self._next, {}
+
+
 def build_menu(
     snapshot: Optional[Snapshot],
     settings: MenuSettings,
@@ -365,9 +395,11 @@ def build_menu(
     error: str = "",
     files: Optional[Mapping[str, ProjectFiles]] = None,
     teams: Tuple[Team, ...] = (),
+    memo: Optional[ProjectMenus] = None,
 ) -> Tuple[MenuItem, ...]:
     """The whole tray menu for a snapshot. `find_file(root, name)` says whether HANDOVER.md etc. exist;
-    `files` (by project key) what TRAFFIC.md and HANDOVER.md say."""
+    `files` (by project key) what TRAFFIC.md and HANDOVER.md say; `memo` the projects' submenus of the menu
+    built before (`ProjectMenus`), reused where nothing they are built from changed."""
     now = time.time() if now is None else now
     items = []
     if error:
@@ -386,8 +418,13 @@ def build_menu(
                 items.append(MenuItem(text=project_label(view), children=remote_project_items(view, now)))
                 continue
             gathered = files.get(view.key) if files is not None else None
-            children = project_items(view, now, find_file, settings, gathered)
+            if memo is not None:
+                children = memo.items(view, now, find_file, settings, gathered)
+            else:
+                children = project_items(view, now, find_file, settings, gathered)
             items.append(MenuItem(text=project_label(view), children=children))
+    if memo is not None:
+        memo.done()
     if teams:
         registered = {} if snapshot is None else {
             s.session_id: s.alive for v in snapshot.projects for s in (*v.live, *v.stale)}
