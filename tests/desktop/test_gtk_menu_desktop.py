@@ -92,6 +92,16 @@ subs = [child.get_submenu() for child in icon._menu_handle.get_children()[:2]]
 subs[0].get_children()[0].activate()
 subs[1].get_children()[1].activate()
 report["ran_after_reuse"] = list(ran)
+ran.clear()
+# A third session joins beta: its submenu changes shape; the two rows the view hands over again keep their widgets.
+beta5 = pystray.MenuItem("beta — ok (3 sessions)", pystray.Menu(*beta4.submenu.items,
+                                                               pystray.MenuItem("Worker b3", act("promote b3"))))
+show("grown", pystray.Menu(last.items[0], beta5, *last.items[2:]))
+report["ran_by_growth"] = list(ran)
+rows = icon._menu_handle.get_children()[1].get_submenu().get_children()
+rows[1].activate()
+rows[2].activate()
+report["ran_after_growth"] = list(ran)
 print(json.dumps(report))
 """
 
@@ -131,3 +141,13 @@ def test_a_new_menu_is_laid_over_the_native_one_with_its_own_labels_and_actions(
     assert [w["label"] for w in reused[1]["sub"]] == ["Orchestrator: b1 · up 2m", "Worker b2 · waiting"]
     assert reused[1]["sub_id"] == checked[1]["sub_id"]
     assert report["ran_after_reuse"] == ["focus a1", "promote b2"]
+
+    # beta changed shape: a new submenu, in which the rows it had moved over (the same widgets) and the new one
+    # was built; no redraw ran an action, and each row runs its own.
+    grown = report["grown"]
+    assert grown[1]["sub_id"] != reused[1]["sub_id"] and grown[0] == reused[0]
+    assert [w["label"] for w in grown[1]["sub"]] == ["Orchestrator: b1 · up 2m", "Worker b2 · waiting", "Worker b3"]
+    assert [w["id"] for w in grown[1]["sub"][:2]] == [w["id"] for w in reused[1]["sub"]]
+    assert grown[1]["sub"][2]["id"] not in [w["id"] for w in reused[1]["sub"]]
+    assert report["ran_by_growth"] == []
+    assert report["ran_after_growth"] == ["promote b2", "promote b3"]

@@ -43,14 +43,25 @@ def gtk_icon_class(base: Any, before_open: Optional[Callable[[], None]] = None) 
     class OrchestrayGtkIcon(base):  # type: ignore[misc]
         _orchestray_built: Any = None  # the pystray Menu the native menu shows
 
-        def _create_menu(self, descriptors: Any) -> Any:
+        def _create_menu(self, descriptors: Any, spare: Any = None) -> Any:
             """pystray's menu, with a record of what each item shows kept beside it (`_Shown`), so that laying a
-            new menu over it compares in Python and calls GTK only for what changed."""
+            new menu over it compares in Python and calls GTK only for what changed. An item of the native menu
+            `spare` (the one this menu replaces) made for the very same descriptor is moved over with its
+            submenu instead of being built again: the view hands over the same pystray item for a row that did
+            not change, so a session joining a project builds that session's row, not every row."""
             if not descriptors:
                 return None
             menu = Gtk.Menu.new()
             shown = []
+            reusable = {id(item.descriptor): item for item in getattr(spare, "_orchestray_shown", None) or ()
+                        if item.kind != SEPARATOR}
             for descriptor in descriptors:
+                old = reusable.pop(id(descriptor), None) if descriptor is not Menu.SEPARATOR else None
+                if old is not None and old.descriptor is descriptor:
+                    spare.remove(old.widget)
+                    menu.append(old.widget)
+                    shown.append(old)
+                    continue
                 widget = self._create_menu_item(descriptor)
                 menu.append(widget)
                 shown.append(_Shown(widget, descriptor, kind(descriptor)))
@@ -103,7 +114,7 @@ def gtk_icon_class(base: Any, before_open: Optional[Callable[[], None]] = None) 
                     item.enabled = enabled
                 if descriptor.submenu:
                     if item.submenu is None or not self._lay_over(item.submenu, descriptor.submenu):
-                        item.submenu = self._create_menu(descriptor.submenu)
+                        item.submenu = self._create_menu(descriptor.submenu, spare=item.submenu)
                         item.widget.set_submenu(item.submenu)
                 else:
                     item.holder[0] = descriptor
@@ -116,13 +127,15 @@ def gtk_icon_class(base: Any, before_open: Optional[Callable[[], None]] = None) 
                 return
             built, self._orchestray_built = self._orchestray_built, wanted
             handle = getattr(self, "_menu_handle", None)
+            spare = None
             if built is not None and wanted and handle is not None:
                 try:
                     if self._lay_over(handle, wanted):
                         return
+                    spare = handle  # another shape (a project came or went): its unchanged rows move over
                 except Exception:  # noqa: BLE001 - a menu is always shown; the log says why it was rebuilt
                     log.exception("changing the menu in place failed; building it again")
-            self._menu_handle = self._create_menu(wanted)
+            self._menu_handle = self._create_menu(wanted, spare=spare)
             if indicator:
                 self._menu_handle = self._menu_handle or self._create_default_menu()
                 self._appindicator.set_menu(self._menu_handle)
