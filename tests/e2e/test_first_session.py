@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from pathlib import Path
 from typing import Any, Callable, List
 
 import pytest
-from helpers import run_cli
+from helpers import run_cli, wait_until
 from menu_view import MenuView
 
 from tray import watchcmd
@@ -23,13 +22,6 @@ from tray.app.controller import TrayController
 from tray.core.registry import Registry
 
 DEADLINE = 30.0
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = DEADLINE) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 def register_first_session(registry: Registry, pid: int, project: Path) -> None:

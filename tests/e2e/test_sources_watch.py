@@ -14,11 +14,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import IO, Any, Callable, Tuple
+from typing import IO, Any, Tuple
 
 import pytest
 from fake_transport import FakeTransport
 from helpers import cli_argv, cli_env
+from helpers import wait_until as wait_until_value
 from menu_view import MenuView
 
 from tray.app.config import ConfigStore
@@ -27,6 +28,7 @@ from tray.core.actions import register
 from tray.core.registry import Registry
 
 DEADLINE = 60.0
+wait_until = functools.partial(wait_until_value, timeout=DEADLINE, interval=0.05)
 
 
 def read_line(stream: IO[bytes], timeout: float = DEADLINE) -> bytes:
@@ -43,13 +45,6 @@ def read_line(stream: IO[bytes], timeout: float = DEADLINE) -> bytes:
                 return line
             line += chunk
     return line
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = DEADLINE) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def test_watch_prints_each_change_once_heartbeats_and_ends_when_its_reader_goes(tmp_path: Path, procs: Any) -> None:

@@ -111,6 +111,19 @@ def cli_json(args: Sequence[Any], registry_dir: str, **kwargs: Any) -> Any:
     return json.loads(completed.stdout)
 
 
+def wait_until(condition: Callable[[], Any], what: str, timeout: float = 30.0, interval: float = 0.02) -> Any:
+    """Poll `condition` until it returns something true and return that; fail after `timeout` seconds saying
+    `what` (every wait in a test has a deadline)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
 # --- processes ------------------------------------------------------------------------------------------
 
 

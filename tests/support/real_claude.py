@@ -34,6 +34,7 @@ from typing import Any, Callable, Dict, List, Optional
 import pyte
 import pytest
 from claude_api import StandInAPI
+from helpers import wait_until as wait_until_value
 
 REPO = Path(__file__).resolve().parents[2]
 PINNED_VERSION = "2.1.332"
@@ -356,15 +357,8 @@ class RealClaude:
 
 
 def wait_until(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.1):
-    """Poll `predicate` until it returns something true; fail after `timeout` seconds saying `what`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
+    """`helpers.wait_until` with this module's argument order and its slower default interval."""
+    return wait_until_value(predicate, what, timeout, interval)
 
 
 class ClaudeWorld:

@@ -18,7 +18,7 @@ import types
 from typing import Any, List, Optional
 
 import pytest
-from helpers import spawn_sleeper
+from helpers import spawn_sleeper, wait_until
 
 from tray.app.config import ConfigStore
 from tray.app.controller import AGE_REFRESH_SECONDS, QUIET_SAFETY_NET_SECONDS, SAFETY_NET_SECONDS, TrayController
@@ -416,19 +416,15 @@ def test_the_tray_tells_of_a_death_and_a_new_session_with_a_one_hour_poll(tmp_pa
     controller = TrayController(registry, view, slow_poll_store(tmp_path), find_file=lambda root, name: None)
     controller.start()
     try:
-        deadline = time.monotonic() + 10
-        while controller.snapshot is None and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until(lambda: controller.snapshot is not None, "the tray's first look", timeout=10, interval=0.01)
         assert controller.watching and controller.sleep_for() > 50
         procs.kill(boss)
         assert view.noted.wait(10), "no notification: the death was not noticed without the poll"
         assert "boss" in " ".join(view.notes[0]) or "died" in view.notes[0][0]
         shown_before = len(view.shown)
         register(registry, "worker2", newcomer.pid, str(project))
-        deadline = time.monotonic() + 10
-        while not any("worker2"[:8] in str(shown[3]) for shown in view.shown[shown_before:]):
-            assert time.monotonic() < deadline, "a new registration did not reach the menu"
-            time.sleep(0.01)
+        wait_until(lambda: any("worker2"[:8] in str(shown[3]) for shown in view.shown[shown_before:]),
+                   "a new registration in the menu", timeout=10, interval=0.01)
     finally:
         controller.stop()
 
@@ -586,9 +582,7 @@ def test_an_edit_of_traffic_md_reaches_the_menu_with_a_one_hour_poll(tmp_path, p
     controller = TrayController(registry, view, slow_poll_store(tmp_path), find_file=lambda root, name: None)
     controller.start()
     try:
-        deadline = time.monotonic() + 10
-        while controller.snapshot is None and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until(lambda: controller.snapshot is not None, "the tray's first look", timeout=10, interval=0.01)
         shown_before = len(view.shown)
         traffic = ("# Traffic Control — shop\n\n## Active Sessions\n"
                    "| Session | Role | Domain | Branch | Last Update |\n"
@@ -596,10 +590,8 @@ def test_an_edit_of_traffic_md_reaches_the_menu_with_a_one_hour_poll(tmp_path, p
                    "## Claimed Files\n| File | Claimed By | Since |\n|---|---|---|\n| app/cart.py | 7c1e2a90 | now |\n")
         (project / "TRAFFIC.md.tmp").write_text(traffic)
         os.replace(project / "TRAFFIC.md.tmp", project / "TRAFFIC.md")
-        deadline = time.monotonic() + 10
-        while not any("app/cart.py" in str(shown[3]) for shown in view.shown[shown_before:]):
-            assert time.monotonic() < deadline, "the claim in TRAFFIC.md did not reach the menu"
-            time.sleep(0.01)
+        wait_until(lambda: any("app/cart.py" in str(shown[3]) for shown in view.shown[shown_before:]),
+                   "the claim in TRAFFIC.md in the menu", timeout=10, interval=0.01)
     finally:
         controller.stop()
 
@@ -734,10 +726,8 @@ def test_the_tray_settles_once_after_its_first_look(tmp_path):
     controller.start()
     try:
         for looks in (1, 2, 3):
-            deadline = time.monotonic() + 10
-            while calls.count("look") < looks or (looks == 1 and "settled" not in calls):
-                assert time.monotonic() < deadline, f"look {looks} never came: {calls}"
-                time.sleep(0.01)
+            wait_until(lambda: calls.count("look") >= looks and (looks != 1 or "settled" in calls),  # noqa: B023
+                       f"look {looks}", timeout=10, interval=0.01)
             controller.wake()
     finally:
         controller.stop()
@@ -964,24 +954,18 @@ def test_a_death_reads_no_file_and_asks_the_os_about_that_process_only(tmp_path,
     monkeypatch.setattr(liveness, "pid_gone", lambda pid: asked.append(pid) or gone(pid))
     controller.start()
     try:
-        deadline = time.monotonic() + 10
-        while not (controller.change_watcher and len(controller.change_watcher.watched_pids) == 12):
-            assert time.monotonic() < deadline, "the sessions were not all watched"
-            time.sleep(0.01)
+        wait_until(lambda: controller.change_watcher and len(controller.change_watcher.watched_pids) == 12,
+                   "every session watched", timeout=10, interval=0.01)
         controller.wake()  # one more look, now that every process is known alive through its pidfd
-        deadline = time.monotonic() + 10
-        while controller.entry_cache.hits < 12:
-            assert time.monotonic() < deadline, "the tray's looks are not served from its cache"
-            time.sleep(0.01)
+        wait_until(lambda: controller.entry_cache.hits >= 12, "the tray's looks served from its cache",
+                   timeout=10, interval=0.01)
         file_reads: List[str] = []
         monkeypatch.setattr(registry, "_read", lambda name: file_reads.append(name) or Registry._read(registry, name))
         asked[:] = []
         victim = sessions[5]
         procs.kill(victim)
-        deadline = time.monotonic() + 10
-        while all(s.alive for s in controller.snapshot.sessions):
-            assert time.monotonic() < deadline, "the death was not seen"
-            time.sleep(0.01)
+        wait_until(lambda: not all(s.alive for s in controller.snapshot.sessions), "the death seen",
+                   timeout=10, interval=0.01)
         assert file_reads == [], "a death made the tray read entry files again"
         assert asked and set(asked) == {victim.pid}, asked
     finally:
