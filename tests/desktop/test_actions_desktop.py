@@ -14,7 +14,6 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 from pathlib import Path
 from typing import Iterator, List
 
@@ -105,11 +104,10 @@ def test_promote_picked_in_dunst_and_one_notice_per_death(tmp_path: Path, procs)
         assert registry.get(W_OLD).role == "vacating" and registry.get(W_NEW).role == "worker"
         assert "Open HANDOVER.md" in menu.everything_offered()
 
-        # Settle: polls keep running; nothing else may be said about these two episodes.
-        deadline = time.monotonic() + SETTLE
-        while time.monotonic() < deadline:
-            time.sleep(0.5)
-        got = [(n["summary"], n["body"], n["appname"]) for n in desktop.notifications()]
+        # Settle: polls keep running; nothing else may be said about these two episodes. Counted once dunst's
+        # list has not changed for SETTLE seconds (the tray polls every 0.5 s), so a late duplicate fails.
+        got = desktop.settled(lambda: [(n["summary"], n["body"], n["appname"]) for n in desktop.notifications()],
+                              quiet=SETTLE, timeout=60, interval=0.5)
         assert got == [
             ("shop: orchestrator died",
              "Orchestrator 7c1e2a90 stopped running. Promote worker 3e8a6c55 to take over.", "Orchestray"),

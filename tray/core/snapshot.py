@@ -120,6 +120,11 @@ class Snapshot:
     def stale_count(self) -> int:
         return sum(len(view.stale) for view in self.projects)
 
+    @property
+    def local_stale_count(self) -> int:
+        """Stale entries in this machine's registry (the ones the menu's Clean up removes here)."""
+        return sum(len(view.stale) for view in self.projects if not view.project.source)
+
     def project(self, key: str) -> Optional[ProjectView]:
         for view in self.projects:
             if view.key == key:

@@ -28,6 +28,9 @@ moment it appears (then the ancestor is let go). A folder removed later is waite
 The watcher never reads a registry file and never decides anything: it only says "look again", with a reason
 for the log. A failure to watch something (the descriptor limit, a permission) is logged once and leaves that
 part to the safety-net poll.
+
+One module past 400 lines because it holds the interface every watcher shares and the Linux watcher built on
+it, which CI runs for real; the other platforms' watchers are in their own modules.
 """
 
 from __future__ import annotations
