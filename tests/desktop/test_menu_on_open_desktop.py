@@ -14,6 +14,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+
 import pytest
 from probe_lines import Lines
 
