@@ -1,4 +1,4 @@
-"""Windows and macOS rules reached on Linux (issue 17 items 6, 9 and 10).
+"""Windows and macOS rules reached on Linux (issue 17 items 6, 9 and 10, and the native binary's name).
 
 * Item 6: a program running from a macOS App Translocation path is refused as a login item, with one line.
 * Item 9: Git Bash's `bash.exe` / `sh.exe` are skipped like `sh` when finding the process a registration
@@ -87,6 +87,42 @@ def test_git_bash_shells_are_skipped(tmp_path: Path, names: tuple) -> None:
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert int(done.stdout.strip()) == os.getpid()
+
+
+NATIVE_REPORT = (
+    "from tray.core.ancestry import claude_pid, session_pid; print(claude_pid(), session_pid())"
+)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or not shutil.which("sh"),
+                    reason="Linux names a process after the file it runs, as macOS does")
+@pytest.mark.parametrize(("folder", "argv0", "is_claude"), [
+    (".local/share/claude/versions", "path", True),  # started by its path (the desktop app, an editor)
+    (".local/share/claude/versions", "claude", True),  # started as `claude` through ~/.local/bin/claude
+    ("Downloads/tools", "path", False),  # a program named like a version elsewhere is not Claude Code
+])
+def test_the_native_installers_claude_named_after_its_version_is_found(
+    tmp_path: Path, folder: str, argv0: str, is_claude: bool
+) -> None:
+    """Risk to settle from issue 17: the native installer's Claude Code runs from `.../claude/versions/2.1.332`,
+    and macOS names the process `2.1.332`. A real process of that name (a copy of `sh`) runs a hook-like
+    `sh -c "python ..."`; ancestry must name it as Claude Code, not find it only by falling back."""
+    program = tmp_path / folder / "2.1.332"
+    program.parent.mkdir(parents=True)
+    shutil.copy2(os.path.realpath(shutil.which("sh") or "sh"), program)
+    inner = shlex.join([sys.executable, "-c", NATIVE_REPORT]) + "; exit $?"
+    argv = [str(program) if argv0 == "path" else "claude", "-c", shlex.join(["sh", "-c", inner]) + "; exit $?"]
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    process = subprocess.Popen(argv, executable=str(program), env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        out, _ = process.communicate(timeout=60)
+    finally:
+        process.kill()
+        process.wait(timeout=60)
+    assert process.returncode == 0
+    found, registered = out.split()
+    assert found == (str(process.pid) if is_claude else "None")
+    assert int(registered) == process.pid  # through the `sh -c` in between, either way
 
 
 def test_shell_names_cover_windows_shells() -> None:
