@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import logging.handlers
 import os
@@ -128,6 +129,54 @@ def test_the_native_installers_claude_named_after_its_version_is_found(
 def test_shell_names_cover_windows_shells() -> None:
     for name in ("bash.exe", "sh.exe", "cmd.exe", "powershell.exe", "pwsh.exe"):
         assert name in ancestry.SHELL_NAMES
+
+
+# --- risk: a console window for each hook ------------------------------------------------------------------
+
+#: Records every attempt to start a program (Python's audit events) into $AUDIT_LOG.
+AUDIT_SITECUSTOMIZE = """
+import os, sys
+_SPAWNS = ("subprocess.Popen", "os.posix_spawn", "os.spawn", "os.exec", "os.system", "os.fork", "os.forkpty",
+           "os.startfile", "os.popen", "_winapi.CreateProcess")
+def _audit(event, args, _path=os.environ.get("AUDIT_LOG")):
+    if _path and event in _SPAWNS:
+        with open(_path, "a", encoding="utf-8") as log:
+            log.write(event + " " + repr(args)[:300] + chr(10))
+sys.addaudithook(_audit)
+"""
+
+
+def test_no_hook_starts_a_program(tmp_path: Path) -> None:
+    """Risk to settle from issue 17: a console window flashing for each hook. Claude Code starts hooks hidden
+    (its spawn asks for `windowsHide`, i.e. no console window); a console program the hook started in turn, from
+    a process without a console, would open a window of its own. So no hook may start any program: every event,
+    as the installed command runs it, with Python's audit hooks recording any process creation."""
+    from tray.hooks.events import HOOK_EVENTS
+    from tray.platform import launch
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(AUDIT_SITECUSTOMIZE, encoding="utf-8")
+    audit, registry, project = tmp_path / "audit.log", tmp_path / "registry", tmp_path / "project"
+    project.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLAUDE", "ORCHESTRAY_"))}
+    env.update(PYTHONPATH=str(site), AUDIT_LOG=str(audit), ORCHESTRAY_REGISTRY_DIR=str(registry),
+               ORCHESTRAY_LOG_DIR=str(tmp_path / "log"))
+    session = "5d0c3a52-9a0e-4c55-8f0e-2b7a1d7c9e11"
+    control = subprocess.run([sys.executable, "-c", "import subprocess; subprocess.run(['true'])"], env=env,
+                             timeout=60)
+    assert control.returncode == 0 and "subprocess.Popen" in audit.read_text(encoding="utf-8")  # it records
+    audit.unlink()
+    for event, sub in HOOK_EVENTS.items():
+        data = {"session_id": session, "cwd": str(project), "hook_event_name": event, "transcript_path": "/x.jsonl",
+                "prompt": "hi", "source": "startup", "reason": "other", "message": "m"}
+        done = subprocess.run([*launch.hook_prefix(), "hook", sub], input=json.dumps(data).encode(), env=env,
+                              cwd=str(project), capture_output=True, timeout=60)
+        assert done.returncode == 0, (event, done.stderr)
+        if event == "SessionStart":
+            assert (registry / f"{session}.json").is_file()  # the hooks did their work
+    assert not (registry / f"{session}.json").exists()  # SessionEnd deregistered
+    assert not audit.exists(), audit.read_text(encoding="utf-8")
 
 
 # --- item 10: the hooks' own log ---------------------------------------------------------------------------
