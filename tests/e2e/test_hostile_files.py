@@ -458,6 +458,47 @@ def test_clean_dry_run_classifies_thousands_of_unreadable_files(tmp_path: Path) 
     assert len(os.listdir(registry)) == 3002  # dry run: nothing moved (the lock file was created)
 
 
+# --- FIFOs at the names of the files we write beside the registry: the log, settings.json's marker, the icon
+
+
+def test_a_fifo_at_the_log_file_never_stalls_a_hook(tmp_path: Path) -> None:
+    """The hook logs (its stdin is not JSON) to `hooks.log`, which is a FIFO nobody reads: it must neither wait
+    for a reader nor fail Claude Code; it registers the session all the same."""
+    logs = tmp_path / "logs"
+    logs.mkdir(mode=0o700)
+    os.mkfifo(logs / "hooks.log")
+    registry = tmp_path / "registry"
+    env = cli_env(str(registry), {"ORCHESTRAY_LOG_DIR": str(logs), "CLAUDE_CODE_SESSION_ID": "s1",
+                                  "CLAUDE_PROJECT_DIR": str(tmp_path)})
+    done = subprocess.run([sys.executable, HOOK, "hook", "session-start"], input=b"not json at all", env=env,
+                          cwd=str(tmp_path), capture_output=True, timeout=DEADLINE)
+    assert done.returncode == 0
+    assert "hook stdin is not JSON" in done.stderr.decode()  # the log line went to stderr instead
+    [row] = json.loads(cli(registry, "list").stdout)
+    assert row["sessionId"] == "s1" and row["alive"] is True
+    assert stat.S_ISFIFO(os.lstat(logs / "hooks.log").st_mode)
+
+
+def test_a_fifo_at_the_settings_marker_does_not_hang_hooks_install(tmp_path: Path) -> None:
+    settings = tmp_path / "settings.json"  # missing: install creates it and marks it as created by us
+    os.mkfifo(tmp_path / "settings.json.orchestray-created")
+    done = run_cli(["hooks", "install", "--settings", str(settings)], registry_dir=str(tmp_path / "registry"),
+                   env={"ORCHESTRAY_LOG_DIR": str(tmp_path / "logs")}, timeout=DEADLINE)
+    assert done.returncode == 0, done.stderr
+    assert "UserPromptSubmit" in json.loads(settings.read_text())["hooks"]
+    assert stat.S_ISFIFO(os.lstat(tmp_path / "settings.json.orchestray-created").st_mode)
+
+
+def test_the_self_test_reads_its_icon_without_blocking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tray import selftest
+    from tray.platform import autostart
+
+    os.mkfifo(tmp_path / "orchestray.png")
+    monkeypatch.setattr(autostart, "default_icon_path", lambda: str(tmp_path / "orchestray.png"))
+    check = selftest._run(selftest.Check("assets"), selftest.check_assets)  # returns: the FIFO is never opened
+    assert check.ok is False and "not a regular file" in check.error
+
+
 # --- 9. Claude Code's own files, read for session turns ----------------------------------------------------
 
 
