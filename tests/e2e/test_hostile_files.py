@@ -286,18 +286,28 @@ def test_the_controller_in_process_logs_no_prompt(tmp_path: Path, procs, caplog:
 # --- 5. user-only registry -------------------------------------------------------------------------------
 
 
-def test_the_prompt_hook_creates_the_registry_user_only(tmp_path: Path) -> None:
+@pytest.mark.parametrize("first", ["prompt-hook", "session-start-hook", "cli-register"])
+def test_whoever_touches_the_registry_first_creates_it_user_only(tmp_path: Path, procs, first: str) -> None:
     registry = tmp_path / "home" / ".claude" / "active"
-    old = os.umask(0o022)
+    old = os.umask(0o022)  # the usual umask: without care, folders come out 0755 and files 0644
     try:
-        hook("prompt", {"session_id": "s1", "prompt": "hi", "cwd": str(tmp_path)}, registry, tmp_path / "logs",
-             session="s1")
+        if first == "cli-register":
+            done = cli(registry, "register", "--session-id", "s1", "--cwd", str(tmp_path),
+                       "--pid", str(procs.spawn().pid))
+            assert done.returncode == 0, done.stderr
+        else:
+            hook(first.replace("-hook", ""), {"session_id": "s1", "prompt": "hi", "cwd": str(tmp_path)}, registry,
+                 tmp_path / "logs", session="s1")
     finally:
         os.umask(old)
     assert stat.S_IMODE(registry.stat().st_mode) == 0o700
+    if first == "cli-register":
+        assert stat.S_IMODE((registry / "s1.json").stat().st_mode) == 0o600
+        assert stat.S_IMODE((registry / ".orchestray.lock").stat().st_mode) == 0o600
+        return
     assert stat.S_IMODE((registry / ".activity").stat().st_mode) == 0o700
     assert stat.S_IMODE((registry / ".activity" / "s1").stat().st_mode) == 0o600
-    # The prompt hook repaired the missing registration: the entry is user-only too.
+    # Both hooks registered the session (the prompt hook repairs a missing registration): user-only too.
     assert stat.S_IMODE((registry / "s1.json").stat().st_mode) == 0o600
     assert stat.S_IMODE((registry / ".orchestray.lock").stat().st_mode) == 0o600
 
