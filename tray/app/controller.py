@@ -43,6 +43,7 @@ from tray.core.sources import from_config
 from tray.platform.focus_base import FocusResult
 from tray.platform.notify import Button
 from tray.platform.watch import ChangeWatcher
+from tray.platform.watch_base import Changes
 
 #: With a watcher running, the registry is still rescanned this often: a safety net for what no event reports
 #: (a folder on a network file system, a watch that could not be added, a process that could not be watched).
@@ -150,10 +151,18 @@ class TrayController:
         self.limiter = RateLimiter(self.config.notify_per_minute)
         self.watcher = events.ActivityWatcher(self.config.waiting_notify_after)
         self.claim_watcher = events.ClaimWatcher()
-        #: TRAFFIC.md and HANDOVER.md of each live project, read at each poll (a change to them shows at the
-        #: next poll: the change watcher wakes the tray for the registry, not for project folders).
+        #: TRAFFIC.md, HANDOVER.md and task lists of each live project (`projectfiles.update`).
         self.files: Dict[str, projectfiles.ProjectFiles] = {}
         self.teams: Tuple[teams.Team, ...] = ()  # agent teams under the live sessions' config folders
+        #: What a look read, kept for the next one while the change watcher says which files changed: each live
+        #: project's files with what they were gathered for, the config folders the teams were read from, the
+        #: processes and folders last given to the watcher.
+        self._gathered: projectfiles.Gathered = {}
+        self._team_configs: Tuple[str, ...] = ()
+        self._watch_asked: Tuple[Tuple[int, ...], Tuple[str, ...]] = ((), ())
+        self._looked = False  # a look succeeded: the next may read only what changed
+        self._full_at = 0.0  # time.monotonic() of the last look that read everything
+        self.looks = self.full_looks = 0  # looks taken, and those that read everything (for tests and the bench)
         self.held_back = 0
         self.stopping = threading.Event()
         self._lock = threading.RLock()
@@ -179,10 +188,12 @@ class TrayController:
     def poll_once(self) -> List[Any]:
         """Take a snapshot, update the view if anything visible changed, notify about new events."""
         with self._lock:
+            self.looks += 1
+            changes = self._take_changes()  # before anything is read: a change made meanwhile is in the next log
             try:
                 known = self.change_watcher.known_alive() if self.watching and self.change_watcher else None
                 snapshot = build_snapshot(self.registry, self.resolver, LivenessProbe(known=known),
-                                          self.entry_cache, self.activity_cache)
+                                          self.entry_cache, self.activity_cache, changes)
                 self.error = ""
                 # The other sources as their pollers last left them: never waited for here. The menu shows those
                 # that answer; notices compare what each source said last, so an outage is not a change.
@@ -191,6 +202,7 @@ class TrayController:
                 remembered = [p.last_good for p in self.pollers.values()]
                 told = merge(snapshot, [known for known in remembered if known is not None])
             except OSError as error:
+                self._looked = False  # the next look reads everything again
                 message = f"cannot read the registry {self.registry.directory}: {error.strerror or error}"
                 if message != self.error:
                     log.warning(message)
@@ -202,20 +214,48 @@ class TrayController:
             found += self.watcher.check(merged, time.time())
             # Files, task lists, teams and process watches are this machine's: another source's paths and PIDs
             # only mean something there.
-            files = projectfiles.gather(snapshot)
+            self._gathered = projectfiles.update(snapshot, self._gathered, changes)
+            files = {key: gathered[1] for key, gathered in self._gathered.items()}
             self._keep_traffic_current(snapshot, files)
             found += self.claim_watcher.check(projectfiles.clashes(snapshot, files))
-            configs = [tasklists.where(s.session_id, tasklists.process_environ(s.entry.pid, s.session_id)).config
-                       for v in snapshot.projects for s in v.live]
-            self.snapshot, self.files, self.teams = merged, files, tuple(teams.read_all(configs))
+            live = [s for v in snapshot.projects for s in v.live]
+            configs = tuple(dict.fromkeys(
+                tasklists.where(s.session_id, tasklists.process_environ(s.entry.pid, s.session_id)).config
+                for s in live))
+            if changes is None or configs != self._team_configs or _touches(changes, team_folders(configs)):
+                self.teams = tuple(teams.read_all(configs))
+                self._team_configs = configs
+            self.snapshot, self.files = merged, files
+            self._looked = True
         self.announce(found)  # before the menu: a death is said without waiting for a large menu to build
         self.refresh_view()
         if self.watching and self.change_watcher is not None:
-            live = [s for v in snapshot.projects for s in v.live]
             folders = client_status_folders(live) + shown_file_folders(snapshot, self.files, self.teams)
+            folders += [f for gathered in self._gathered.values() for f in gathered[2]] + team_folders(configs)
             folders.append(self.config_store.directory)  # config.json: `orchestray sources add` while running
-            self.change_watcher.watch_pids((s.entry.pid for s in live), folders)
+            asked = (tuple(sorted(s.entry.pid for s in live)), tuple(sorted(set(folders))))
+            if asked != self._watch_asked or changes is None:
+                self._watch_asked = asked
+                self.change_watcher.watch_pids(asked[0], asked[1])
         return found
+
+    def _take_changes(self) -> Optional[Changes]:
+        """What the change watcher logged since the last look (which files to check), or None: read everything.
+
+        Everything is read at the first look, after a look that failed, while the watcher may miss something
+        (`complete` False: polling, a network file system, a process not watched), when the watcher cannot tell
+        (dropped events, a folder watched only from now on), and at least once per safety-net interval."""
+        watcher = self.change_watcher if self.watching else None
+        take = getattr(watcher, "take_changes", None)
+        changes: Optional[Changes] = take() if take is not None else None  # taken (and cleared) in every case
+        now = time.monotonic()
+        complete = bool(getattr(watcher, "complete", False))
+        interval = QUIET_SAFETY_NET_SECONDS if complete else SAFETY_NET_SECONDS
+        if changes is None or not complete or not self._looked or now - self._full_at >= interval - 1.0:
+            self._full_at = now
+            self.full_looks += 1
+            return None
+        return changes
 
     def _keep_traffic_current(self, snapshot: Snapshot, files: Dict[str, projectfiles.ProjectFiles]) -> None:
         """Rewrite the Active Sessions table of the projects where the user turned that on (nothing else)."""
@@ -714,6 +754,16 @@ def _default_change_watcher(directory: str) -> Optional[ChangeWatcher]:
 
     raise_fd_limit()
     return for_platform(directory)
+
+
+def team_folders(configs: Sequence[str]) -> List[str]:
+    """The `teams` folder of each config folder: a team created, changed or removed there is worth a wake."""
+    return [os.path.join(config, "teams") for config in configs]
+
+
+def _touches(changes: Changes, folders: Sequence[str]) -> bool:
+    """Did the watcher log a change in one of `folders` or below it (a team's own folder)?"""
+    return any(changed == folder or changed.startswith(folder + os.sep) for changed in changes for folder in folders)
 
 
 def client_status_folders(sessions: List[Session]) -> List[str]:
