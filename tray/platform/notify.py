@@ -14,6 +14,8 @@ Texts pass through :func:`safe_text` first: they carry session ids and folder na
 and backends cap lengths (Windows: 63/255 UTF-16 units) or misparse control characters.
 
 No pystray import here: the icon is passed in, so this module imports on a headless machine too.
+One module of about 400 lines because the backends and the chain that orders them share one set of text
+rules (what a notice may carry, and what of a failure may be logged) and are read together.
 """
 
 from __future__ import annotations
