@@ -202,6 +202,7 @@ def promote(registry: Registry, session_id: str, force: bool = False) -> Promote
         dead = [s for s in view.stale if s.role == ROLE_ORCHESTRATOR]
         for corpse in dead:
             registry.remove(corpse.session_id)
+            remove_activity(registry.directory, corpse.session_id)  # its last prompt goes with its entry
         extra = dict(session.entry.extra)
         extra.update({PROMOTED_AT: utc_now_iso(), PROMOTION_PENDING: True})
         written = registry.write(session.entry.replace(role=ROLE_ORCHESTRATOR, extra=extra))
@@ -287,6 +288,9 @@ def clean(
         for name in orphans:
             remove_activity(registry.directory, name)
         moved = _quarantine_all(registry.directory, old, now, problems)
+        for record in moved:  # an entry moved aside is gone from the registry: its last prompt goes too
+            if valid_session_id(record.session_id):
+                remove_activity(registry.directory, record.session_id)
         for path in temporaries:
             unlink_quietly(path)
         return dataclasses.replace(result, removed=tuple(removed), quarantined=moved, problems=tuple(problems))
