@@ -24,6 +24,9 @@ reported. Nothing touches the user's real registry, settings or log: every run g
    write -> menu, and 1,000 live sessions.
 5. One-shot latencies (bench/latency.py): the frozen app's `--version` against a bare interpreter, and a
    notification sent through the whole Linux chain to a dead D-Bus against the same interpreter sending none.
+
+One module past 400 lines because it is the one runner every benchmark is reported through: the private
+world each run gets, the interleaved rounds and the table belong together (the heavier parts live beside it).
 """
 
 from __future__ import annotations

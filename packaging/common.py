@@ -7,6 +7,9 @@ Why hidden imports at all: PyInstaller follows ``import`` statements, and two li
 module at run time by name. plyer has no PyInstaller hook, so without ``plyer.platforms.<os>.notification`` a
 build succeeds and notifications fail with ``No module named 'plyer.platforms'``; pystray's contrib hook
 collects its submodules, listed again here so that a hook change cannot silently drop a backend.
+
+One module just past 400 lines because the specs load it by path as one file (they cannot import a package
+that is not installed); it is a list of settings more than code.
 """
 
 from __future__ import annotations

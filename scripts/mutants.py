@@ -215,6 +215,30 @@ MUTANTS: Tuple[Mutant, ...] = (
         ("test_config.py",),
         "poll_interval 1e308 in config.json kills the tray's poll loop",
     ),
+    Mutant(
+        "a negative setting is accepted",
+        "tray/app/config.py",
+        "not 0 < value <= high",
+        "not value <= high",
+        ("test_config.py",),
+        "poll_interval -1 (or a negative notification delay) in config.json is used as it is",
+    ),
+    Mutant(
+        "a corrupt config.json stops the tray",
+        "tray/app/config.py",
+        "except (OSError, ValueError, RecursionError) as error:",
+        "except OSError as error:",
+        ("test_config.py",),
+        "a truncated or non-UTF-8 config.json raises at tray start instead of falling back to the defaults",
+    ),
+    Mutant(
+        "a config.json that is not an object is read as one",
+        "tray/app/config.py",
+        "if not isinstance(raw, dict):",
+        "if raw is None:",
+        ("test_config.py",),
+        "a config.json holding a list or a string is not said to be ignored, or crashes the tray's start",
+    ),
 )
 
 #: Mutants applied together, as one: the two halves of "clean deletes a live vacating session".

@@ -9,7 +9,6 @@ recording `xdg-open` first on the tray's PATH (it writes down its argv; nothing 
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from typing import List, Optional
 
 import psutil
 import pytest
-from desktop import Desktop, MenuNode
+from desktop import Desktop, MenuNode, require_tools
 from tray_under_test import POLL, cli, make_repo, project, tray_command, tray_env
 
 from tests.support.task_files import task, write_list
@@ -170,11 +169,7 @@ def _end_tree(process: psutil.Process) -> None:
 def test_new_worker_opens_a_real_xterm_running_claude_worktree_in_the_root(
         sni_desktop: Desktop, tmp_path: Path, procs) -> None:
     d = sni_desktop
-    if shutil.which("xterm") is None:
-        message = "needs xterm (Debian: scripts/install-linux-deps.sh --test)"
-        if os.environ.get("ORCHESTRAY_REQUIRE_DESKTOP") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+    require_tools(["xterm"], "xterm")
     registry_dir = str(tmp_path / "registry")
     env = tray_env(d, tmp_path, registry_dir)
     (tmp_path / "bin").mkdir()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from datetime import datetime
 from typing import Dict, List
 
 import pytest
@@ -20,6 +21,7 @@ from helpers import (
     read_json,
     run_cli,
     unused_pid,
+    wait_until,
     write_entry,
 )
 
@@ -55,6 +57,13 @@ class World:
         self.pids[session_id] = pid
         return self.cli("register", "--session-id", session_id, "--cwd", cwd or self.project, "--pid", pid)\
             .stdout.strip()
+
+    def past_start_of(self, *session_ids: str) -> None:
+        """Wait until the clock has left the whole second these sessions' `startedAt` names, so that anything
+        registered (or rewritten) from now on has a later `startedAt` (it has whole seconds)."""
+        latest = max(datetime.fromisoformat(read_json(self.file(s))["startedAt"].replace("Z", "+00:00")).timestamp()
+                     for s in session_ids)
+        wait_until(lambda: time.time() >= latest + 1, "the next whole second", timeout=5, interval=0.01)
 
     def kill(self, session_id: str) -> None:
         self.procs.kill(self.processes[session_id])
@@ -99,7 +108,7 @@ def line_of(text: str, word: str) -> str:
 def test_shells_register_then_the_orchestrator_dies(world):
     assert world.register("boss") == "orchestrator"
     assert world.register("w-old") == "worker"
-    time.sleep(1.1)  # startedAt has whole seconds: the next worker is measurably younger
+    world.past_start_of("w-old")  # startedAt has whole seconds: the next worker is measurably younger
     assert world.register("a-new") == "worker"  # sorts first by name, but is the younger worker
 
     shown = world.check()
@@ -333,7 +342,7 @@ def test_register_is_idempotent(world):
     assert world.register("boss") == "orchestrator"
     assert world.register("w1") == "worker"
     before = world.snapshot_bytes()
-    time.sleep(1.1)  # a rewrite would change startedAt
+    world.past_start_of("boss", "w1")  # a rewrite would now change startedAt
     assert world.register("w1", pid=world.pids["w1"]) == "worker"
     assert world.register("boss", pid=world.pids["boss"]) == "orchestrator"
     assert world.snapshot_bytes() == before

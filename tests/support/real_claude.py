@@ -394,14 +394,18 @@ class ClaudeWorld:
             "ORCHESTRAY_REGISTRY_DIR": str(self.registry), "ORCHESTRAY_LOG_DIR": str(self.logs),
         })
 
-    def start(self, cwd: Path, args: Optional[List[str]] = None) -> RealClaude:
-        """Start `claude` in `cwd` (trusted) and wait for its prompt box."""
+    def start(self, cwd: Path, args: Optional[List[str]] = None, env: Optional[Dict[str, str]] = None,
+              ready: bool = True) -> RealClaude:
+        """Start `claude` in `cwd` (trusted) and wait for its prompt box (unless not `ready`: a hint line that
+        shows a shared task list instead of the usual markers); `env` is added to the world's."""
         if cwd not in self.projects:
             self.projects.append(cwd)
         write_client_config(self.home, self.config, self.projects)
-        client = RealClaude(self.binary, cwd, self.env, self.root / f"claude-{len(self.clients)}.pty.log", args)
+        client = RealClaude(self.binary, cwd, {**self.env, **(env or {})},
+                            self.root / f"claude-{len(self.clients)}.pty.log", args)
         self.clients.append(client)
-        client.wait_ready()
+        if ready:
+            client.wait_ready()
         return client
 
     def close(self) -> None:

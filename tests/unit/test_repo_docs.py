@@ -81,3 +81,21 @@ def test_test_modules_never_import_each_other() -> None:
             if name in test_modules:
                 offenders.append(f"{path.relative_to(REPO)} imports {name}")
     assert offenders == []
+
+
+#: A module past this many lines says at its top why it is one piece (a sentence with "400 lines" in its docstring).
+LONG_MODULE = 420
+
+
+def test_every_long_module_says_at_its_top_why_it_is_one_piece() -> None:
+    import ast
+
+    silent = []
+    for path in tracked_files():
+        if path.suffix != ".py" or not path.is_file() or path.relative_to(REPO).parts[0] == "tests":
+            continue
+        text = path.read_text(encoding="utf-8")
+        docstring = " ".join((ast.get_docstring(ast.parse(text)) or "").split())
+        if text.count("\n") > LONG_MODULE and "400 lines" not in docstring:
+            silent.append(f"{path.relative_to(REPO)} ({text.count(chr(10))} lines)")
+    assert silent == []

@@ -223,7 +223,7 @@ def test_merge_sorts_every_source_together_and_counts_only_local_stale(far_regis
     merged = remote.merge(here, [there])
     assert [v.state for v in merged.projects] == [State.ORPHANED, State.STALE, State.OK]
     assert merged.session("boss-1") is not None and merged.session("mine-1") is not None
-    assert merged.stale_count == 1 and remote.local_stale_count(merged) == 0
+    assert merged.stale_count == 1 and merged.local_stale_count == 0
     assert remote.merge(here, []) is here
 
 

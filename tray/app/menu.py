@@ -93,10 +93,6 @@ class MenuItem:
     children: Tuple[MenuItem, ...] = ()
     separator: bool = False
 
-    @property
-    def is_submenu(self) -> bool:
-        return bool(self.children)
-
 
 SEPARATOR = MenuItem(separator=True)
 
@@ -435,7 +431,7 @@ def build_menu(
         items.append(info(f"{count} unreadable registry file{'s' if count != 1 else ''} (see 'orchestray check')"))
     items.append(SEPARATOR)
     # This machine's stale entries: another source's are cleaned from its own projects' submenus.
-    stale = sum(len(v.stale) for v in snapshot.projects if not v.project.source) if snapshot is not None else 0
+    stale = snapshot.local_stale_count if snapshot is not None else 0
     clean_text = f"Clean up {stale} stale entr{'y' if stale == 1 else 'ies'}" if stale else "Clean up stale entries"
     items.append(MenuItem(clean_text, Action(ActionKind.CLEAN), enabled=stale > 0))
     items.append(MenuItem("Refresh now", Action(ActionKind.REFRESH)))
@@ -446,13 +442,6 @@ def build_menu(
     items.append(MenuItem("Open log", Action(ActionKind.OPEN_LOG), enabled=settings.log_available))
     items.append(MenuItem("Quit", Action(ActionKind.QUIT)))
     return tuple(items)
-
-
-def attention_count(snapshot: Optional[Snapshot]) -> int:
-    """Projects that need a person (no orchestrator, handing over, or in conflict)."""
-    if snapshot is None:
-        return 0
-    return sum(1 for view in snapshot.projects if view.state in (State.ORPHANED, State.VACATING, State.CONFLICT))
 
 
 def waiting_count(snapshot: Optional[Snapshot]) -> int:

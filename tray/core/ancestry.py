@@ -91,14 +91,6 @@ def ancestors(pid: Optional[int] = None) -> List[psutil.Process]:
     return found
 
 
-def claude_pid(pid: Optional[int] = None) -> Optional[int]:
-    """Claude Code's PID if it is among our ancestors, else None."""
-    for process in ancestors(pid):
-        if _is_claude(process):
-            return process.pid
-    return None
-
-
 def session_pid(pid: Optional[int] = None) -> int:
     """The PID a registration should carry: Claude Code's, else the process that asked for it.
 

@@ -139,8 +139,3 @@ def merge(local: Snapshot, remotes: Sequence[Snapshot]) -> Snapshot:
     return Snapshot(registry=local.registry, taken_at=time.time(), sessions=tuple(sessions), projects=tuple(views),
                     unreadable=local.unreadable)
 
-
-def local_stale_count(snapshot: Snapshot) -> int:
-    """Stale entries in this machine's registry (the ones the menu's Clean up removes here)."""
-    return sum(len(view.stale) for view in snapshot.projects if not view.project.source)
-

@@ -85,33 +85,6 @@ class StatusReport:
         """Installed, every command runs, no duplicates: nothing for the user to do."""
         return self.installed and not self.broken and all(h.program_exists and h.copies == 1 for h in self.hooks)
 
-    def to_dict(self) -> Dict[str, Any]:
-        return {
-            "settings": self.settings_path,
-            "file": self.written_path,
-            "exists": self.exists,
-            "installed": self.installed,
-            "healthy": self.healthy,
-            "hooks": [
-                {
-                    "event": h.event,
-                    "subcommand": h.subcommand,
-                    "installed": h.installed,
-                    "command": h.command,
-                    "form": h.form,
-                    "program": h.program,
-                    "programExists": h.program_exists,
-                    "current": h.current,
-                    "copies": h.copies,
-                    "problem": h.problem,
-                }
-                for h in self.hooks
-            ],
-            "foreignHooks": self.foreign_hooks,
-            "foreignByEvent": dict(self.foreign_by_event),
-            "misplaced": [{"event": e, "command": c} for e, c in self.misplaced],
-        }
-
     def broken_lines(self) -> List[str]:
         """One line per broken hook, for the CLI's exit 1 and the tray's warning."""
         return [f"{h.event} hook is broken: {h.problem}; run `orchestray hooks install`" for h in self.broken]
