@@ -268,6 +268,33 @@ def test_temp_files_of_a_killed_install_are_removed_by_the_next_run(tmp_path: Pa
     assert json.loads(path.read_text())["model"] == "opus"
 
 
+@posix_only
+def test_a_settings_file_with_a_long_name_gets_backups_and_temp_clean_up_within_the_name_limit(
+    tmp_path: Path,
+) -> None:
+    """The names we derive from the file's (backups, temp files) stay within 255 bytes, and a killed writer's
+    temp file of such a file is still found and removed by the next run."""
+    path = tmp_path / ("s" * 240 + ".json")
+    path.write_bytes(b'{"model": "opus"}\n')
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "ready"
+        os.kill(writer.pid, signal.SIGKILL)
+    finally:
+        writer.kill()
+        writer.wait(timeout=60)
+    [temp] = [name for name in os.listdir(tmp_path) if name.endswith(".tmp")]
+    for _ in range(2):  # the second run backs up the first one's file: two backups, one naming rule
+        done = _cli("hooks", "install", "--settings", str(path), "--form", "shell")
+        assert done.returncode == 0, done.stderr
+        _cli("hooks", "uninstall", "--settings", str(path), "--form", "shell")
+    names = os.listdir(tmp_path)
+    assert temp not in names and not [n for n in names if n.endswith(".tmp")], names
+    backups = [n for n in names if ".orchestray-backup-" in n]
+    assert len(backups) >= 2 and all(len(os.fsencode(n)) <= 255 for n in names), names
+    assert json.loads(path.read_text()) == {"model": "opus"}
+
+
 def test_a_fresh_temp_file_of_a_live_writer_is_left_alone(tmp_path: Path) -> None:
     from tray.hooks.files import remove_stale_temps
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
 
-from tray.core.activity import WAITING, Activity, read_all
+from tray.core.activity import WAITING, Activity, activity_dir, read_all
 from tray.core.entry import ROLE_ORCHESTRATOR, ROLE_VACATING, ROLE_WORKER, Entry, Unreadable
 from tray.core.enums import StrEnum
 from tray.core.liveness import LivenessProbe
@@ -199,19 +199,22 @@ def build_snapshot(
     probe: Optional[LivenessProbe] = None,
     entry_cache: Optional[ReadCache] = None,
     activity_cache: Optional[ReadCache] = None,
+    changes: Optional[Mapping[str, Optional[Set[str]]]] = None,
 ) -> Snapshot:
     """Scan the registry once and derive everything shown to the user. The tray passes its caches of parsed
-    entry and activity files (only changed files are read again); read-modify-write paths never do."""
+    entry and activity files (only changed files are read again) and, while its change watcher misses nothing,
+    what that watcher logged since the last look (`changes`, by folder: then only the files it named are
+    checked, see `ReadCache`); read-modify-write paths never do. Liveness is asked afresh at every look."""
     resolver = resolver or ProjectResolver()
     probe = probe or LivenessProbe()
     # A probe of another kind (a test's stand-in) may have only `alive`.
     alive = getattr(probe, "alive_fast", None) or probe.alive
     resolve = resolver.resolve
-    activities = read_all(registry.directory, activity_cache)
+    activities = read_all(registry.directory, activity_cache, _named(changes, activity_dir(registry.directory)))
     now = time.time()
     sessions: List[Session] = []
     unreadable: List[Unreadable] = []
-    for record in registry.scan(entry_cache):
+    for record in registry.scan(entry_cache, _named(changes, registry.directory)):
         if isinstance(record, Unreadable):
             unreadable.append(record)
             continue
@@ -222,6 +225,13 @@ def build_snapshot(
             activity = refine(activity, record.pid, record.session_id)
         sessions.append(Session(record, live, resolve(record.cwd), activity))
     return snapshot_from_sessions(registry.directory, sessions, unreadable)
+
+
+def _named(changes: Optional[Mapping[str, Optional[Set[str]]]], folder: str) -> Optional[Set[str]]:
+    """The names logged in `folder` (an empty set when nothing was); None when not known: check them all."""
+    if changes is None:
+        return None
+    return changes.get(folder, set())
 
 
 def snapshot_from_sessions(directory: str, sessions: List[Session], unreadable: List[Unreadable]) -> Snapshot:
