@@ -36,7 +36,7 @@ from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional, Sequence
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path[:0] = [REPO, os.path.join(REPO, "tests", "support")]
+sys.path[:0] = [REPO, os.path.join(REPO, "tests", "support"), os.path.dirname(os.path.abspath(__file__))]
 PY = sys.executable
 
 BARE_PYSTRAY = """
@@ -51,6 +51,7 @@ menu = pystray.Menu(pystray.MenuItem("Alpha", noop), pystray.MenuItem("Beta", no
 icon = pystray.Icon("bare", Image.new("RGBA", (64, 64), (40, 160, 60, 255)), "bare", menu)
 def ready(icon):
     icon.visible = True
+    icon.title = "bare icon"  # names the icon's window (pystray sets none at start), to click it
     print("ready", flush=True)
 icon.run(setup=ready)
 """
@@ -223,8 +224,9 @@ class NotifyMonitor:
                 self.cond.wait(left)
 
 
-def bench_desktop(workdir: str, seconds: float, kills: int) -> Dict[str, Any]:
+def bench_desktop(workdir: str, seconds: float, kills: int, opens: int = 10) -> Dict[str, Any]:
     from desktop import missing_tools, start_desktop
+    from menu_open import MenuOpener
 
     missing = missing_tools() + [tool for tool in ("dbus-monitor", "notify-send") if not shutil.which(tool)]
     if missing:
@@ -240,6 +242,8 @@ def bench_desktop(workdir: str, seconds: float, kills: int) -> Dict[str, Any]:
             assert bare.stdout is not None and b"ready" in bare.stdout.readline()
             time.sleep(3)
             result["floor"] = measure(bare.pid, seconds)
+            opener = MenuOpener(desk.env["DISPLAY"])
+            result["floor_open_ms"] = open_menu(opener, desk, "^bare icon$", bare.pid, opens)
             bare.terminate()
             bare.wait(timeout=10)
 
@@ -257,6 +261,9 @@ def bench_desktop(workdir: str, seconds: float, kills: int) -> Dict[str, Any]:
                 result["watcher"] = "yes" if "watching the registry with" in handle.read() else "no (polling)"
             result["steady"] = measure(tray.pid, seconds)
             result["entries"] = len(os.listdir(registry_dir))
+            # The menu of 50 entries opened and closed: how long the user waits, what it costs, what stays.
+            result["open_ms"] = open_menu(opener, desk, "^Orchestray", tray.pid, opens)
+            result["after_opens"] = measure(tray.pid, min(seconds, 20.0))
 
             churn_root = os.path.join(workdir, "projects", "project-000")
             activity = os.path.join(registry_dir, ".activity")
@@ -284,6 +291,8 @@ def bench_desktop(workdir: str, seconds: float, kills: int) -> Dict[str, Any]:
                     processes.kill(churned.pop(0)[1])
 
             result["churn"] = measure(tray.pid, seconds, during=churn)
+            result["write_to_open_ms"] = write_then_open(opener, desk, registry_dir, os.path.join(
+                workdir, "projects", "project-001"), processes, rounds=opens)
             if kills > len(bosses):  # more projects for the kills, added after the windows measured at rest
                 bosses += quiet_registry(registry_dir, os.path.join(workdir, "more-projects"), processes,
                                          projects=kills - len(bosses), prefix="q")
@@ -313,6 +322,51 @@ def bench_desktop(workdir: str, seconds: float, kills: int) -> Dict[str, Any]:
     finally:
         processes.close()
     return result
+
+
+def open_menu(opener: Any, desk: Any, title: str, pid: int, opens: int) -> Dict[str, Any]:
+    """Open the icon's menu `opens` times with a real right click (and close it with Escape): the milliseconds
+    from the press to the menu mapped on the screen, and the CPU the process spent per opening."""
+    import psutil
+
+    x, y = desk.geometry(desk.find_window(title, timeout=30)).center
+    process = psutil.Process(pid)
+    before = process.cpu_times()
+    samples = []
+    for _ in range(opens):
+        took = opener.open_and_close(x, y)
+        if took is None:
+            raise RuntimeError(f"the menu of {title} did not open")
+        samples.append(took)
+        time.sleep(0.3)  # the closed menu let go, as after a person's look
+    after = process.cpu_times()
+    busy = (after.user - before.user) + (after.system - before.system)
+    return dict(summary(samples), cpu_ms=round(1000 * busy / opens, 1))
+
+
+def write_then_open(opener: Any, desk: Any, registry_dir: str, cwd: str, processes: Processes,
+                    rounds: int) -> Dict[str, Any]:
+    """A session registers, and the user opens the menu: from the write to the tray's tooltip saying it (after
+    which any opening shows it: the menu is built from what the tray has read), and from the write to a menu
+    opened right then on the screen (that time plus the opening's)."""
+    window = desk.find_window("^Orchestray", timeout=30)
+    x, y = desk.geometry(window).center
+    to_state, to_menu = [], []
+    for index in range(rounds):
+        process = processes.spawn()
+        live = int(re.search(r"(\d+) live session", opener.window_name(int(window))).group(1))  # type: ignore
+        started = time.perf_counter()
+        write_entry(registry_dir, f"opened-{index}", process.pid, cwd, "worker")
+        said = opener.wait_for_name(int(window), lambda name, want=live + 1: f"{want} live session" in name)
+        if said is None:
+            raise RuntimeError("a registration did not reach the tooltip within 10 s")
+        opened = opener.open_and_close(x, y)
+        if opened is None:
+            raise RuntimeError("the menu did not open")
+        to_state.append((said - started) * 1000)
+        to_menu.append((said - started) * 1000 + opened)
+        time.sleep(0.3)
+    return {"state": summary(to_state), "menu": summary(to_menu)}
 
 
 def summary(samples: Sequence[float]) -> Dict[str, float]:
@@ -454,8 +508,8 @@ def markdown(results: Dict[str, Any]) -> str:
         row(f"{label}: death -> notification (median / max ms, n={death['n']})",
             f"{death['median']} / {death['max']}", "≤ 100", death["max"] <= 100)
         write = part["write_to_menu_ms"]
-        row(f"{label}: registry write -> menu (median / max ms)", f"{write['median']} / {write['max']}", "≤ 100",
-            write["max"] <= 100)
+        row(f"{label}: registry write -> menu built (median / max ms; a menu built ahead: appindicator, Windows, "
+            "macOS)", f"{write['median']} / {write['max']}", "≤ 100", write["max"] <= 100)
         if key == "large":
             row("1,000 sessions: processes watched / open fds", f"{part['watched_pids']} / {part['open_fds']}",
                 "no exhaustion", part["watched_pids"] >= 1000)
@@ -468,6 +522,23 @@ def markdown(results: Dict[str, Any]) -> str:
             ratio = steady["rss_mb"] / floor["rss_mb"]
             row(f"RSS: tray {steady['rss_mb']} MB / bare pystray {floor['rss_mb']} MB", f"{ratio:.2f}x", "≤ 1.05x",
                 ratio <= 1.05)
+            opened, floor_opened, after = desk["open_ms"], desk["floor_open_ms"], desk["after_opens"]
+            row(f"open the {desk['entries']}-entry menu (gtk: built as it opens): right press -> menu on screen, "
+                f"median / max ms, n={opened['n']} (bare pystray's 3 items: {floor_opened['median']} / "
+                f"{floor_opened['max']})", f"{opened['median']} / {opened['max']}", "≤ 100 / ≤ 200",
+                opened["median"] <= 100 and opened["max"] <= 200)
+            row(f"CPU per opening and closing, ms (bare pystray: {floor_opened['cpu_ms']})", opened["cpu_ms"], "-",
+                None)
+            ratio = after["rss_mb"] / floor["rss_mb"]
+            row(f"RSS after {opened['n']} openings: tray {after['rss_mb']} MB / bare pystray {floor['rss_mb']} MB",
+                f"{ratio:.2f}x", "≤ 1.05x", ratio <= 1.05)
+            written = desk.get("write_to_open_ms")
+            if written:
+                state, menu = written["state"], written["menu"]
+                row(f"registry write -> tooltip (median / max ms, n={state['n']})",
+                    f"{state['median']} / {state['max']}", "≤ 100", state["max"] <= 100)
+                row("registry write -> a menu opened then shows it (the above + the opening; median / max ms)",
+                    f"{menu['median']} / {menu['max']}", "≤ 200", menu["max"] <= 200)
             row(f"steady {steady['seconds']} s ({desk['entries']} entries; bare pystray: {floor['wakeups']} "
                 f"wakeups, {floor['cpu_percent']} %): wakeups / CPU %", f"{steady['wakeups']} / "
                 f"{steady['cpu_percent']}", "0 / ≤ 0.02", steady["wakeups"] == 0 and steady["cpu_percent"] <= 0.02)

@@ -32,6 +32,7 @@ from tray.app.config import Config, ConfigStore, state_dir
 from tray.core import actions, events, handover, projectfiles, tasklists, teams, traffic
 from tray.core.events import Offer, OfferKind, short_id
 from tray.core.fmt import one_line
+from tray.core.fsutil import NotOurs
 from tray.core.liveness import LivenessProbe
 from tray.core.log import get_logger
 from tray.core.projects import ProjectResolver, project_name
@@ -57,6 +58,8 @@ QUIET_SAFETY_NET_SECONDS = 600.0
 AGE_REFRESH_SECONDS = 60.0
 #: After a wake, wait this long for the rest of a burst of changes before looking.
 COALESCE_SECONDS = 0.02
+#: What the view is shown: the icon's state, its badge count, the tooltip and the menu (None: not built now).
+Shown = Tuple[str, int, str, Optional[Tuple[menu_model.MenuItem, ...]]]
 
 log = get_logger("tray")
 #: Seconds between checks that the installed Claude Code hooks really run (each check starts a few processes);
@@ -65,7 +68,9 @@ HOOK_CHECK_SECONDS = 300.0
 
 
 class View(Protocol):
-    def show(self, state: str, count: int, title: str, menu: Tuple[menu_model.MenuItem, ...]) -> None: ...
+    """`menu` None: the menu is not built now (a view that builds it as it opens, `menu_on_open`)."""
+
+    def show(self, state: str, count: int, title: str, menu: Optional[Tuple[menu_model.MenuItem, ...]]) -> None: ...
 
     def notify(
         self, title: str, body: str, buttons: Tuple[Button, ...] = (), on_click: Optional[Callable[[], None]] = None
@@ -147,7 +152,7 @@ class TrayController:
         self.snapshot: Optional[Snapshot] = None
         self._told: Optional[Snapshot] = None  # what the last notices were computed from (with remembered sources)
         self.error = ""
-        self.shown: Optional[Tuple[str, int, str, Tuple[menu_model.MenuItem, ...]]] = None
+        self.shown: Optional[Shown] = None
         self.limiter = RateLimiter(self.config.notify_per_minute)
         self.watcher = events.ActivityWatcher(self.config.waiting_notify_after)
         self.claim_watcher = events.ClaimWatcher()
@@ -175,6 +180,10 @@ class TrayController:
         self.watching = False  # events wake the tray; the timed poll is only a safety net
         self._ages_at: Optional[float] = None
         self.ages_on_open = False  # the view refreshes the ages as its menu opens (`refresh_ages`): no clock
+        #: The view builds the menu as it opens and drops it once it closed (`refresh_ages`, `menu_closed`):
+        #: while it is closed, a change shows the icon, badge and tooltip and builds no menu model at all.
+        self.menu_on_open = False
+        self.menu_open = False  # between `refresh_ages` and `menu_closed` of such a view
         self.settled: Optional[Callable[[], None]] = None  # called once, after the first look and hooks check
         #: Other sources (SSH hosts, WSL distributions, containers), each read on its own thread.
         self.source_runner = source_runner or remote_sources.default_runner
@@ -279,18 +288,23 @@ class TrayController:
     def refresh_view(self) -> None:
         """Show the snapshot if anything visible changed. Ages alone count as a change at most once every
         AGE_REFRESH_SECONDS; when something else changed, it is shown with the ages of that last refresh (at
-        most a minute behind, in whole minutes): one menu built per change, not a second one for the ages."""
+        most a minute behind, in whole minutes): one menu built per change, not a second one for the ages.
+        With a view that builds its menu as it opens (`menu_on_open`), no menu is built while it is closed:
+        only the icon, its badge and the tooltip are shown."""
         with self._lock:
             now = time.time()
             if self._ages_at is None or now - self._ages_at >= AGE_REFRESH_SECONDS:
                 self._ages_at = now
-            shown = self._what_to_show(self._ages_at)
+            shown = self._what_to_show(self._ages_at, with_menu=self.menu_open or not self.menu_on_open)
             if shown == self.shown or self.view is None:
                 return
             self.shown = shown
         self.view.show(*shown)
 
-    def _what_to_show(self, now: float) -> Tuple[str, int, str, Tuple[menu_model.MenuItem, ...]]:
+    def _what_to_show(self, now: float, with_menu: bool = True) -> Shown:
+        if not with_menu:
+            return self._state(), menu_model.waiting_count(self.snapshot), menu_model.tooltip(
+                self.snapshot, self.error), None
         settings = menu_model.MenuSettings(
             notifications=self.config.notifications,
             autostart=self.autostart.is_enabled() if self.autostart is not None else None,
@@ -302,13 +316,15 @@ class TrayController:
         )
         menu = menu_model.build_menu(self.snapshot, settings, self.find_file, now=now, error=self.error,
                                      files=self.files, teams=self.teams, memo=self.project_menus)
-        state = State.STALE if self.error else (self.snapshot.state if self.snapshot is not None else State.NONE)
         return (
-            state,
+            self._state(),
             menu_model.waiting_count(self.snapshot),
             menu_model.tooltip(self.snapshot, self.error),
             menu,
         )
+
+    def _state(self) -> str:
+        return State.STALE if self.error else (self.snapshot.state if self.snapshot is not None else State.NONE)
 
     def announce(self, found: List[Any]) -> None:
         """Notify about `found`, at most `notify_per_minute` a minute; called after every poll, even one that
@@ -491,10 +507,24 @@ class TrayController:
 
     def refresh_ages(self) -> None:
         """The menu is about to open (called on the GUI's thread): show it with the ages of now. Nothing is
-        read; only the labels are built again, and the view is told only if one of them changed."""
+        read; only the labels are built again, and the view is told only if one of them changed. For a view
+        that builds its menu as it opens (`menu_on_open`), this is where the menu is built, and it is kept up
+        to date by every change until `menu_closed`."""
         with self._lock:
+            self.menu_open = True
             self._ages_at = None
             self.refresh_view()
+
+    def menu_closed(self) -> None:
+        """The view's menu closed and is being dropped (called on the GUI's thread, after the handler of an
+        item picked in it ran): build no menu until it opens again, and let the model and the project submenus
+        kept for reuse go."""
+        with self._lock:
+            self.menu_open = False
+            if self.menu_on_open:
+                self.project_menus = menu_model.ProjectMenus()
+                if self.shown is not None:
+                    self.shown = (*self.shown[:3], None)  # the view holds no menu now: the next opening builds one
 
     def stop(self) -> None:
         self.stopping.set()
@@ -610,7 +640,7 @@ class TrayController:
         log.info("%s action %s %s%s", action.origin, action.kind, action.argument, " (force)" if action.force else "")
         try:
             self._perform(action)
-        except (actions.ActionRefused, actions.BadInput) as refused:
+        except (actions.ActionRefused, actions.BadInput, NotOurs) as refused:  # NotOurs: a link at our lock
             log.warning("%s refused: %s", action.kind, refused)
             self._say_refused(NOT_DONE_TITLES.get(action.kind, "Orchestray: not done"), str(refused))
         except Exception as error:  # noqa: BLE001

@@ -229,8 +229,10 @@ def _run(args: argparse.Namespace, pystray: Any, registry: Any, log: Any, log_fi
     )
     if getattr(args, "poll_interval", None):
         controller.config.poll_interval = command_line_poll_interval(args.poll_interval)
-    view = PystrayView(pystray, controller.perform, before_open=controller.refresh_ages)
+    view = PystrayView(pystray, controller.perform, before_open=controller.refresh_ages,
+                       after_close=controller.menu_closed)
     controller.ages_on_open = view.refreshes_on_open
+    controller.menu_on_open = view.builds_menu_on_open  # gtk backend: no menu built while it is closed
     controller.settled = _after_the_first_menu
     if not getattr(view.icon, "HAS_MENU", True):
         message = f"the tray backend '{view.backend}' cannot show menus"

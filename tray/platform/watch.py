@@ -455,14 +455,18 @@ SHARED_FILESYSTEMS = ("nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "drvfs", "vi
                       "glusterfs", "afs", "davfs", "lustre", "gpfs", "fuse")
 
 
+MOUNTS_LIMIT = 4 * 1024 * 1024  # bytes of mount table read: thousands of mounts (containers, snaps) fit
+
+
 def local_filesystem(directory: str, mounts: str = "/proc/self/mounts") -> bool:
     """Whether `directory` (or its nearest existing parent) is on a file system of this machine, from the mount
     table: the longest mount point that contains it decides. False when that cannot be told."""
+    from tray.core.fsutil import ReadRefused, read_regular_file
+
     path = os.path.realpath(directory)
-    try:
-        with open(mounts, encoding="utf-8", errors="replace") as handle:
-            table = handle.read().splitlines()
-    except OSError:
+    try:  # the one reader: never blocks, and a mount table past MOUNTS_LIMIT is not read in part
+        table = read_regular_file(mounts, MOUNTS_LIMIT, follow=True).decode("utf-8", "replace").splitlines()
+    except (OSError, ReadRefused):
         return False
     best, kind = "", ""
     for line in table:
