@@ -226,9 +226,14 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(snapshot.status_json())
     else:
+        from tray.core import projectfiles, tasklists, teams
         from tray.summary import render_summary
 
-        sys.stdout.write(render_summary(snapshot))
+        # What the tray's menu shows beside the registry: TRAFFIC.md, HANDOVER.md, task lists, agent teams.
+        files = projectfiles.gather(snapshot)
+        configs = [tasklists.where(s.session_id, tasklists.process_environ(s.entry.pid, s.session_id)).config
+                   for v in snapshot.projects for s in v.live]
+        sys.stdout.write(render_summary(snapshot, files=files, teams=teams.read_all(configs)))
     return EXIT_OK
 
 

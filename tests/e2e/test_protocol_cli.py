@@ -39,3 +39,69 @@ def test_vacate_names_the_handover_and_says_whether_it_is_fresh(tmp_path: Path, 
     said = run_cli(["vacate", "--session-id", ORCH], registry_dir=registry)
     line = said.stdout.splitlines()[1]
     assert line.startswith(f"HANDOVER.md: {handover} (fresh: written ") and line.endswith(" ago, during this session)")
+
+
+WORKER = "3e8a6c55-2222-4aaa-8bbb-000000000002"
+
+
+def test_check_shows_traffic_claims_tasks_handover_age_and_teams(tmp_path: Path):
+    """`orchestray check` says what the tray's menu says beside the registry, for real processes and real files:
+    each session's domain, branch and claimed files from TRAFFIC.md, a file two of them claim, the task list
+    they share (from their own environment) and the task each holds, HANDOVER.md's age, and the agent team
+    whose lead is one of them (a teammate whose liveness cannot be known says "unknown")."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.support.task_files import task, write_list
+
+    registry = str(tmp_path / "reg")
+    project = tmp_path / "delta"
+    (project / ".git").mkdir(parents=True)
+    (project / "TRAFFIC.md").write_text(
+        "# Traffic Control — delta\n\n## Active Sessions\n| Session | Role | Domain | Branch |\n|---|---|---|---|\n"
+        f"| {ORCH[:8]} | orchestrator | auth module | feature/auth |\n| {WORKER[:8]} | worker | dashboard | |\n\n"
+        "## Claimed Files\n| File | Claimed By | Since |\n|---|---|---|\n"
+        f"| app/auth.py | {ORCH[:8]} | 10:30 |\n| app/auth.py | {WORKER[:8]} | 10:50 |\n", encoding="utf-8")
+    before = (project / "TRAFFIC.md").read_bytes()
+    handover = project / "HANDOVER.md"
+    handover.write_text("# Handover\n")
+    old = time.time() - 3 * 3600
+    os.utime(handover, (old, old))
+    config = tmp_path / "claude-config"
+    write_list(config, "delta-tasks", [task("1", "Design the schema", "completed"),
+                                       task("2", "Log-in page", "in_progress", owner=WORKER[:8]), task("3", "Docs")])
+    team = config / "teams" / "delta-team" / "config.json"
+    team.parent.mkdir(parents=True)
+    team.write_text(json.dumps({
+        "name": "delta-team", "leadAgentId": "team-lead@delta-team", "leadSessionId": ORCH,
+        "members": [{"agentId": "team-lead@delta-team", "name": "team-lead", "backendType": "in-process"},
+                    {"agentId": "tester@delta-team", "name": "tester", "tmuxPaneId": "%3", "backendType": "tmux"}]}))
+    env = dict(os.environ, CLAUDE_CODE_TASK_LIST_ID="delta-tasks", CLAUDE_CONFIG_DIR=str(config))
+    sessions = [subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], env=env,
+                                 stdin=subprocess.PIPE) for _ in (ORCH, WORKER)]
+    try:
+        for session_id, process in zip((ORCH, WORKER), sessions):
+            done = run_cli(["register", "--session-id", session_id, "--pid", process.pid, "--cwd", project],
+                           registry_dir=registry)
+            assert done.returncode == 0, done.stderr
+        said = run_cli(["check"], registry_dir=registry)
+        assert said.returncode == 0, said.stderr
+        lines = said.stdout.splitlines()
+        for expected in (
+            f"  {ORCH[:8]}: auth module · feature/auth · claims app/auth.py",
+            f"  {WORKER[:8]}: dashboard · claims app/auth.py",
+            f"  ! app/auth.py claimed by {ORCH[:8]}, {WORKER[:8]}",
+            "  tasks (delta-tasks): 1 open · 1 in progress · 1 done",
+            f"  {WORKER[:8]} holds task #2: Log-in page",
+            "  HANDOVER.md: 3h old",
+            "  lead (orchestrator)  team-lead  alive",
+            "  teammate (worker)    tester  unknown",
+        ):
+            assert expected in lines, said.stdout
+        assert f"team delta-team  {team}" in lines, said.stdout
+        assert (project / "TRAFFIC.md").read_bytes() == before  # read, never written
+    finally:
+        for process in sessions:
+            process.kill()
+            process.wait(timeout=10)

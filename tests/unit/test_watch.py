@@ -487,6 +487,9 @@ def test_a_registry_shared_over_the_network_is_not_trusted_to_events(tmp_path):
     assert not watch.local_filesystem("/mnt/c/Users/me/.claude/active", table)
     assert watch.local_filesystem("/media/my disk/active", table)
     assert not watch.local_filesystem("/anything", str(tmp_path / "no-such-table"))  # cannot tell: not trusted
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(tmp_path / "fifo")
+        assert not watch.local_filesystem("/home/me", str(tmp_path / "fifo"))  # not read, never waited on
 
 
 def test_a_complete_watch_and_ages_refreshed_on_open_leave_only_the_ten_minute_rescan(tmp_path, monkeypatch):

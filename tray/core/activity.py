@@ -97,7 +97,7 @@ def write_activity(
     try:
         fd = _open_folder(registry_dir, folder)
     except NotOurs as refused:
-        warn_once(f"session activity not recorded: {refused}")
+        warn_once(f"session activity not recorded: {refused}", key=str(refused))
         return
     try:
         name = session_id if fd is not None else os.path.join(folder, session_id)
@@ -167,18 +167,20 @@ def read_all(registry_dir: str, cache: Optional[ReadCache] = None,
     try:
         fd = private_dir(folder, create=False)
     except NotOurs as refused:
-        warn_once(f"session activity not shown: {refused}")
+        warn_once(f"session activity not shown: {refused}", key=str(refused))
         return {}
     except OSError:
         return {}
     try:
         if cache is None or changed is None or cache.names is None:
             names = [name for name in os.listdir(fd if fd is not None else folder) if not name.endswith(".tmp")]
+            if cache is not None:
+                cache.keep_only(names)
         else:
-            names = _names_after(cache.names, changed, fd, folder)
+            names = _names_after(cache.names, changed, fd, folder) if changed else cache.names
+            cache.keep_only_after(changed, names)
         if cache is not None:
             cache.names = names
-            cache.keep_only(names)
         found = {}
         for name in names:
             path = name if fd is not None else os.path.join(folder, name)
@@ -229,7 +231,7 @@ def remove_activity(registry_dir: str, session_id: str) -> None:
     try:
         fd = private_dir(folder, create=False)
     except NotOurs as refused:
-        warn_once(f"session activity not removed: {refused}")
+        warn_once(f"session activity not removed: {refused}", key=str(refused))
         return
     except OSError:
         return
