@@ -353,8 +353,7 @@ def cmd_handover(args: argparse.Namespace) -> int:
         return _create_from_template("HANDOVER.md", root)
     found = handover.look(root)
     if not found.exists:
-        return _fail(EXIT_REFUSED, f"no HANDOVER.md in {root} (orchestray handover --create makes one from the "
-                                   "template)")
+        return _fail(EXIT_REFUSED, f"no HANDOVER.md in {root}")  # the tray shows this line for other machines
     if not args.print:
         print(found.path)
         return EXIT_OK
