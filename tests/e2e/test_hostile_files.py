@@ -118,6 +118,27 @@ def test_a_fifo_entry_never_stalls_the_prompt_hook(tmp_path: Path) -> None:
     assert row["error"] == "file is not a regular file"
 
 
+@pytest.mark.parametrize("kind", ["fifo", "folder"])
+def test_a_session_end_leaves_a_fifo_or_folder_under_its_name_alone(tmp_path: Path, kind: str) -> None:
+    """Like `clean`, the session's end never removes what is not an entry; its activity (the prompt) still goes."""
+    registry = tmp_path / "registry"
+    registry.mkdir(mode=0o700)
+    for name in ("s1", "s2"):
+        os.mkfifo(registry / f"{name}.json") if kind == "fifo" else (registry / f"{name}.json").mkdir()
+        activity.write_activity(str(registry), name, activity.WAITING, prompt="my secret words")
+    logs = tmp_path / "logs"
+    hook("session-end", {"session_id": "s1", "reason": "prompt_input_exit"}, registry, logs, session="s1")
+    done = cli(registry, "deregister", "--session-id", "s2")
+    assert done.returncode == 1
+    assert "s2.json is not a regular file; left alone" in one_line_error(done)
+    for name in ("s1", "s2"):
+        mode = os.lstat(registry / f"{name}.json").st_mode
+        assert stat.S_ISFIFO(mode) if kind == "fifo" else stat.S_ISDIR(mode)
+    assert activity.read_all(str(registry)) == {}
+    log = log_text(logs)
+    assert "Traceback" not in log and "s1.json is not a regular file; left alone" in log
+
+
 # --- 2. huge numbers ------------------------------------------------------------------------------------
 
 
@@ -359,6 +380,33 @@ def test_a_planted_lock_link_is_refused_and_nothing_is_created_outside(planted: 
     assert "symbolic link" in line and ".orchestray.lock" in line
     assert fingerprints(outside) == before and not (outside / "lock").exists()
     assert not (registry / "s1.json").exists()
+
+
+def test_a_planted_lock_link_is_one_clear_notice_for_the_tray(planted: Dict[str, Path], procs,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    """The tray's Clean meets the planted lock: one notice that says why, a warning line, no traceback."""
+    import logging
+
+    from tray.app.menu import Action, ActionKind
+
+    registry, outside = planted["registry"], planted["outside"]
+    dead = procs.spawn()
+    live_entry(registry, "dead", dead, outside)
+    procs.kill(dead)
+    (registry / ".orchestray.lock").symlink_to(outside / "lock")
+    view = RecordingView()
+    controller = TrayController(Registry(str(registry)), view=view,
+                                config_store=ConfigStore(str(registry.parent / "c")))
+    logger = logging.getLogger("orchestray")
+    logger.addHandler(caplog.handler)
+    try:
+        controller.perform(Action(ActionKind.CLEAN))
+    finally:
+        logger.removeHandler(caplog.handler)
+    [(title, body)] = [n for n in view.notified if "symbolic link" in n[1]]
+    assert title == "Orchestray: not cleaned" and ".orchestray.lock" in body
+    assert not any(r.exc_info for r in caplog.records)
+    assert (registry / "dead.json").exists() and not (outside / "lock").exists()
 
 
 def test_a_planted_lock_link_is_one_log_line_for_the_hook(planted: Dict[str, Path]) -> None:

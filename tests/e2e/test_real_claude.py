@@ -128,6 +128,10 @@ def test_clear_keeps_orchestrator_worker_vacating_and_started_at(claude_world: C
     assert claude_world.entry_of(first)["role"] == "vacating"  # type: ignore[index]
     first_entry = _clear(claude_world, first, first_entry)
     assert first_entry["role"] == "vacating"
+    mark = first.prompt("who am i now")  # the new conversation is told it is handing over
+    request = claude_world.api.wait_for(lambda r: r.kind == "main" and "who am i now" in r.last_user_text, 60, "who")
+    assert "you are VACATING project" in json.dumps(request.body) and "ORCHESTRATOR" not in json.dumps(request.body)
+    first.wait_for("Done.", since=mark)
     view = claude_world.status()["projects"][0]
     assert (view["state"], view["suggested"]) == ("vacating", second_entry["sessionId"])
 
@@ -191,6 +195,8 @@ def _clear(world: ClaudeWorld, client: RealClaude, old: Dict[str, Any]) -> Dict[
     new = world.wait_entry(client, "a new session id after /clear", lambda e: e["sessionId"] != old["sessionId"])
     assert new["startedAt"] == old["startedAt"] and new["pid"] == old["pid"]
     assert [e["sessionId"] for e in world.entries()].count(old["sessionId"]) == 0
+    wait_until(lambda: not (world.registry / ".activity" / old["sessionId"]).exists(), 60,
+               "the old id's activity (its last prompt) to go with its entry")
     return new
 
 

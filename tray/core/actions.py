@@ -141,12 +141,18 @@ def register(
 
 
 def deregister(registry: Registry, session_id: str) -> bool:
-    """Remove a session's own entry (it is ending), and its activity. True if there was an entry."""
+    """Remove a session's own entry (it is ending), and its activity. True if there was an entry.
+
+    A FIFO, a folder or a device under the entry's name is not an entry anybody wrote: like `clean`, we leave it
+    alone and say so (`NotOurs`: one line), after removing the activity (the session did end).
+    """
     check_session_id(session_id)
     with registry.lock():
-        removed = registry.remove(session_id)
         remove_activity(registry.directory, session_id)
-        return removed
+        path = registry.path_for(session_id)
+        if os.path.lexists(path) and not _movable(path):
+            raise NotOurs(f"{path} is not a regular file; left alone (not an entry Orchestray can remove)")
+        return registry.remove(session_id)
 
 
 def _live_session(snapshot: Snapshot, session_id: str) -> Session:

@@ -97,7 +97,7 @@ def write_activity(
     try:
         fd = _open_folder(registry_dir, folder)
     except NotOurs as refused:
-        warn_once(f"session activity not recorded: {refused}")
+        warn_once(f"session activity not recorded: {refused}", key=str(refused))
         return
     try:
         name = session_id if fd is not None else os.path.join(folder, session_id)
@@ -167,7 +167,7 @@ def read_all(registry_dir: str, cache: Optional[ReadCache] = None,
     try:
         fd = private_dir(folder, create=False)
     except NotOurs as refused:
-        warn_once(f"session activity not shown: {refused}")
+        warn_once(f"session activity not shown: {refused}", key=str(refused))
         return {}
     except OSError:
         return {}
@@ -229,7 +229,7 @@ def remove_activity(registry_dir: str, session_id: str) -> None:
     try:
         fd = private_dir(folder, create=False)
     except NotOurs as refused:
-        warn_once(f"session activity not removed: {refused}")
+        warn_once(f"session activity not removed: {refused}", key=str(refused))
         return
     except OSError:
         return

@@ -428,6 +428,11 @@ def role_context(registry, entry) -> str:
             f"Coordinate through TRAFFIC.md in {session.project.root}; before your context fills up, write "
             "HANDOVER.md there and run `orchestray vacate`."
         )
+    if entry.role == "vacating":  # e.g. after `/clear`: the new conversation must know it is handing over
+        return (
+            f"Orchestray: you are VACATING project {name}: you handed over as its orchestrator and wait until a "
+            f"worker is promoted. Keep HANDOVER.md in {session.project.root} current; take on no new work."
+        )
     holder = view.orchestrator if view else None
     who = f"{holder.session_id} (pid {holder.entry.pid})" if holder else "none live"
     return (
