@@ -24,10 +24,11 @@ and ends every process it starts by PID.
 * ``claude``: the real Claude Code (from ``--claude``, or the npm package installed under ``--npm-prefix``) in
   print mode (``claude -p``: no terminal needed, so the same on Windows, where there is no pseudo-terminal)
   against the stand-in Messages API of tests/support/claude_api.py, with Orchestray's hooks installed in its
-  settings.json. Passes when the model's request carries the SessionStart context (the hook ran, registered
-  the session and told it its role), the session's entry names Claude Code's own process while the answer is
-  held back (ancestry found the native binary), the answer is printed, the entry is gone afterwards (SessionEnd
-  ran) and the hook log holds no error.
+  settings.json, installed with that Claude Code first on PATH as for a user (so in the form it understands:
+  exec form from 2.1.139, which the check requires). Passes when the model's request carries the SessionStart
+  context (the hook ran, registered the session and told it its role), the session's entry names Claude Code's
+  own process while the answer is held back (ancestry found the native binary), the answer is printed, the
+  entry is gone afterwards (SessionEnd ran) and the hook log holds no error.
 * ``screenshot``: starts the tray program, waits (with a deadline) until its log says the tray started, takes
   a screenshot of the whole screen with Pillow's ``ImageGrab`` (Windows, macOS, X11), checks the tray is still
   running, then ends it by PID. The screenshot is for a person to look at (a CI artifact).
@@ -44,6 +45,7 @@ import argparse
 import glob
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -65,6 +67,8 @@ EVENTS = (
     ("SessionEnd", ""),
 )
 LOG_NAMES = ("hooks.log", "orchestray.log")
+#: The first Claude Code with exec-form hooks (program + args, no shell), which `hooks install` must then write.
+EXEC_FORM_SINCE = (2, 1, 139)
 
 
 class CheckFailed(Exception):
@@ -276,11 +280,20 @@ def check_claude(cli: Sequence[str], claude: str, root: Path) -> None:
     project.mkdir(exist_ok=True)
     api_key = "sk-ant-dummy"
     write_client_state(home, config_dir, project, api_key)
+    # This Claude Code first on PATH, as for a user: `hooks install` asks it which hook form it understands.
+    env["PATH"] = os.pathsep.join([os.path.dirname(os.path.abspath(claude)), env.get("PATH", "")])
+    version = subprocess.run([claude, "--version"], capture_output=True, text=True, timeout=120, env=env)
+    say(f"Claude Code {version.stdout.strip() or version.stderr.strip()}")
     done = subprocess.run(list(cli) + ["hooks", "install"], env=env, capture_output=True, text=True, timeout=120)
     if done.returncode != 0:
         raise CheckFailed(f"hooks install exited {done.returncode}: {done.stderr.strip()}")
-    version = subprocess.run([claude, "--version"], capture_output=True, text=True, timeout=120, env=env)
-    say(f"Claude Code {version.stdout.strip() or version.stderr.strip()}")
+    settings = config_dir / "settings.json"
+    hooks = [hook for found in installed_hooks(settings).values() for hook in found] if settings.is_file() else []
+    forms = sorted({"exec" if "args" in hook else "shell" for hook in hooks})
+    say(f"hooks installed in {' and '.join(forms) or 'no'} form")
+    match = re.search(r"(\d+)\.(\d+)\.(\d+)", version.stdout)
+    if hooks and match and tuple(int(n) for n in match.groups()) >= EXEC_FORM_SINCE and forms != ["exec"]:
+        raise CheckFailed(f"this Claude Code has exec-form hooks, yet hooks install wrote {forms} form")
     with StandInAPI() as api:
         answer = api.when("orchestray-ci", Slow(text="ORCHESTRAY-CI-ANSWER", limit=120.0))
         env.update(HOME=str(home), USERPROFILE=str(home), ANTHROPIC_API_KEY=api_key, ANTHROPIC_BASE_URL=api.url,

@@ -382,6 +382,33 @@ def test_a_planted_lock_link_is_refused_and_nothing_is_created_outside(planted: 
     assert not (registry / "s1.json").exists()
 
 
+def test_a_planted_lock_link_is_one_clear_notice_for_the_tray(planted: Dict[str, Path], procs,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    """The tray's Clean meets the planted lock: one notice that says why, a warning line, no traceback."""
+    import logging
+
+    from tray.app.menu import Action, ActionKind
+
+    registry, outside = planted["registry"], planted["outside"]
+    dead = procs.spawn()
+    live_entry(registry, "dead", dead, outside)
+    procs.kill(dead)
+    (registry / ".orchestray.lock").symlink_to(outside / "lock")
+    view = RecordingView()
+    controller = TrayController(Registry(str(registry)), view=view,
+                                config_store=ConfigStore(str(registry.parent / "c")))
+    logger = logging.getLogger("orchestray")
+    logger.addHandler(caplog.handler)
+    try:
+        controller.perform(Action(ActionKind.CLEAN))
+    finally:
+        logger.removeHandler(caplog.handler)
+    [(title, body)] = [n for n in view.notified if "symbolic link" in n[1]]
+    assert title == "Orchestray: not cleaned" and ".orchestray.lock" in body
+    assert not any(r.exc_info for r in caplog.records)
+    assert (registry / "dead.json").exists() and not (outside / "lock").exists()
+
+
 def test_a_planted_lock_link_is_one_log_line_for_the_hook(planted: Dict[str, Path]) -> None:
     registry, outside = planted["registry"], planted["outside"]
     (registry / ".orchestray.lock").symlink_to(outside / "lock")

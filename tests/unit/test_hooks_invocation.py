@@ -407,3 +407,50 @@ def test_the_form_follows_what_the_installed_claude_says(tmp_path: Path, says: s
     assert detect_form(str(program)) == form
     assert claude_program({"PATH": str(tmp_path), "HOME": str(tmp_path / "nohome")}) == str(program)
     assert claude_program({"PATH": str(tmp_path / "empty"), "HOME": str(tmp_path / "nohome")}) is None
+
+
+# ------------------------------------------------------- Windows without Git Bash: Claude Code's PowerShell
+
+
+def test_windows_shell_form_runs_under_git_bash_when_there_is_one(tmp_path: Path) -> None:
+    from tray.hooks.invocation import claude_argv
+
+    bash = tmp_path / "Git" / "bin" / "bash.exe"
+    bash.parent.mkdir(parents=True)
+    bash.write_bytes(b"")
+    entry = hook_entry([WINDOWS_PYTHON, "-c", launch.HOOK_BOOTSTRAP, WINDOWS_ROOT], "prompt", FORM_SHELL, windows=True)
+    environ = {"CLAUDE_CODE_GIT_BASH_PATH": str(bash), "PATH": str(tmp_path / "none")}
+    assert claude_argv(entry, windows=True, environ=environ) == [str(bash), "-c", entry["command"]]
+    exec_entry = hook_entry([WINDOWS_PYTHON, "-c", launch.HOOK_BOOTSTRAP], "prompt", FORM_EXEC, windows=True)
+    assert claude_argv(exec_entry, windows=True, environ={})[0] == WINDOWS_PYTHON  # exec form: no shell at all
+
+
+def test_windows_shell_form_without_git_bash_runs_under_powershell_as_claude_code_does(tmp_path: Path) -> None:
+    """Claude Code 2.1.120+ falls back to PowerShell without Git Bash; `hooks status` must probe it that way
+    (where the shell form's quoted program is a parse error), not as a direct spawn that would pass."""
+    from tray.hooks.invocation import POWERSHELL_OPTIONS, claude_argv
+
+    entry = hook_entry([WINDOWS_PYTHON, "-c", launch.HOOK_BOOTSTRAP], "stop", FORM_SHELL, windows=True)
+    nowhere = {"PATH": str(tmp_path / "none"), "SystemRoot": "C:\\Windows", "ProgramFiles": str(tmp_path / "pf")}
+    argv = claude_argv(entry, windows=True, environ=nowhere)
+    assert argv == ["C:\\Windows/System32/WindowsPowerShell/v1.0/powershell.exe".replace("/", os.sep),
+                    *POWERSHELL_OPTIONS, entry["command"]]
+    pwsh = tmp_path / "pf" / "PowerShell" / "7" / "pwsh.exe"
+    pwsh.parent.mkdir(parents=True)
+    pwsh.write_bytes(b"")
+    assert claude_argv(entry, windows=True, environ=nowhere)[0] == str(pwsh)  # PowerShell 7 first
+
+
+@posix_only
+def test_a_hook_failing_under_powershell_says_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tray.hooks import invocation
+
+    shell = tmp_path / "powershell.exe"  # a stand-in that fails as PowerShell does on `'C:/…' 'hook' …`
+    shell.write_text("#!/bin/sh\necho \"ParserError: Unexpected token ''hook'' in expression\" >&2\nexit 1\n")
+    shell.chmod(0o755)
+    monkeypatch.setattr(invocation, "claude_argv", lambda hook: [str(shell), "-Command", hook["command"]])
+    entry = hook_entry([WINDOWS_PYTHON, "-c", launch.HOOK_BOOTSTRAP], "stop", FORM_SHELL, windows=True)
+    result = invocation.probe(entry, "stop")
+    assert not result.ok
+    assert "Unexpected token" in result.problem and "install Git for Windows" in result.problem
+    assert "2.1.139" in result.problem and "\n" not in result.problem

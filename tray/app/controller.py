@@ -32,6 +32,7 @@ from tray.app.config import Config, ConfigStore, state_dir
 from tray.core import actions, events, handover, projectfiles, tasklists, teams, traffic
 from tray.core.events import Offer, OfferKind, short_id
 from tray.core.fmt import one_line
+from tray.core.fsutil import NotOurs
 from tray.core.liveness import LivenessProbe
 from tray.core.log import get_logger
 from tray.core.projects import ProjectResolver, project_name
@@ -635,7 +636,7 @@ class TrayController:
         log.info("%s action %s %s%s", action.origin, action.kind, action.argument, " (force)" if action.force else "")
         try:
             self._perform(action)
-        except (actions.ActionRefused, actions.BadInput) as refused:
+        except (actions.ActionRefused, actions.BadInput, NotOurs) as refused:  # NotOurs: a link at our lock
             log.warning("%s refused: %s", action.kind, refused)
             self._say_refused(NOT_DONE_TITLES.get(action.kind, "Orchestray: not done"), str(refused))
         except Exception as error:  # noqa: BLE001
