@@ -496,3 +496,39 @@ def test_a_look_that_failed_is_followed_by_a_full_look(tmp_path: Path, procs, mo
     assert controller.snapshot.session("worker") is not None
     assert controller.full_looks == 2  # the look after the failure read everything
 
+
+
+def test_a_look_with_changes_reuses_sessions_and_asks_the_os_only_about_entries_not_settled(tmp_path: Path, procs,
+                                                                                           monkeypatch):
+    """Between looks that read everything, a dead entry whose reference time lies well before the last look is
+    not asked about again (no process started since can be the one that registered); one registered a moment
+    ago is, and so is every live one."""
+    from tray.core import liveness
+    from tray.core.snapshot import SnapshotMemo
+
+    registry = Registry(str(tmp_path / "reg"))
+    shop = tmp_path / "shop"
+    shop.mkdir()
+    old_dead, new_dead, alive = procs.many(3)
+    procs.kill(old_dead)
+    procs.kill(new_dead)
+    reg = Path(registry.directory)
+    reg.mkdir()
+    hour_ago = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3600))
+    (reg / "old.json").write_text(json.dumps({"pid": old_dead.pid, "startedAt": hour_ago, "sessionId": "old",
+                                              "cwd": str(shop), "role": "worker"}))
+    (reg / "new.json").write_text(entry_json("new", alive.pid, str(shop)).replace(str(alive.pid), str(new_dead.pid)))
+    (reg / "live.json").write_text(entry_json("live", alive.pid, str(shop), "orchestrator"))
+    asked: List[int] = []
+    created = liveness.process_create_time
+    monkeypatch.setattr(liveness, "process_create_time", lambda pid: asked.append(pid) or created(pid))
+    monkeypatch.setattr(liveness, "pid_gone", lambda pid: asked.append(pid) or False)
+    memo, resolver = SnapshotMemo(), ProjectResolver()
+    caches = (ReadCache(racy_seconds=0.0), ReadCache(racy_seconds=0.0))
+    first = build_snapshot(registry, resolver, LivenessProbe(), *caches, None, memo)
+    assert sorted(set(asked)) == sorted({old_dead.pid, new_dead.pid, alive.pid})
+    asked.clear()
+    second = build_snapshot(registry, resolver, LivenessProbe(), *caches, {}, memo)
+    assert old_dead.pid not in asked and new_dead.pid in asked and alive.pid in asked
+    assert second == first == build_snapshot(Registry(registry.directory))
+    assert second.session("old") is first.session("old") and second.projects[0] is first.projects[0]

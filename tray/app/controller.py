@@ -39,7 +39,7 @@ from tray.core.projects import ProjectResolver, project_name
 from tray.core.readcache import ReadCache
 from tray.core.registry import Registry
 from tray.core.remote import merge
-from tray.core.snapshot import Session, Snapshot, State, build_snapshot
+from tray.core.snapshot import Session, Snapshot, SnapshotMemo, State, build_snapshot
 from tray.core.sources import from_config
 from tray.platform.focus_base import FocusResult
 from tray.platform.notify import Button
@@ -164,6 +164,8 @@ class TrayController:
         #: processes and folders last given to the watcher.
         self._gathered: projectfiles.Gathered = {}
         self._team_configs: Tuple[str, ...] = ()
+        self._configs: Tuple[Tuple[Tuple[int, str], ...], Tuple[str, ...]] = ((), ())  # live processes -> configs
+        self.snapshot_memo = SnapshotMemo()
         self._watch_asked: Tuple[Tuple[int, ...], Tuple[str, ...]] = ((), ())
         self._looked = False  # a look succeeded: the next may read only what changed
         self._full_at = 0.0  # time.monotonic() of the last look that read everything
@@ -202,7 +204,7 @@ class TrayController:
             try:
                 known = self.change_watcher.known_alive() if self.watching and self.change_watcher else None
                 snapshot = build_snapshot(self.registry, self.resolver, LivenessProbe(known=known),
-                                          self.entry_cache, self.activity_cache, changes)
+                                          self.entry_cache, self.activity_cache, changes, self.snapshot_memo)
                 self.error = ""
                 # The other sources as their pollers last left them: never waited for here. The menu shows those
                 # that answer; notices compare what each source said last, so an outage is not a change.
@@ -228,9 +230,11 @@ class TrayController:
             self._keep_traffic_current(snapshot, files)
             found += self.claim_watcher.check(projectfiles.clashes(snapshot, files))
             live = [s for v in snapshot.projects for s in v.live]
-            configs = tuple(dict.fromkeys(
-                tasklists.where(s.session_id, tasklists.process_environ(s.entry.pid, s.session_id)).config
-                for s in live))
+            processes = tuple((s.entry.pid, s.session_id) for s in live)
+            if processes != self._configs[0]:  # the config folders of the live sessions, asked when they change
+                self._configs = (processes, tuple(dict.fromkeys(
+                    tasklists.where(sid, tasklists.process_environ(pid, sid)).config for pid, sid in processes)))
+            configs = self._configs[1]
             if changes is None or configs != self._team_configs or _touches(changes, team_folders(configs)):
                 self.teams = tuple(teams.read_all(configs))
                 self._team_configs = configs

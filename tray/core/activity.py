@@ -174,11 +174,13 @@ def read_all(registry_dir: str, cache: Optional[ReadCache] = None,
     try:
         if cache is None or changed is None or cache.names is None:
             names = [name for name in os.listdir(fd if fd is not None else folder) if not name.endswith(".tmp")]
+            if cache is not None:
+                cache.keep_only(names)
         else:
-            names = _names_after(cache.names, changed, fd, folder)
+            names = _names_after(cache.names, changed, fd, folder) if changed else cache.names
+            cache.keep_only_after(changed, names)
         if cache is not None:
             cache.names = names
-            cache.keep_only(names)
         found = {}
         for name in names:
             path = name if fd is not None else os.path.join(folder, name)

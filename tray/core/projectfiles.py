@@ -61,7 +61,8 @@ def followed_folders(view: ProjectView, files: Optional[ProjectFiles]) -> List[s
     return sorted(folder for folder in folders if folder)
 
 
-Gathered = Dict[str, Tuple[Tuple[object, ...], ProjectFiles, List[str]]]
+#: By project key: what its files were gathered for (`inputs`), the files, the folders followed, and the view.
+Gathered = Dict[str, Tuple[Tuple[object, ...], ProjectFiles, List[str], ProjectView]]
 
 
 def update(snapshot: Snapshot, kept: Gathered, changes: Optional[Mapping[str, object]]) -> Gathered:
@@ -73,13 +74,13 @@ def update(snapshot: Snapshot, kept: Gathered, changes: Optional[Mapping[str, ob
     for view in snapshot.projects:
         if not view.live:
             continue
-        wanted = inputs(view)
         old = kept.get(view.key)
+        wanted = old[0] if old is not None and old[3] is view else inputs(view)  # the same view: the same inputs
         if changes is not None and old is not None and old[0] == wanted and not any(f in changes for f in old[2]):
-            fresh[view.key] = (wanted, _rematch(view, old[1]), old[2])
+            fresh[view.key] = (wanted, _rematch(view, old[1]), old[2], view)
             continue
         found = gather_project(view)
-        fresh[view.key] = (wanted, found, followed_folders(view, found))
+        fresh[view.key] = (wanted, found, followed_folders(view, found), view)
     return fresh
 
 

@@ -91,6 +91,12 @@ class ReadCache:
         else:
             self._kept[name] = (identity(info), result)
 
+    def keep_only_after(self, changed: Iterable[str], names: List[str]) -> None:
+        """`keep_only(names)` when only the `changed` names may have left the folder (cheaper: no full pass)."""
+        for name in changed:
+            if name in self._kept and name not in names:
+                del self._kept[name]
+
     def keep_only(self, names: Iterable[str]) -> None:
         """Forget every file not in `names` (those no longer in the folder): the cache never outgrows it."""
         wanted = set(names)

@@ -73,10 +73,13 @@ class Registry:
         """
         if cache is None:
             return [self.read_file(name) for name in self.file_names()]
-        names = self.file_names() if changed is None or cache.names is None else self._names_after(cache.names,
-                                                                                                   changed)
+        if changed is None or cache.names is None:
+            names = self.file_names()
+            cache.keep_only(names)
+        else:
+            names = self._names_after(cache.names, changed) if changed else cache.names
+            cache.keep_only_after(changed, names)
         cache.names = names
-        cache.keep_only(names)
         records = []
         for name in names:
             if changed is not None and name not in changed:

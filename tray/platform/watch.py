@@ -207,6 +207,7 @@ class LinuxWatcher(WatcherThread):
         self._created: Dict[int, float] = {}  # pid -> creation time of the process its pidfd holds
         self._extra: Set[str] = set()  # folders outside the registry worth a wake (kept once added)
         self._refused: Set[str] = set()  # folders whose watch the kernel refused (said once)
+        self._settled = False  # every folder asked for is watched or waited for (nothing to try again)
         self._pid_trouble = False
         self._local = False  # is the registry on a file system whose changes inotify reports (set at start)
 
@@ -230,6 +231,9 @@ class LinuxWatcher(WatcherThread):
     def watch_folders(self, extra: Iterable[str] = ()) -> bool:
         """Watch the registry, its sub-folders and `extra`; wait for those missing (called again when one may
         have appeared). True when a folder not watched before is watched now."""
+        extra = [folder for folder in extra if folder not in self._extra]
+        if self._settled and not extra:
+            return False  # every folder asked for is watched or waited for: events say when that changes
         self._extra.update(extra)
         wanted = [self.directory] + [os.path.join(self.directory, sub) for sub in WATCHED_SUBFOLDERS]
         wanted += sorted(self._extra)
@@ -237,6 +241,7 @@ class LinuxWatcher(WatcherThread):
         with self._lock:
             if self._inotify < 0:
                 return False
+            self._settled = False
             for _ in range(_AWAIT_PASSES):
                 absent = []
                 for folder in wanted:
@@ -258,7 +263,11 @@ class LinuxWatcher(WatcherThread):
                     added = True
                     self.note_all()  # what changed in it before now was never told: the next look reads all
                 if not self._await(absent):
-                    break  # nothing appeared while the ancestors' watches were added
+                    # Nothing appeared while the ancestors' watches were added: settled, unless a folder could
+                    # not be waited for (no ancestor exists) or its watch was refused (then it is asked again).
+                    self._settled = all(nearest_existing(folder)[0] for folder in absent) and not any(
+                        folder in self._refused for folder in wanted)
+                    break
         return added
 
     def _await(self, missing: List[str]) -> bool:
@@ -411,6 +420,8 @@ class LinuxWatcher(WatcherThread):
                 elif watched:
                     reasons.add("file")
                 # else: something else changed beside a folder we wait for: nobody is woken for it
+        if look_again:
+            self._settled = False  # a folder watched or waited for came or went: add the watches again
         if look_again and self.watch_folders():
             reasons.add("folder")
         return reasons
