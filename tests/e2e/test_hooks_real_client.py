@@ -33,7 +33,8 @@ from typing import Dict, List
 import pytest
 from broken_install import ThrowAwayInstall
 from claude_api import Text
-from real_claude import ClaudeWorld, require_claude, wait_until
+from full_disk import FullDiskUnavailable, full_filesystem
+from real_claude import REQUIRE_ENV, ClaudeWorld, require_claude, wait_until
 
 from tray.hooks.events import HOOK_EVENTS
 from tray.hooks.invocation import FORM_EXEC, detect_form
@@ -123,6 +124,40 @@ def test_a_broken_install_never_blocks_the_real_client(
 def test_the_real_client_says_it_has_exec_form_hooks() -> None:
     """`hooks install --form auto` asks `claude --version`: the pinned client must get the exec form."""
     assert detect_form(require_claude()) == FORM_EXEC
+
+
+def test_a_full_disk_never_blocks_the_real_client(claude_world: ClaudeWorld, tmp_path: Path) -> None:
+    """The registry and the log on a full file system: sessions start, prompts are answered and turns end, and
+    nothing half-written is left behind (no entry, no temporary file; an unreadable entry would be a corrupt one).
+    The same for every hook, run exactly as Claude Code runs it, is in `test_hooks_never_block.py`."""
+    try:
+        disk = full_filesystem(tmp_path / "full", folders=("registry", "logs"))
+        mount = disk.__enter__()
+    except FullDiskUnavailable as missing:
+        if os.environ.get(REQUIRE_ENV) == "1" or os.environ.get("ORCHESTRAY_REQUIRE_DESKTOP") == "1":
+            pytest.fail(f"{missing} (run the tests as root, or with password-less sudo)")
+        pytest.skip(str(missing))
+    try:
+        claude_world.registry, claude_world.logs = mount / "registry", mount / "logs"
+        project = tmp_path / "project"
+        project.mkdir()
+        first = claude_world.start(project)
+        answered_and_ended(claude_world, first, "hello-full", "ANSWER-FULL")
+        assert claude_world.entries() == []  # the disk is full indeed: SessionStart could not register it
+        second = claude_world.start(project)
+        answered_and_ended(claude_world, second, "hello-second", "ANSWER-SECOND")
+        first.slash("/exit")
+        assert first.wait_exit() == 0
+        second.process.terminate()  # SIGTERM: SessionEnd runs too
+        second.wait_exit()
+        files = sorted(str(p.relative_to(mount)) for p in mount.rglob("*") if p.is_file())
+        assert [name for name in files if name.endswith(".json") or ".tmp" in name or "tmp." in name] == [], files
+    finally:
+        for client in claude_world.clients:  # ended by PID before the unmount (the world closes their terminals)
+            if client.process.poll() is None:
+                client.process.kill()
+                client.process.wait(timeout=60)
+        disk.__exit__(None, None, None)
 
 
 #: A settings file as a person might have written it: tabs, objects on one line, a SessionStart hook of their own.
