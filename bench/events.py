@@ -2,8 +2,10 @@
 
 1. **At rest** [RSS ≤ 1.05x a bare pystray icon; 0 wakeups and ≤ 0.02 % CPU over 60 s steady; ≤ 0.1 % while
    sessions start and prompt]: the real tray (`python -m tray tray`, gtk backend, Xvfb + trayer + dunst, 50
-   entries in 10 projects, every project `ok`) against a bare pystray icon with a 3-item menu started the same
-   way in the same run (GDK_GL=disable for both, as the tray sets it). Wakeups are the context switches of all
+   entries in 10 projects, every project `ok`) against a bare pystray icon with a 3-item menu (one of them a
+   checked item, as the tray's "Notifications") started the same way in the same run (GDK_GL=disable for both,
+   as the tray sets it). The RSS at rest is before any menu opened; after both menus were opened and closed
+   (real right clicks, `bench/menu_open.py`) it is measured again. Wakeups are the context switches of all
    the process's threads (`/proc/PID/task/*/status`). "Steady" is a window with nothing happening; "churn" a
    window in which sessions register, prompt (activity files) and leave every few seconds.
 2. **Kill -> notification** [median ≤ 50 ms, p99 ≤ 250 ms over 20 kills]: a session's process is killed and the
@@ -12,6 +14,13 @@
 3. **Registry write -> menu** [≤ 100 ms] and **1,000 live sessions** [no descriptor exhaustion; a death
    noticed in ≤ 100 ms]: the tray's controller in this process with the platform's real watcher and a view
    that records when it is asked to show a new menu or notify; 1,000 real `sleep` processes.
+
+4. **Opening the menu** [the user must not wait: median ≤ 100 ms, the longest ≤ 200 ms; on the gtk backend the
+   menu is built as it opens]: a real right press on the icon (XTest) to the menu's window mapped (MapNotify),
+   ten times, and the CPU the process spent per opening and closing; the bare icon's opening is the floor.
+   **Registry write -> what the user sees** [≤ 100 ms]: a session registers; the time until the tray's tooltip
+   says it (the icon window's name), and until a menu opened right then is on the screen (built from what the
+   tray read, so it shows the session).
 
 Run through `bench/bench.py --only events` (or `python bench/events.py`); about 3 minutes (`--quick`: 1).
 
@@ -46,7 +55,9 @@ import pystray
 os.environ.pop("GDK_GL", None)
 from PIL import Image
 noop = lambda icon, item: None
-menu = pystray.Menu(pystray.MenuItem("Alpha", noop), pystray.MenuItem("Beta", noop),
+# A checked item as the tray's "Notifications": GTK draws its check mark from the theme's SVG, through librsvg
+# (about 9 MB resident once a menu showing one opened, in any GTK program).
+menu = pystray.Menu(pystray.MenuItem("Alpha", noop), pystray.MenuItem("Notifications", noop, checked=lambda item: True),
                     pystray.MenuItem("Quit", lambda icon, item: icon.stop()))
 icon = pystray.Icon("bare", Image.new("RGBA", (64, 64), (40, 160, 60, 255)), "bare", menu)
 def ready(icon):
@@ -244,6 +255,7 @@ def bench_desktop(workdir: str, seconds: float, kills: int, opens: int = 10) -> 
             result["floor"] = measure(bare.pid, seconds)
             opener = MenuOpener(desk.env["DISPLAY"])
             result["floor_open_ms"] = open_menu(opener, desk, "^bare icon$", bare.pid, opens)
+            result["floor_after_opens"] = measure(bare.pid, min(seconds, 20.0))
             bare.terminate()
             bare.wait(timeout=10)
 
@@ -529,9 +541,10 @@ def markdown(results: Dict[str, Any]) -> str:
                 opened["median"] <= 100 and opened["max"] <= 200)
             row(f"CPU per opening and closing, ms (bare pystray: {floor_opened['cpu_ms']})", opened["cpu_ms"], "-",
                 None)
-            ratio = after["rss_mb"] / floor["rss_mb"]
-            row(f"RSS after {opened['n']} openings: tray {after['rss_mb']} MB / bare pystray {floor['rss_mb']} MB",
-                f"{ratio:.2f}x", "≤ 1.05x", ratio <= 1.05)
+            floor_after = desk["floor_after_opens"]
+            ratio = after["rss_mb"] / floor_after["rss_mb"]
+            row(f"RSS after {opened['n']} openings of each menu: tray {after['rss_mb']} MB / bare pystray "
+                f"{floor_after['rss_mb']} MB", f"{ratio:.2f}x", "≤ 1.05x", ratio <= 1.05)
             written = desk.get("write_to_open_ms")
             if written:
                 state, menu = written["state"], written["menu"]

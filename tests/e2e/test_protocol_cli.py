@@ -25,7 +25,8 @@ def test_vacate_names_the_handover_and_says_whether_it_is_fresh(tmp_path: Path, 
     assert said.returncode == 0, said.stderr
     assert said.stdout.splitlines() == [
         f"{ORCH} is vacating: promote a worker to take over",
-        f"no HANDOVER.md in {project}: write one there before you go (the tray can create it from the template)",
+        f"no HANDOVER.md in {project}: write one there before you go (`orchestray handover --create` or the tray's "
+        "menu makes one from the template)",
     ]
     handover = project / "HANDOVER.md"
     handover.write_text("# Handover\n")
@@ -105,3 +106,43 @@ def test_check_shows_traffic_claims_tasks_handover_age_and_teams(tmp_path: Path)
         for process in sessions:
             process.kill()
             process.wait(timeout=10)
+
+
+def test_handover_and_traffic_are_created_from_the_template_and_never_over_a_file(tmp_path: Path):
+    """What the menu's "Create ..." items do, from the command line: the template with the project's name (and
+    the date), the path printed; a file already there (or a FIFO of that name) is left exactly as it is."""
+    import stat
+
+    project = tmp_path / "alpha"
+    (project / "sub").mkdir(parents=True)
+    (project / ".git").mkdir()
+    said = run_cli(["handover", "--cwd", project / "sub"])
+    assert said.returncode == 1 and said.stderr == f"orchestray: no HANDOVER.md in {project}\n"
+    days = {time.strftime("%Y-%m-%d")}
+    made = run_cli(["handover", "--create", "--cwd", project / "sub"])
+    days.add(time.strftime("%Y-%m-%d"))  # a run across midnight may write either day
+    assert made.returncode == 0, made.stderr
+    assert made.stdout == f"created {project / 'HANDOVER.md'}\n"
+    first = (project / "HANDOVER.md").read_text(encoding="utf-8").splitlines()[0]
+    assert first in {f"# Handover — alpha — {day}" for day in days}, first
+    assert run_cli(["handover", "--cwd", project]).stdout == f"{project / 'HANDOVER.md'}\n"
+
+    assert run_cli(["traffic", "--cwd", project]).returncode == 1
+    made = run_cli(["traffic", "--create", "--cwd", project])
+    assert made.returncode == 0 and made.stdout == f"created {project / 'TRAFFIC.md'}\n", made.stderr
+    text = (project / "TRAFFIC.md").read_text(encoding="utf-8")
+    assert text.startswith("# Traffic Control — alpha\n") and "## Active Sessions" in text
+    assert run_cli(["traffic", "--cwd", project]).stdout == f"{project / 'TRAFFIC.md'}\n"
+
+    # Never over what is there: the user's edits, or (where there are FIFOs) one that a reader would block on.
+    (project / "TRAFFIC.md").write_bytes(b"hand edited \x00")
+    fifo = hasattr(os, "mkfifo")
+    if fifo:
+        os.mkfifo(project / "HANDOVER.md.fifo")
+        os.replace(project / "HANDOVER.md.fifo", project / "HANDOVER.md")
+    for name in ("traffic", "handover"):
+        again = run_cli([name, "--create", "--cwd", project])
+        assert again.returncode == 1 and "exists already" in again.stderr and again.stdout == "", again
+    assert (project / "TRAFFIC.md").read_bytes() == b"hand edited \x00"
+    assert stat.S_ISFIFO(os.lstat(project / "HANDOVER.md").st_mode) == fifo
+    assert sorted(os.listdir(project)) == [".git", "HANDOVER.md", "TRAFFIC.md", "sub"]  # no temp file left

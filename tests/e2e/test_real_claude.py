@@ -189,6 +189,34 @@ def test_clear_in_an_orphaned_project_keeps_the_place_in_line(claude_world: Clau
     assert [s["sessionId"] for s in view["workers"]] == [older_entry["sessionId"], younger_entry["sessionId"]]
 
 
+def test_resume_inside_a_session_keeps_the_role_and_started_at(claude_world: ClaudeWorld, tmp_path: Path) -> None:
+    """`/resume` inside a session is `/clear`'s sequence with reason `resume` and the resumed conversation's id: a
+    worker that resumes while its orchestrator hands over stays a worker, with its `startedAt`, still the one
+    suggested."""
+    project = _project(tmp_path)
+    boss = claude_world.start(project)
+    boss_entry = claude_world.wait_entry(boss, "registered")
+    worker = claude_world.start(project)
+    first = claude_world.wait_entry(worker, "registered")
+    mark = worker.prompt("the first conversation")
+    worker.wait_for("Done.", since=mark)
+    second = _clear(claude_world, worker, first)
+    vacated = claude_world.cli("vacate", "--session-id", boss_entry["sessionId"])
+    assert vacated.returncode == 0, vacated.stderr
+
+    worker.slash("/resume")
+    worker.wait_screen("the first conversation")
+    chosen = [line for line in worker.screen().splitlines() if "❯" in line and "the first conversation" in line]
+    assert chosen, "the picker does not highlight the first conversation:\n" + worker.screen()
+    worker.write(b"\r")
+    resumed = claude_world.wait_entry(worker, "the resumed conversation's id",
+                                      lambda e: e["sessionId"] == first["sessionId"])
+    assert (resumed["role"], resumed["startedAt"], resumed["pid"]) == ("worker", first["startedAt"], first["pid"])
+    assert second["sessionId"] not in [e["sessionId"] for e in claude_world.entries()]
+    view = claude_world.status()["projects"][0]
+    assert (view["state"], view["suggested"]) == ("vacating", first["sessionId"])
+
+
 def _clear(world: ClaudeWorld, client: RealClaude, old: Dict[str, Any]) -> Dict[str, Any]:
     """Type `/clear`; the process's entry under its new session id, which kept `startedAt`; the old id is gone."""
     client.slash("/clear")

@@ -292,6 +292,20 @@ def test_session_end_for_clear_keeps_the_entry_and_the_new_id_inherits_everythin
     assert "orch-2" not in act.read_all(registry.directory)
 
 
+def test_session_end_for_resume_keeps_the_entry_for_the_resumed_id(tmp_path: Path, procs: Sleepers) -> None:
+    """`/resume` inside a session: SessionEnd (reason resume), then SessionStart with the resumed conversation's
+    id in the same process, which inherits the role and `startedAt`."""
+    registry = Registry(str(tmp_path / "registry"))
+    orchestrator, worker = procs.spawn().pid, procs.spawn().pid
+    register(registry, "orch", orchestrator, str(tmp_path))
+    started = register(registry, "now", worker, str(tmp_path)).entry.started_at
+    vacate(registry, "orch")
+    hook("session-end", Path(registry.directory), {"session_id": "now", "reason": "resume"})
+    assert {e.session_id for e in registry.scan()} == {"orch", "now"}
+    result = register(registry, "earlier", worker, str(tmp_path))
+    assert (result.replaced, result.entry.role, result.entry.started_at) == ("now", "worker", started)
+
+
 def test_deregister_removes_the_activity(tmp_path: Path, procs: Sleepers) -> None:
     registry = Registry(str(tmp_path / "registry"))
     register(registry, "s1", procs.spawn().pid, str(tmp_path))

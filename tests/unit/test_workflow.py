@@ -92,7 +92,10 @@ def test_windows_proves_hooks_under_git_bash_and_powershell_and_a_real_session()
     assert any("hooks" in c and "--shell bash" in c and "python -m tray" in c for c in calls)  # the pip install
     assert any("hooks" in c and "--shell bash" in c and "orchestray.exe" in c for c in calls)  # the frozen app
     assert any("hooks" in c and "--form exec" in c for c in calls)
-    assert any("hooks" in c and "--shell powershell" in c for c in calls)
+    assert any(c.startswith("no-git-bash") and "orchestray.exe" in c for c in calls)  # PowerShell, no Git Bash
+    assert any(c.startswith("no-git-bash") and "python -m tray" in c for c in calls)
+    no_git_bash = next(s for s in steps("windows") if "no-git-bash" in s.get("run", ""))
+    assert "continue-on-error" not in no_git_bash  # required
     assert any(c.startswith("claude --npm-prefix") for c in calls)
     assert any(c.startswith("screenshot") and "OrchestrayTray.exe" in c for c in calls)
     assert "@anthropic-ai/claude-code@" in runs("windows")
