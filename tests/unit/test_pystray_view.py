@@ -285,3 +285,31 @@ def test_a_new_menu_reuses_the_pystray_items_of_unchanged_projects_only(monkeypa
     # Nothing but items of the menu shown last is remembered: a tray running for days does not pile them up.
     last = set(view._shown_menu) | {child for item in view._shown_menu for child in item.children}
     assert set(view._converted) <= last and view._converted[view._shown_menu[0]] is alpha3
+
+
+def test_a_loop_that_fails_to_start_lets_the_process_exit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pystray starts a setup thread (not a daemon) that waits for its loop to be ready. A loop that fails
+    before that (pystray's GTK backends raise when they cannot reach a session bus) must not leave it waiting:
+    the interpreter would wait for it at exit, and the tray would neither run nor end. The error still reaches
+    the caller, and the tray's start-up (`on_ready`) never runs."""
+    import importlib
+
+    _pystray_base(monkeypatch)
+    base = importlib.import_module("pystray._base")
+
+    class FailsToStart(base.Icon):  # type: ignore[misc, name-defined]
+        def _update_menu(self) -> None:
+            pass
+
+        def _run(self) -> None:
+            raise RuntimeError("no session bus")
+
+    fake = _pystray_base(monkeypatch)
+    fake.Icon = FailsToStart
+    view = PystrayView(fake, lambda _a: None, platform="linux")
+    started: List[bool] = []
+    with pytest.raises(RuntimeError, match="no session bus"):
+        view.run(on_ready=lambda: started.append(True))
+    view.icon._setup_thread.join(timeout=10)
+    assert not view.icon._setup_thread.is_alive()
+    assert started == []
