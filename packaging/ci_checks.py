@@ -4,6 +4,7 @@
 them too (tests/e2e/test_ci_checks.py), so each stays runnable and honest on a machine we do have.
 
     python packaging/ci_checks.py hooks [--form auto|exec|shell] [--shell auto|sh|bash|powershell] -- ORCHESTRAY...
+    python packaging/ci_checks.py no-git-bash -- ORCHESTRAY...
     python packaging/ci_checks.py claude (--claude BIN | --npm-prefix DIR) -- ORCHESTRAY...
     python packaging/ci_checks.py screenshot --out FILE.png -- TRAY_PROGRAM...
 
@@ -21,13 +22,18 @@ and ends every process it starts by PID.
   process's PID: the shell in between is skipped) and be gone after SessionEnd; the hook log must hold no error.
   The argv for each form is written here from what Claude Code documents, deliberately not taken from
   ``tray.hooks``: the check must not share a mistake with the code it checks.
+* ``no-git-bash`` (Windows): Git Bash hidden (PATH, ``ProgramFiles``), shell-form hooks installed and run the
+  way Claude Code runs them then, in PowerShell (where a quoted program is a parse error); ``hooks status``
+  must agree with what happened: exit 1 saying to install Git for Windows (or update Claude Code for the exec
+  form) when they fail, exit 0 when they run.
 * ``claude``: the real Claude Code (from ``--claude``, or the npm package installed under ``--npm-prefix``) in
   print mode (``claude -p``: no terminal needed, so the same on Windows, where there is no pseudo-terminal)
   against the stand-in Messages API of tests/support/claude_api.py, with Orchestray's hooks installed in its
-  settings.json. Passes when the model's request carries the SessionStart context (the hook ran, registered
-  the session and told it its role), the session's entry names Claude Code's own process while the answer is
-  held back (ancestry found the native binary), the answer is printed, the entry is gone afterwards (SessionEnd
-  ran) and the hook log holds no error.
+  settings.json, installed with that Claude Code first on PATH as for a user (so in the form it understands:
+  exec form from 2.1.139, which the check requires). Passes when the model's request carries the SessionStart
+  context (the hook ran, registered the session and told it its role), the session's entry names Claude Code's
+  own process while the answer is held back (ancestry found the native binary), the answer is printed, the
+  entry is gone afterwards (SessionEnd ran) and the hook log holds no error.
 * ``screenshot``: starts the tray program, waits (with a deadline) until its log says the tray started, takes
   a screenshot of the whole screen with Pillow's ``ImageGrab`` (Windows, macOS, X11), checks the tray is still
   running, then ends it by PID. The screenshot is for a person to look at (a CI artifact).
@@ -44,6 +50,7 @@ import argparse
 import glob
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -65,6 +72,12 @@ EVENTS = (
     ("SessionEnd", ""),
 )
 LOG_NAMES = ("hooks.log", "orchestray.log")
+#: How Claude Code (2.1.120+) starts PowerShell for a shell-form hook when there is no Git Bash.
+POWERSHELL_OPTIONS = ("-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass", "-Command")
+#: What `hooks status` must say when a shell-form hook fails under that PowerShell.
+POWERSHELL_ADVICE = "install Git for Windows"
+#: The first Claude Code with exec-form hooks (program + args, no shell), which `hooks install` must then write.
+EXEC_FORM_SINCE = (2, 1, 139)
 
 
 class CheckFailed(Exception):
@@ -137,7 +150,7 @@ def hook_argv(hook: Dict[str, Any], shell: str) -> List[str]:
         program = shutil.which("powershell") or shutil.which("pwsh")
         if not program:
             raise CheckFailed("no PowerShell found")
-        return [program, "-NoProfile", "-NonInteractive", "-Command", command]
+        return [program, *POWERSHELL_OPTIONS, command]
     raise CheckFailed(f"unknown shell {shell!r}")
 
 
@@ -217,6 +230,56 @@ def check_hooks(cli: Sequence[str], form: str, shell: str, root: Path) -> None:
     say(f"hooks: every event passed ({form} form, shell {shell})")
 
 
+def without_git_bash(env: Dict[str, str], root: Path) -> Dict[str, str]:
+    """``env`` as on a Windows machine without Git for Windows: no folder holding git on PATH, and the
+    places Claude Code (and ``hooks status``) look for Git Bash pointed at an empty folder."""
+    nowhere = root / "no-git"
+    nowhere.mkdir(exist_ok=True)
+    folders = [f for f in env.get("PATH", "").split(os.pathsep)
+               if f and not any(os.path.isfile(os.path.join(f, n)) for n in ("git.exe", "git", "bash.exe"))]
+    hidden = dict(env, PATH=os.pathsep.join(folders), ProgramFiles=str(nowhere), LOCALAPPDATA=str(nowhere))
+    hidden["ProgramFiles(x86)"] = str(nowhere)
+    hidden.pop("CLAUDE_CODE_GIT_BASH_PATH", None)
+    return hidden
+
+
+def check_no_git_bash(cli: Sequence[str], root: Path) -> None:
+    """Shell-form hooks on Windows without Git Bash: Claude Code runs them in PowerShell. Whatever PowerShell
+    makes of them, ``hooks status`` must agree: ok when every hook runs there, else exit 1 with the advice."""
+    env = without_git_bash(sandbox(root), root)
+    settings = root / "claude" / "settings.json"
+    install = list(cli) + ["hooks", "install", "--settings", str(settings), "--form", "shell"]
+    done = subprocess.run(install, env=env, capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        raise CheckFailed(f"{' '.join(install)} exited {done.returncode}: {done.stderr.strip()}")
+    hooks = installed_hooks(settings)
+    project = root / "project"
+    project.mkdir(exist_ok=True)
+    session = str(uuid.uuid4())
+    transcript = root / "claude" / f"{session}.jsonl"
+    failed = []
+    for event, _ in EVENTS:
+        for hook in hooks.get(event, []):
+            argv = hook_argv(hook, "powershell")
+            ran = subprocess.run(argv, input=payload(event, session, project, transcript), env=env,
+                                 cwd=str(project), capture_output=True, timeout=HOOK_TIMEOUT)
+            err = " ".join(ran.stderr.decode("utf-8", "replace").split())[:200]
+            say(f"{event} under {os.path.basename(argv[0])}: exit {ran.returncode} {err}")
+            if ran.returncode != 0:
+                failed.append(event)
+    status = subprocess.run(list(cli) + ["hooks", "status", "--settings", str(settings)], env=env,
+                            capture_output=True, text=True, timeout=300)
+    said = (status.stdout + status.stderr).strip()
+    say(f"hooks status exited {status.returncode}: {said[-600:]}")
+    if failed and (status.returncode != 1 or POWERSHELL_ADVICE not in said):
+        raise CheckFailed(f"{failed} fail under PowerShell, yet hooks status exited {status.returncode} without "
+                          f"saying to {POWERSHELL_ADVICE}")
+    if not failed and status.returncode != 0:
+        raise CheckFailed(f"every hook runs under PowerShell, yet hooks status exited {status.returncode}")
+    say("no-git-bash: hooks status " + ("names the hooks PowerShell cannot run, and what to do" if failed
+                                        else "agrees: PowerShell runs every hook"))
+
+
 # --- the real Claude Code ------------------------------------------------------------------------------
 
 
@@ -276,11 +339,20 @@ def check_claude(cli: Sequence[str], claude: str, root: Path) -> None:
     project.mkdir(exist_ok=True)
     api_key = "sk-ant-dummy"
     write_client_state(home, config_dir, project, api_key)
+    # This Claude Code first on PATH, as for a user: `hooks install` asks it which hook form it understands.
+    env["PATH"] = os.pathsep.join([os.path.dirname(os.path.abspath(claude)), env.get("PATH", "")])
+    version = subprocess.run([claude, "--version"], capture_output=True, text=True, timeout=120, env=env)
+    say(f"Claude Code {version.stdout.strip() or version.stderr.strip()}")
     done = subprocess.run(list(cli) + ["hooks", "install"], env=env, capture_output=True, text=True, timeout=120)
     if done.returncode != 0:
         raise CheckFailed(f"hooks install exited {done.returncode}: {done.stderr.strip()}")
-    version = subprocess.run([claude, "--version"], capture_output=True, text=True, timeout=120, env=env)
-    say(f"Claude Code {version.stdout.strip() or version.stderr.strip()}")
+    settings = config_dir / "settings.json"
+    hooks = [hook for found in installed_hooks(settings).values() for hook in found] if settings.is_file() else []
+    forms = sorted({"exec" if "args" in hook else "shell" for hook in hooks})
+    say(f"hooks installed in {' and '.join(forms) or 'no'} form")
+    match = re.search(r"(\d+)\.(\d+)\.(\d+)", version.stdout)
+    if hooks and match and tuple(int(n) for n in match.groups()) >= EXEC_FORM_SINCE and forms != ["exec"]:
+        raise CheckFailed(f"this Claude Code has exec-form hooks, yet hooks install wrote {forms} form")
     with StandInAPI() as api:
         answer = api.when("orchestray-ci", Slow(text="ORCHESTRAY-CI-ANSWER", limit=120.0))
         env.update(HOME=str(home), USERPROFILE=str(home), ANTHROPIC_API_KEY=api_key, ANTHROPIC_BASE_URL=api.url,
@@ -369,6 +441,9 @@ def build_parser() -> argparse.ArgumentParser:
     hooks.add_argument("--form", choices=("auto", "exec", "shell"), default="auto")
     hooks.add_argument("--shell", choices=("auto", "sh", "bash", "powershell"), default="auto")
     hooks.add_argument("cli", nargs=argparse.REMAINDER, help="-- then the argv of the orchestray command line")
+    nobash = sub.add_parser("no-git-bash", help="Windows without Git Bash: shell-form hooks under PowerShell, "
+                            "and hooks status must agree")
+    nobash.add_argument("cli", nargs=argparse.REMAINDER, help="-- then the argv of the orchestray command line")
     claude = sub.add_parser("claude", help="one real Claude Code session against the stand-in API")
     where = claude.add_mutually_exclusive_group(required=True)
     where.add_argument("--claude", help="the claude program")
@@ -393,6 +468,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         if args.check == "hooks":
             check_hooks(command, args.form, args.shell, root)
+        elif args.check == "no-git-bash":
+            check_no_git_bash(command, root)
         elif args.check == "claude":
             program = args.claude or find_claude(Path(args.npm_prefix).resolve())
             check_claude(command, program, root)

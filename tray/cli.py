@@ -147,7 +147,8 @@ def handover_line(cwd: str, started: float, now: Optional[float] = None) -> str:
     root = ProjectResolver().resolve(cwd).root
     found = handover.look(root)
     if not found.exists:
-        return f"no HANDOVER.md in {root}: write one there before you go (the tray can create it from the template)"
+        return (f"no HANDOVER.md in {root}: write one there before you go (`orchestray handover --create` or the "
+                "tray's menu makes one from the template)")
     assert found.modified is not None
     age = format_age((time.time() if now is None else now) - found.modified)
     if found.fresh(started):
@@ -226,9 +227,14 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(snapshot.status_json())
     else:
+        from tray.core import projectfiles, tasklists, teams
         from tray.summary import render_summary
 
-        sys.stdout.write(render_summary(snapshot))
+        # What the tray's menu shows beside the registry: TRAFFIC.md, HANDOVER.md, task lists, agent teams.
+        files = projectfiles.gather(snapshot)
+        configs = [tasklists.where(s.session_id, tasklists.process_environ(s.entry.pid, s.session_id)).config
+                   for v in snapshot.projects for s in v.live]
+        sys.stdout.write(render_summary(snapshot, files=files, teams=teams.read_all(configs)))
     return EXIT_OK
 
 
@@ -343,9 +349,11 @@ def cmd_handover(args: argparse.Namespace) -> int:
     from tray.core.projects import ProjectResolver
 
     root = ProjectResolver().resolve(os.path.abspath(args.cwd or os.getcwd())).root
+    if args.create:
+        return _create_from_template("HANDOVER.md", root)
     found = handover.look(root)
     if not found.exists:
-        return _fail(EXIT_REFUSED, f"no HANDOVER.md in {root}")
+        return _fail(EXIT_REFUSED, f"no HANDOVER.md in {root}")  # the tray shows this line for other machines
     if not args.print:
         print(found.path)
         return EXIT_OK
@@ -359,6 +367,39 @@ def cmd_handover(args: argparse.Namespace) -> int:
 
 
 HANDOVER_PRINT_LIMIT = 1024 * 1024
+
+
+def cmd_traffic(args: argparse.Namespace) -> int:
+    """The path of the project's TRAFFIC.md, or with --create a new one from the template (never over a file)."""
+    from tray.core import traffic
+    from tray.core.projects import ProjectResolver
+
+    root = ProjectResolver().resolve(os.path.abspath(args.cwd or os.getcwd())).root
+    if args.create:
+        return _create_from_template("TRAFFIC.md", root)
+    path = os.path.join(root, traffic.TRAFFIC_FILE)
+    if not os.path.isfile(path) or os.path.islink(path):
+        return _fail(EXIT_REFUSED, f"no TRAFFIC.md in {root} (orchestray traffic --create makes one from the "
+                                   "template)")
+    print(path)
+    return EXIT_OK
+
+
+def _create_from_template(name: str, root: str) -> int:
+    """HANDOVER.md or TRAFFIC.md from the protocol's template in `root` (the menu's "Create ..."); print its path.
+    Refused, and nothing written, when the file (or anything of that name) is there already."""
+    from tray.core import handover, traffic
+    from tray.core.projects import project_name
+
+    create = handover.create if name == "HANDOVER.md" else traffic.create
+    try:
+        path = create(root, project_name(root))
+    except traffic.AlreadyThere:
+        return _fail(EXIT_REFUSED, f"{name} exists already in {root}: left as it is")
+    except OSError as error:
+        return _fail(EXIT_REFUSED, f"cannot create {name} in {root}: {error.strerror or error}")
+    print(f"created {path}")
+    return EXIT_OK
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
@@ -461,9 +502,19 @@ def build_parser() -> argparse.ArgumentParser:
     sources.add_argument("--command", metavar="CMD", help="how to run Orchestray over there (default: orchestray), "
                          "e.g. /home/me/.local/bin/orchestray")
 
-    handover_cmd = add("handover", cmd_handover, "print the path of the project's HANDOVER.md (--print: its text)")
+    handover_cmd = add("handover", cmd_handover, "print the path of the project's HANDOVER.md (--print: its text; "
+                       "--create: make it from the template)")
     handover_cmd.add_argument("--cwd", metavar="DIR", help="a folder of the project (default: the current folder)")
-    handover_cmd.add_argument("--print", action="store_true", help="print the file's text instead of its path")
+    handover_what = handover_cmd.add_mutually_exclusive_group()
+    handover_what.add_argument("--print", action="store_true", help="print the file's text instead of its path")
+    handover_what.add_argument("--create", action="store_true", help="create it from the template (project and "
+                               "date filled in) where there is none")
+
+    traffic_cmd = add("traffic", cmd_traffic, "print the path of the project's TRAFFIC.md (--create: make it from "
+                      "the template)")
+    traffic_cmd.add_argument("--cwd", metavar="DIR", help="a folder of the project (default: the current folder)")
+    traffic_cmd.add_argument("--create", action="store_true", help="create it from the template (project name "
+                             "filled in) where there is none")
 
     watch = add("watch", cmd_watch, "print the status again at each change, until stopped (the tray runs "
                 "`watch --json` on other machines)")

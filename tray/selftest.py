@@ -403,6 +403,9 @@ def check_autostart(check: Check) -> None:
     )
 
 
+ICON_LIMIT = 4 * 1024 * 1024  # bytes; the packaged icon is a few kB
+
+
 def check_assets(check: Check) -> None:
     from PIL import Image
 
@@ -414,7 +417,12 @@ def check_assets(check: Check) -> None:
     if path is None:
         check.fail("tray/assets/orchestray.png is missing")
         return
-    with Image.open(path) as image:
+    import io
+
+    from tray.core.fsutil import read_regular_file
+
+    # Through the one reader like every file we read: a regular file, never blocking, size-capped.
+    with Image.open(io.BytesIO(read_regular_file(path, ICON_LIMIT, follow=True))) as image:
         check.detail["app_icon_size"] = list(image.size)
     rendered = render_icon("ok", 3, size=64)
     check.detail["rendered"] = [rendered.width, rendered.height]

@@ -3,12 +3,15 @@ FIFOs (an entry, a project's `.git`), an entry with a 5,000-digit number, a 255-
 /etc/passwd, a folder named like an entry, and links planted at `.activity` and `.quarantine`.
 
 The tray keeps polling and notifying: a real orchestrator process dies, and dunst receives "orchestrator died";
-more hostile files arrive while it runs, a second orchestrator dies, and dunst receives that too. Nothing in the
+more hostile files arrive while it runs, a second orchestrator dies, and dunst receives that too. Then hostile
+activity files (a FIFO, a 5,000-digit number, a 2 MB file, a link) sit beside a real one whose session asks for a
+permission: dunst receives "a session needs you" with the prompt, and no log holds the prompt. Nothing in the
 registry or outside it is changed, and the tray's log has no traceback.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -84,6 +87,30 @@ def test_tray_keeps_polling_and_notifying_with_hostile_files_in_the_registry(des
     for name, data in before.items():
         assert read_bytes(str(registry / f"{name}.json")) == data
 
+    # 3. The planted .activity link gives way to our own folder, where hostile activity files sit beside real
+    #    ones: a live worker's hooks record a prompt, then a permission question. dunst is told, the prompt
+    #    quoted for the user; no log gets the prompt.
+    (registry / ".activity").unlink()
+    folder = registry / ".activity"
+    folder.mkdir(mode=0o700)
+    os.mkfifo(folder / "fifo-session")
+    (folder / "huge-session").write_text("orchestray-activity 1\nattention\n" + HUGE + "\n\nhuge\n")
+    (folder / "big-session").write_bytes(b"x" * (2 * 1024 * 1024))
+    (folder / "passwd-session").symlink_to("/etc/passwd")
+    secret = "rotate the key hunter2 today"
+    hook_env = dict(env, CLAUDE_CODE_SESSION_ID="a-work")
+    for event, payload in (("prompt", {"prompt": secret}),
+                           ("notification", {"notification_type": "permission_prompt", "message": "permission?"})):
+        done = subprocess.run([*tray_command(), "hook", event], input=json.dumps(dict(payload, session_id="a-work")),
+                              env=hook_env, capture_output=True, text=True, timeout=30)
+        assert (done.returncode, done.stdout) == (0, ""), done.stderr
+    (asked,) = desktop.wait_for(
+        lambda: [n for n in desktop.notifications() if n["summary"] == "alpha: a session needs you"],
+        timeout=20, interval=0.2)
+    assert secret in asked["body"]
+    assert tray.poll() is None, "the tray stopped"
+    assert stat.S_ISFIFO(os.lstat(folder / "fifo-session").st_mode)
+
     tray.terminate()
     try:
         assert tray.wait(timeout=15) == 0
@@ -94,3 +121,6 @@ def test_tray_keeps_polling_and_notifying_with_hostile_files_in_the_registry(des
     log = (tmp_path / "log" / "orchestray.log").read_text(encoding="utf-8")
     assert "Traceback" not in log and "poll failed" not in log
     assert log.count(".activity is a symbolic link") == 1  # said once, not at every poll
+    assert "needs-you" in log and "a-work" in log  # the event is logged, without its body
+    logs = "".join(p.read_text(encoding="utf-8", errors="replace") for p in (tmp_path / "log").iterdir())
+    assert "hunter2" not in logs

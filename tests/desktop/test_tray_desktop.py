@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from pathlib import Path
 from typing import List
 
@@ -20,6 +21,8 @@ from tray_under_test import REPO, cli, current_menu, keys_for, make_repo, tray_c
 
 from tray.app import menu as m
 from tray.app.icon import STATE_COLORS
+from tray.core import activity
+from tray.core.actions import ORPHAN_ACTIVITY_GRACE
 
 pytestmark = pytest.mark.desktop
 
@@ -51,6 +54,13 @@ def test_tray_menu_promote_notify_clean_quit(desktop, tmp_path: Path, procs) -> 
         assert done.returncode == 0, done.stderr
     sessions["b-gone"].kill()
     sessions["b-gone"].wait(timeout=10)
+    # Activity files hold the last prompt: the dead session's, and one whose entry went long ago, go with the
+    # clean up; a live session's stays.
+    for name in ("a-work", "b-gone", "long-gone"):
+        activity.write_activity(registry_dir, name, activity.WORKING, prompt=f"secret prompt of {name}")
+    activities = Path(activity.activity_dir(registry_dir))
+    long_ago = time.time() - ORPHAN_ACTIVITY_GRACE - 60
+    os.utime(activities / "long-gone", (long_ago, long_ago))
 
     tray = desktop.popen([*tray_command(), "tray", "--poll-interval", "0.5"], env=env, log="tray.log")
     # 1. Both projects, all healthy: the tooltip says so, and the icon is drawn in the "ok" colour.
@@ -101,6 +111,7 @@ def test_tray_menu_promote_notify_clean_quit(desktop, tmp_path: Path, procs) -> 
     desktop.wait_for(lambda: not Path(registry_dir, "b-gone.json").exists(), timeout=10)
     assert sorted(p.name for p in Path(registry_dir).glob("*.json")) == ["a-orch.json", "a-work.json",
                                                                         "b-work.json"]
+    assert sorted(p.name for p in activities.iterdir()) == ["a-work"]
 
     # 5. Quit from the menu: the process exits by itself, with status 0.
     desktop.click_popup(x, y, button=3)

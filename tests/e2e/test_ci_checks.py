@@ -109,3 +109,38 @@ def test_a_live_entry_must_name_claude_codes_process(tmp_path: Path, procs) -> N
     entry.write_text(json.dumps({"pid": started.pid, "role": "worker", "sessionId": "s1"}))
     with pytest.raises(checks.CheckFailed, match="one orchestrator entry"):
         checks.check_live_entry(registry, started.pid)
+
+
+FAKE_POWERSHELL = {
+    # PowerShell's answer to `'C:/…/python.exe' '-c' …`: a quoted string followed by another is a parse error.
+    "parse-error": "#!/bin/sh\necho \"ParserError: Unexpected token ''-c'' in expression or statement.\" >&2\nexit 1\n",
+    # A PowerShell that would run the line as a POSIX shell does.
+    "runs": "#!/bin/sh\nfor last; do :; done\nexec /bin/sh -c \"$last\"\n",
+}
+
+
+@pytest.mark.parametrize(("powershell", "passes"), [("parse-error", False), ("runs", True)])
+def test_no_git_bash_check_requires_hooks_status_to_agree_with_powershell(
+    tmp_path: Path, powershell: str, passes: bool
+) -> None:
+    """`no-git-bash`, what windows-latest runs: hooks under Claude Code's PowerShell, and `hooks status` must say
+    what happened there. Here `hooks status` probes through /bin/sh (this is not Windows), so it says the hooks
+    run: the check must pass against a PowerShell that runs them and fail against one that cannot parse them."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    program = folder / "powershell"
+    program.write_text(FAKE_POWERSHELL[powershell])
+    program.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLAUDE")}
+    env.update(PYTHONPATH=str(REPO), PATH=os.pathsep.join([str(folder), env.get("PATH", "")]))
+    done = subprocess.run([sys.executable, str(SCRIPT), "no-git-bash", "--", sys.executable, "-m", "tray"], env=env,
+                          capture_output=True, text=True, timeout=300)
+    under = [line for line in done.stdout.splitlines() if " under powershell: " in line]
+    assert [line.split()[1] for line in under] == ["SessionStart", "UserPromptSubmit", "Stop", "Notification",
+                                                   "SessionEnd"]
+    if passes:
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "agrees: PowerShell runs every hook" in done.stdout
+    else:
+        assert done.returncode == 1
+        assert "fail under PowerShell, yet hooks status exited 0" in done.stderr

@@ -42,6 +42,7 @@ def test_a_real_session_with_hooks_from_source(claude: str) -> None:
     done = run_check(claude, sys.executable, "-m", "tray")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "registered as orchestrator, answered and deregistered" in done.stdout
+    assert "hooks installed in exec form" in done.stdout  # what `hooks install` writes for this client
 
 
 def test_a_real_session_with_hooks_from_the_frozen_build(claude: str) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -25,6 +24,9 @@ from broken_install import ThrowAwayInstall
 from tray.hooks import settings as hs
 from tray.hooks.events import HOOK_EVENTS
 from tray.hooks.invocation import FORM_EXEC, FORM_SHELL, claude_argv, hook_entries
+
+if os.name == "posix":  # not at the top: the whole suite must still load on Windows (build.yml runs it)
+    import resource
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="runs hooks through /bin/sh as Claude Code on POSIX")
 

@@ -118,6 +118,27 @@ def test_a_fifo_entry_never_stalls_the_prompt_hook(tmp_path: Path) -> None:
     assert row["error"] == "file is not a regular file"
 
 
+@pytest.mark.parametrize("kind", ["fifo", "folder"])
+def test_a_session_end_leaves_a_fifo_or_folder_under_its_name_alone(tmp_path: Path, kind: str) -> None:
+    """Like `clean`, the session's end never removes what is not an entry; its activity (the prompt) still goes."""
+    registry = tmp_path / "registry"
+    registry.mkdir(mode=0o700)
+    for name in ("s1", "s2"):
+        os.mkfifo(registry / f"{name}.json") if kind == "fifo" else (registry / f"{name}.json").mkdir()
+        activity.write_activity(str(registry), name, activity.WAITING, prompt="my secret words")
+    logs = tmp_path / "logs"
+    hook("session-end", {"session_id": "s1", "reason": "prompt_input_exit"}, registry, logs, session="s1")
+    done = cli(registry, "deregister", "--session-id", "s2")
+    assert done.returncode == 1
+    assert "s2.json is not a regular file; left alone" in one_line_error(done)
+    for name in ("s1", "s2"):
+        mode = os.lstat(registry / f"{name}.json").st_mode
+        assert stat.S_ISFIFO(mode) if kind == "fifo" else stat.S_ISDIR(mode)
+    assert activity.read_all(str(registry)) == {}
+    log = log_text(logs)
+    assert "Traceback" not in log and "s1.json is not a regular file; left alone" in log
+
+
 # --- 2. huge numbers ------------------------------------------------------------------------------------
 
 
@@ -286,18 +307,28 @@ def test_the_controller_in_process_logs_no_prompt(tmp_path: Path, procs, caplog:
 # --- 5. user-only registry -------------------------------------------------------------------------------
 
 
-def test_the_prompt_hook_creates_the_registry_user_only(tmp_path: Path) -> None:
+@pytest.mark.parametrize("first", ["prompt-hook", "session-start-hook", "cli-register"])
+def test_whoever_touches_the_registry_first_creates_it_user_only(tmp_path: Path, procs, first: str) -> None:
     registry = tmp_path / "home" / ".claude" / "active"
-    old = os.umask(0o022)
+    old = os.umask(0o022)  # the usual umask: without care, folders come out 0755 and files 0644
     try:
-        hook("prompt", {"session_id": "s1", "prompt": "hi", "cwd": str(tmp_path)}, registry, tmp_path / "logs",
-             session="s1")
+        if first == "cli-register":
+            done = cli(registry, "register", "--session-id", "s1", "--cwd", str(tmp_path),
+                       "--pid", str(procs.spawn().pid))
+            assert done.returncode == 0, done.stderr
+        else:
+            hook(first.replace("-hook", ""), {"session_id": "s1", "prompt": "hi", "cwd": str(tmp_path)}, registry,
+                 tmp_path / "logs", session="s1")
     finally:
         os.umask(old)
     assert stat.S_IMODE(registry.stat().st_mode) == 0o700
+    if first == "cli-register":
+        assert stat.S_IMODE((registry / "s1.json").stat().st_mode) == 0o600
+        assert stat.S_IMODE((registry / ".orchestray.lock").stat().st_mode) == 0o600
+        return
     assert stat.S_IMODE((registry / ".activity").stat().st_mode) == 0o700
     assert stat.S_IMODE((registry / ".activity" / "s1").stat().st_mode) == 0o600
-    # The prompt hook repaired the missing registration: the entry is user-only too.
+    # Both hooks registered the session (the prompt hook repairs a missing registration): user-only too.
     assert stat.S_IMODE((registry / "s1.json").stat().st_mode) == 0o600
     assert stat.S_IMODE((registry / ".orchestray.lock").stat().st_mode) == 0o600
 
@@ -349,6 +380,33 @@ def test_a_planted_lock_link_is_refused_and_nothing_is_created_outside(planted: 
     assert "symbolic link" in line and ".orchestray.lock" in line
     assert fingerprints(outside) == before and not (outside / "lock").exists()
     assert not (registry / "s1.json").exists()
+
+
+def test_a_planted_lock_link_is_one_clear_notice_for_the_tray(planted: Dict[str, Path], procs,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    """The tray's Clean meets the planted lock: one notice that says why, a warning line, no traceback."""
+    import logging
+
+    from tray.app.menu import Action, ActionKind
+
+    registry, outside = planted["registry"], planted["outside"]
+    dead = procs.spawn()
+    live_entry(registry, "dead", dead, outside)
+    procs.kill(dead)
+    (registry / ".orchestray.lock").symlink_to(outside / "lock")
+    view = RecordingView()
+    controller = TrayController(Registry(str(registry)), view=view,
+                                config_store=ConfigStore(str(registry.parent / "c")))
+    logger = logging.getLogger("orchestray")
+    logger.addHandler(caplog.handler)
+    try:
+        controller.perform(Action(ActionKind.CLEAN))
+    finally:
+        logger.removeHandler(caplog.handler)
+    [(title, body)] = [n for n in view.notified if "symbolic link" in n[1]]
+    assert title == "Orchestray: not cleaned" and ".orchestray.lock" in body
+    assert not any(r.exc_info for r in caplog.records)
+    assert (registry / "dead.json").exists() and not (outside / "lock").exists()
 
 
 def test_a_planted_lock_link_is_one_log_line_for_the_hook(planted: Dict[str, Path]) -> None:
@@ -456,6 +514,47 @@ def test_clean_dry_run_classifies_thousands_of_unreadable_files(tmp_path: Path) 
     result = actions.clean(Registry(str(registry)), dry_run=True)
     assert (len(result.quarantined), len(result.waiting), len(result.ignored)) == (1000, 2000, 1)
     assert len(os.listdir(registry)) == 3002  # dry run: nothing moved (the lock file was created)
+
+
+# --- FIFOs at the names of the files we write beside the registry: the log, settings.json's marker, the icon
+
+
+def test_a_fifo_at_the_log_file_never_stalls_a_hook(tmp_path: Path) -> None:
+    """The hook logs (its stdin is not JSON) to `hooks.log`, which is a FIFO nobody reads: it must neither wait
+    for a reader nor fail Claude Code; it registers the session all the same."""
+    logs = tmp_path / "logs"
+    logs.mkdir(mode=0o700)
+    os.mkfifo(logs / "hooks.log")
+    registry = tmp_path / "registry"
+    env = cli_env(str(registry), {"ORCHESTRAY_LOG_DIR": str(logs), "CLAUDE_CODE_SESSION_ID": "s1",
+                                  "CLAUDE_PROJECT_DIR": str(tmp_path)})
+    done = subprocess.run([sys.executable, HOOK, "hook", "session-start"], input=b"not json at all", env=env,
+                          cwd=str(tmp_path), capture_output=True, timeout=DEADLINE)
+    assert done.returncode == 0
+    assert "hook stdin is not JSON" in done.stderr.decode()  # the log line went to stderr instead
+    [row] = json.loads(cli(registry, "list").stdout)
+    assert row["sessionId"] == "s1" and row["alive"] is True
+    assert stat.S_ISFIFO(os.lstat(logs / "hooks.log").st_mode)
+
+
+def test_a_fifo_at_the_settings_marker_does_not_hang_hooks_install(tmp_path: Path) -> None:
+    settings = tmp_path / "settings.json"  # missing: install creates it and marks it as created by us
+    os.mkfifo(tmp_path / "settings.json.orchestray-created")
+    done = run_cli(["hooks", "install", "--settings", str(settings)], registry_dir=str(tmp_path / "registry"),
+                   env={"ORCHESTRAY_LOG_DIR": str(tmp_path / "logs")}, timeout=DEADLINE)
+    assert done.returncode == 0, done.stderr
+    assert "UserPromptSubmit" in json.loads(settings.read_text())["hooks"]
+    assert stat.S_ISFIFO(os.lstat(tmp_path / "settings.json.orchestray-created").st_mode)
+
+
+def test_the_self_test_reads_its_icon_without_blocking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tray import selftest
+    from tray.platform import autostart
+
+    os.mkfifo(tmp_path / "orchestray.png")
+    monkeypatch.setattr(autostart, "default_icon_path", lambda: str(tmp_path / "orchestray.png"))
+    check = selftest._run(selftest.Check("assets"), selftest.check_assets)  # returns: the FIFO is never opened
+    assert check.ok is False and "not a regular file" in check.error
 
 
 # --- 9. Claude Code's own files, read for session turns ----------------------------------------------------

@@ -1,4 +1,4 @@
-"""Windows and macOS rules reached on Linux (issue 17 items 6, 9 and 10).
+"""Windows and macOS rules reached on Linux (issue 17 items 6, 9 and 10, and the native binary's name).
 
 * Item 6: a program running from a macOS App Translocation path is refused as a login item, with one line.
 * Item 9: Git Bash's `bash.exe` / `sh.exe` are skipped like `sh` when finding the process a registration
@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import logging.handlers
 import os
@@ -89,9 +90,94 @@ def test_git_bash_shells_are_skipped(tmp_path: Path, names: tuple) -> None:
     assert int(done.stdout.strip()) == os.getpid()
 
 
+#: A program between Claude Code and the hook that is not a shell (a wrapper such as `uv run`, or the venv
+#: launcher `python.exe` on Windows): the registration must skip it only because Claude Code is found above it.
+WRAPPER = "import subprocess, sys; sys.exit(subprocess.call(sys.argv[1:]))"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or not shutil.which("sh"),
+                    reason="Linux names a process after the file it runs, as macOS does")
+@pytest.mark.parametrize(("folder", "argv0", "is_claude"), [
+    (".local/share/claude/versions", "path", True),  # started by its path (the desktop app, an editor)
+    (".local/share/claude/versions", "claude", True),  # started as `claude` through ~/.local/bin/claude
+    ("Downloads/tools", "path", False),  # a program named like a version elsewhere is not Claude Code
+])
+def test_the_native_installers_claude_named_after_its_version_is_found(
+    tmp_path: Path, folder: str, argv0: str, is_claude: bool
+) -> None:
+    """Risk to settle from issue 17: the native installer's Claude Code runs from `.../claude/versions/2.1.332`,
+    and macOS names the process `2.1.332`. A real process of that name (a copy of `sh`) runs a hook through
+    `sh -c` and a wrapper; the registration must name it, not the wrapper."""
+    program = tmp_path / folder / "2.1.332"
+    program.parent.mkdir(parents=True)
+    shutil.copy2(os.path.realpath(shutil.which("sh") or "sh"), program)
+    hook = [sys.executable, "-c", WRAPPER, sys.executable, "-c", REPORT]
+    inner = shlex.join(["sh", "-c", shlex.join(hook) + "; exit $?"]) + "; exit $?"
+    argv = [str(program) if argv0 == "path" else "claude", "-c", inner]
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    process = subprocess.Popen(argv, executable=str(program), env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        out, _ = process.communicate(timeout=60)
+    finally:
+        process.kill()
+        process.wait(timeout=60)
+    assert process.returncode == 0
+    registered = int(out.strip())
+    # Claude Code's process; otherwise the nearest program that is not a shell, the wrapper
+    assert (registered == process.pid) is is_claude
+
+
 def test_shell_names_cover_windows_shells() -> None:
     for name in ("bash.exe", "sh.exe", "cmd.exe", "powershell.exe", "pwsh.exe"):
         assert name in ancestry.SHELL_NAMES
+
+
+# --- risk: a console window for each hook ------------------------------------------------------------------
+
+#: Records every attempt to start a program (Python's audit events) into $AUDIT_LOG.
+AUDIT_SITECUSTOMIZE = """
+import os, sys
+_SPAWNS = ("subprocess.Popen", "os.posix_spawn", "os.spawn", "os.exec", "os.system", "os.fork", "os.forkpty",
+           "os.startfile", "os.popen", "_winapi.CreateProcess")
+def _audit(event, args, _path=os.environ.get("AUDIT_LOG")):
+    if _path and event in _SPAWNS:
+        with open(_path, "a", encoding="utf-8") as log:
+            log.write(event + " " + repr(args)[:300] + chr(10))
+sys.addaudithook(_audit)
+"""
+
+
+def test_no_hook_starts_a_program(tmp_path: Path) -> None:
+    """Risk to settle from issue 17: a console window flashing for each hook. Claude Code starts hooks hidden
+    (its spawn asks for `windowsHide`, i.e. no console window); a console program the hook started in turn, from
+    a process without a console, would open a window of its own. So no hook may start any program: every event,
+    as the installed command runs it, with Python's audit hooks recording any process creation."""
+    from tray.hooks.events import HOOK_EVENTS
+    from tray.platform import launch
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(AUDIT_SITECUSTOMIZE, encoding="utf-8")
+    audit, registry, project = tmp_path / "audit.log", tmp_path / "registry", tmp_path / "project"
+    project.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLAUDE", "ORCHESTRAY_"))}
+    env.update(PYTHONPATH=str(site), AUDIT_LOG=str(audit), ORCHESTRAY_REGISTRY_DIR=str(registry),
+               ORCHESTRAY_LOG_DIR=str(tmp_path / "log"))
+    session = "5d0c3a52-9a0e-4c55-8f0e-2b7a1d7c9e11"
+    starts_one = "import subprocess, sys; subprocess.run([sys.executable, '-c', 'pass'])"
+    control = subprocess.run([sys.executable, "-c", starts_one], env=env, timeout=60)
+    assert control.returncode == 0 and "subprocess.Popen" in audit.read_text(encoding="utf-8")  # it records
+    audit.unlink()
+    for event, sub in HOOK_EVENTS.items():
+        data = {"session_id": session, "cwd": str(project), "hook_event_name": event, "transcript_path": "/x.jsonl",
+                "prompt": "hi", "source": "startup", "reason": "other", "message": "m"}
+        done = subprocess.run([*launch.hook_prefix(), "hook", sub], input=json.dumps(data).encode(), env=env,
+                              cwd=str(project), capture_output=True, timeout=60)
+        assert done.returncode == 0, (event, done.stderr)
+        if event == "SessionStart":
+            assert (registry / f"{session}.json").is_file()  # the hooks did their work
+    assert not (registry / f"{session}.json").exists()  # SessionEnd deregistered
+    assert not audit.exists(), audit.read_text(encoding="utf-8")
 
 
 # --- item 10: the hooks' own log ---------------------------------------------------------------------------

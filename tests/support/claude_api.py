@@ -44,6 +44,14 @@ class BashToolUse:
 
 
 @dataclass(frozen=True)
+class ToolUse:
+    """Any other ``tool_use``: the tool ``name`` called with ``input`` (e.g. ToolSearch, then TaskCreate)."""
+
+    name: str
+    input: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class HTTPError:
     """An HTTP error answer; 400 is not retried by the client, so the turn fails at once (StopFailure)."""
 
@@ -65,7 +73,7 @@ class Slow:
         self.released.set()
 
 
-Answer = Any  # Text | BashToolUse | HTTPError | Slow
+Answer = Any  # Text | BashToolUse | ToolUse | HTTPError | Slow
 
 
 @dataclass(frozen=True)
@@ -118,6 +126,8 @@ class StandInAPI:
         self.rules: List[Tuple[str, Answer]] = []
         #: What the request carrying a tool's result gets (a Slow one keeps the turn going after the tool ran).
         self.after_tool: Answer = Text("The command ran.")
+        #: Rules for the requests that carry a tool's result, matched against that result (see :meth:`after`).
+        self.tool_rules: List[Tuple[str, Answer]] = []
         self.requests: List[Request] = []
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
@@ -133,10 +143,22 @@ class StandInAPI:
             self.rules.append((trigger, answer))
         return answer
 
+    def after(self, trigger: str, answer: Answer) -> Answer:
+        """Answer a request carrying a tool's result that contains `trigger` with `answer` (a next tool call):
+        a turn of several tool calls. Without a match such a request gets `after_tool`."""
+        with self._lock:
+            self.tool_rules.append((trigger, answer))
+        return answer
+
     def _choose(self, text: str) -> Answer:
         """The answer of the rule whose trigger occurs latest in the text: a prompt sent after a failed one
         arrives in the same user message, after it."""
         if TOOL_RESULT in text:
+            result = text[text.rfind(TOOL_RESULT):]
+            with self._lock:
+                for trigger, answer in self.tool_rules:
+                    if trigger in result:
+                        return answer
             return self.after_tool
         best: Optional[Tuple[int, Answer]] = None
         with self._lock:
@@ -290,7 +312,7 @@ class StandInAPI:
 
     def _message(self, body: Dict[str, Any], answer: Answer) -> Dict[str, Any]:
         """The non-streamed form (rarely used by the client, kept for completeness)."""
-        if isinstance(answer, BashToolUse):
+        if isinstance(answer, (BashToolUse, ToolUse)):
             content: List[Dict[str, Any]] = [self._tool_block(answer)]
             stop = "tool_use"
         else:
@@ -302,7 +324,9 @@ class StandInAPI:
             "stop_sequence": None, "usage": {"input_tokens": 10, "output_tokens": 5},
         }
 
-    def _tool_block(self, answer: BashToolUse) -> Dict[str, Any]:
+    def _tool_block(self, answer: Any) -> Dict[str, Any]:
+        if isinstance(answer, ToolUse):
+            return {"type": "tool_use", "id": self._next_id("toolu"), "name": answer.name, "input": answer.input}
         return {
             "type": "tool_use", "id": self._next_id("toolu"), "name": "Bash",
             "input": {"command": answer.command, "description": answer.description},
@@ -327,7 +351,7 @@ class StandInAPI:
             deadline = time.monotonic() + answer.limit
             while not answer.released.wait(0.5) and time.monotonic() < deadline:
                 yield "ping", {"type": "ping"}  # also notices a client that went away (Esc)
-        if isinstance(answer, BashToolUse):
+        if isinstance(answer, (BashToolUse, ToolUse)):
             block = self._tool_block(answer)
             yield "content_block_start", {"type": "content_block_start", "index": index,
                                           "content_block": dict(block, input={})}

@@ -18,14 +18,12 @@ the world a test runs it in all follow the pinned client's version, and change t
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
 import signal
 import struct
 import subprocess
-import termios
 import threading
 import time
 from pathlib import Path
@@ -178,6 +176,9 @@ class RealClaude:
                  rows: int = 50, cols: int = 150) -> None:
         self.cwd = cwd
         self.log = log
+        import fcntl  # POSIX only: imported here so the suite still loads on Windows (build.yml runs it there)
+        import termios
+
         master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
         try:
@@ -393,14 +394,18 @@ class ClaudeWorld:
             "ORCHESTRAY_REGISTRY_DIR": str(self.registry), "ORCHESTRAY_LOG_DIR": str(self.logs),
         })
 
-    def start(self, cwd: Path, args: Optional[List[str]] = None) -> RealClaude:
-        """Start `claude` in `cwd` (trusted) and wait for its prompt box."""
+    def start(self, cwd: Path, args: Optional[List[str]] = None, env: Optional[Dict[str, str]] = None,
+              ready: bool = True) -> RealClaude:
+        """Start `claude` in `cwd` (trusted) and wait for its prompt box (unless not `ready`: a hint line that
+        shows a shared task list instead of the usual markers); `env` is added to the world's."""
         if cwd not in self.projects:
             self.projects.append(cwd)
         write_client_config(self.home, self.config, self.projects)
-        client = RealClaude(self.binary, cwd, self.env, self.root / f"claude-{len(self.clients)}.pty.log", args)
+        client = RealClaude(self.binary, cwd, {**self.env, **(env or {})},
+                            self.root / f"claude-{len(self.clients)}.pty.log", args)
         self.clients.append(client)
-        client.wait_ready()
+        if ready:
+            client.wait_ready()
         return client
 
     def close(self) -> None:

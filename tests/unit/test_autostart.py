@@ -276,6 +276,76 @@ def test_launch_agent_disabled_key_is_honoured(tmp_path: Path) -> None:
     assert not backend.is_enabled()
 
 
+class FakeLaunchd:
+    """`launchctl` as macOS 13+ answers it, recording every argv; `off` is the System Settings switch."""
+
+    def __init__(self, off: bool = False, honours_enable: bool = True) -> None:
+        self.off = off
+        self.honours_enable = honours_enable
+        self.calls: List[List[str]] = []
+
+    def __call__(self, args: List[str]) -> str:
+        self.calls.append(list(args))
+        if args[0] == "enable" and self.honours_enable:
+            self.off = False
+        if args[0] == "print-disabled":
+            state = "disabled" if self.off else "enabled"
+            return ('disabled services = {\n\t"com.apple.ScriptMenuApp" => disabled\n'
+                    f'\t"{BUNDLE_ID}" => {state}\n\t"{BUNDLE_ID}.other" => disabled\n}}\n')
+        return ""
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_launch_agent_switched_off_in_system_settings_is_seen(tmp_path: Path) -> None:
+    """Risk to settle from issue 17: Login Items switched off in macOS 13+ System Settings leave the file in
+    place; launchd lists the label as disabled, and `is_enabled` must say off (the menu's check, `autostart`)."""
+    launchd, clock = FakeLaunchd(), Clock()
+    backend = LaunchAgentAutostart(home=tmp_path, launchctl=launchd, uid=501, clock=clock)
+    backend.enable(["/Applications/Orchestray.app/Contents/MacOS/Orchestray", "tray"])
+    assert backend.is_enabled() and backend.describe() == str(backend.path)
+    launchd.off = True  # the user flips the switch in System Settings
+    clock.now += autostart.LAUNCHD_ANSWER_SECONDS
+    assert not backend.is_enabled()
+    assert backend.describe().endswith("(switched off in System Settings > General > Login Items)")
+    assert backend.path.exists()  # the file was not touched
+    assert ["print-disabled", "gui/501"] in launchd.calls
+    backend.enable(["/Applications/Orchestray.app/Contents/MacOS/Orchestray", "tray"])  # explicit: back on
+    assert ["enable", f"gui/501/{BUNDLE_ID}"] in launchd.calls
+    assert backend.is_enabled()
+
+
+def test_launch_agent_asks_launchd_at_most_once_a_minute(tmp_path: Path) -> None:
+    launchd, clock = FakeLaunchd(), Clock()
+    backend = LaunchAgentAutostart(home=tmp_path, launchctl=launchd, uid=501, clock=clock)
+    backend.enable(["orchestray", "tray"])
+    launchd.calls.clear()
+    for _ in range(20):  # the menu is rebuilt on every registry change
+        assert backend.is_enabled()
+    assert len(launchd.calls) <= 1
+
+
+def test_launch_agent_switched_off_for_good_says_where_to_switch_it_on(tmp_path: Path) -> None:
+    launchd = FakeLaunchd(off=True, honours_enable=False)
+    backend = LaunchAgentAutostart(home=tmp_path, launchctl=launchd, uid=501, clock=Clock())
+    with pytest.raises(AutostartError) as refused:
+        backend.enable(["orchestray", "tray"])
+    assert "System Settings > General > Login Items" in str(refused.value) and "\n" not in str(refused.value)
+    assert not backend.is_enabled()
+
+
+def test_launch_agent_without_launchctl_trusts_the_file(tmp_path: Path) -> None:
+    backend = LaunchAgentAutostart(home=tmp_path, launchctl=lambda args: None, uid=501)
+    backend.enable(["orchestray", "tray"])
+    assert backend.is_enabled()
+
+
 # --- Windows -----------------------------------------------------------------------------------------------
 
 

@@ -132,6 +132,7 @@ def _recorder(at: Path) -> None:
 
 
 @needs_bash
+@posix_only  # a Linux stand-in for Git Bash; on Windows, build.yml runs the installed hooks under Git Bash itself
 @pytest.mark.parametrize("sub", SUBCOMMANDS)
 def test_windows_command_line_gives_exactly_the_intended_argv_under_bash(tmp_path: Path, sub: str) -> None:
     """Git Bash runs the line; the program (a Windows path, made relative here) is an argv recorder."""
@@ -268,6 +269,33 @@ def test_temp_files_of_a_killed_install_are_removed_by_the_next_run(tmp_path: Pa
     assert json.loads(path.read_text())["model"] == "opus"
 
 
+@posix_only
+def test_a_settings_file_with_a_long_name_gets_backups_and_temp_clean_up_within_the_name_limit(
+    tmp_path: Path,
+) -> None:
+    """The names we derive from the file's (backups, temp files) stay within 255 bytes, and a killed writer's
+    temp file of such a file is still found and removed by the next run."""
+    path = tmp_path / ("s" * 240 + ".json")
+    path.write_bytes(b'{"model": "opus"}\n')
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "ready"
+        os.kill(writer.pid, signal.SIGKILL)
+    finally:
+        writer.kill()
+        writer.wait(timeout=60)
+    [temp] = [name for name in os.listdir(tmp_path) if name.endswith(".tmp")]
+    for _ in range(2):  # the second run backs up the first one's file: two backups, one naming rule
+        done = _cli("hooks", "install", "--settings", str(path), "--form", "shell")
+        assert done.returncode == 0, done.stderr
+        _cli("hooks", "uninstall", "--settings", str(path), "--form", "shell")
+    names = os.listdir(tmp_path)
+    assert temp not in names and not [n for n in names if n.endswith(".tmp")], names
+    backups = [n for n in names if ".orchestray-backup-" in n]
+    assert len(backups) >= 2 and all(len(os.fsencode(n)) <= 255 for n in names), names
+    assert json.loads(path.read_text()) == {"model": "opus"}
+
+
 def test_a_fresh_temp_file_of_a_live_writer_is_left_alone(tmp_path: Path) -> None:
     from tray.hooks.files import remove_stale_temps
 
@@ -380,3 +408,50 @@ def test_the_form_follows_what_the_installed_claude_says(tmp_path: Path, says: s
     assert detect_form(str(program)) == form
     assert claude_program({"PATH": str(tmp_path), "HOME": str(tmp_path / "nohome")}) == str(program)
     assert claude_program({"PATH": str(tmp_path / "empty"), "HOME": str(tmp_path / "nohome")}) is None
+
+
+# ------------------------------------------------------- Windows without Git Bash: Claude Code's PowerShell
+
+
+def test_windows_shell_form_runs_under_git_bash_when_there_is_one(tmp_path: Path) -> None:
+    from tray.hooks.invocation import claude_argv
+
+    bash = tmp_path / "Git" / "bin" / "bash.exe"
+    bash.parent.mkdir(parents=True)
+    bash.write_bytes(b"")
+    entry = hook_entry([WINDOWS_PYTHON, "-c", launch.HOOK_BOOTSTRAP, WINDOWS_ROOT], "prompt", FORM_SHELL, windows=True)
+    environ = {"CLAUDE_CODE_GIT_BASH_PATH": str(bash), "PATH": str(tmp_path / "none")}
+    assert claude_argv(entry, windows=True, environ=environ) == [str(bash), "-c", entry["command"]]
+    exec_entry = hook_entry([WINDOWS_PYTHON, "-c", launch.HOOK_BOOTSTRAP], "prompt", FORM_EXEC, windows=True)
+    assert claude_argv(exec_entry, windows=True, environ={})[0] == WINDOWS_PYTHON  # exec form: no shell at all
+
+
+def test_windows_shell_form_without_git_bash_runs_under_powershell_as_claude_code_does(tmp_path: Path) -> None:
+    """Claude Code 2.1.120+ falls back to PowerShell without Git Bash; `hooks status` must probe it that way
+    (where the shell form's quoted program is a parse error), not as a direct spawn that would pass."""
+    from tray.hooks.invocation import POWERSHELL_OPTIONS, claude_argv
+
+    entry = hook_entry([WINDOWS_PYTHON, "-c", launch.HOOK_BOOTSTRAP], "stop", FORM_SHELL, windows=True)
+    nowhere = {"PATH": str(tmp_path / "none"), "SystemRoot": "C:\\Windows", "ProgramFiles": str(tmp_path / "pf")}
+    argv = claude_argv(entry, windows=True, environ=nowhere)
+    assert argv == ["C:\\Windows/System32/WindowsPowerShell/v1.0/powershell.exe".replace("/", os.sep),
+                    *POWERSHELL_OPTIONS, entry["command"]]
+    pwsh = tmp_path / "pf" / "PowerShell" / "7" / "pwsh.exe"
+    pwsh.parent.mkdir(parents=True)
+    pwsh.write_bytes(b"")
+    assert claude_argv(entry, windows=True, environ=nowhere)[0] == str(pwsh)  # PowerShell 7 first
+
+
+@posix_only
+def test_a_hook_failing_under_powershell_says_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tray.hooks import invocation
+
+    shell = tmp_path / "powershell.exe"  # a stand-in that fails as PowerShell does on `'C:/…' 'hook' …`
+    shell.write_text("#!/bin/sh\necho \"ParserError: Unexpected token ''hook'' in expression\" >&2\nexit 1\n")
+    shell.chmod(0o755)
+    monkeypatch.setattr(invocation, "claude_argv", lambda hook: [str(shell), "-Command", hook["command"]])
+    entry = hook_entry([WINDOWS_PYTHON, "-c", launch.HOOK_BOOTSTRAP], "stop", FORM_SHELL, windows=True)
+    result = invocation.probe(entry, "stop")
+    assert not result.ok
+    assert "Unexpected token" in result.problem and "install Git for Windows" in result.problem
+    assert "2.1.139" in result.problem and "\n" not in result.problem

@@ -317,6 +317,68 @@ def test_the_click_on_the_body_is_labelled_in_the_notify_call_or_not_offered():
     assert notify_buttons.with_click_label(["4f1c-id", "Promote 3e8a6c55"], "Show") == ["4f1c-id", "Promote 3e8a6c55"]
 
 
+def test_a_menu_server_names_a_button_that_does_what_the_click_does_once():
+    """dunst and mako list a notice's actions, the click among them, in one menu: a "Focus 3e8a6c55" button
+    beside a click with the same words would be listed twice, so there the button is left out (the click does
+    the same). Servers that draw buttons (GNOME, KDE) keep it: they never show the click's words."""
+    sent = ["default", "", "b-1", "Promote 3e8a6c55", "b-2", "Focus 3e8a6c55"]
+    assert notify_buttons.with_click_label(sent, "Focus 3e8a6c55", menu_server=True) == [
+        "default", "Focus 3e8a6c55", "b-1", "Promote 3e8a6c55"]
+    assert notify_buttons.with_click_label(sent, "Focus 3e8a6c55") == [
+        "default", "Focus 3e8a6c55", "b-1", "Promote 3e8a6c55", "b-2", "Focus 3e8a6c55"]
+    # No click offered: nothing stands in for the button, so it stays.
+    assert notify_buttons.with_click_label(sent, None, menu_server=True) == [
+        "b-1", "Promote 3e8a6c55", "b-2", "Focus 3e8a6c55"]
+    assert notify_buttons.with_click_label(sent[2:], "Focus 3e8a6c55", menu_server=True) == sent[2:]
+
+
+@pytest.mark.parametrize("server, listed", [
+    ("dunst", ["default", "Focus 3e8a6c55", "b-1", "Promote 3e8a6c55"]),
+    ("gnome-shell", ["default", "Focus 3e8a6c55", "b-1", "Promote 3e8a6c55", "b-2", "Focus 3e8a6c55"]),
+    (None, ["default", "Focus 3e8a6c55", "b-1", "Promote 3e8a6c55", "b-2", "Focus 3e8a6c55"]),  # cannot ask
+])
+def test_label_the_click_asks_the_server_its_name_once(server, listed):
+    """The wrapped D-Bus proxy (what desktop-notifier's backend makes) asks GetServerInformation when it is made,
+    and its Notify calls carry the click's words, the duplicate button dropped only on a menu server."""
+    import asyncio
+
+    calls: List[List[str]] = []
+    asked: List[str] = []
+
+    class Interface:
+        async def call_notify(self, app, replaces, icon, summary, body, actions, hints, timeout):
+            calls.append(list(actions))
+            return 7
+
+        async def call_get_server_information(self):
+            asked.append("info")
+            if server is None:
+                raise RuntimeError("org.freedesktop.DBus.Error.UnknownMethod")
+            return [server, "vendor", "1.0", "1.2"]
+
+    class Backend:
+        interface = None
+
+        async def _init_dbus(self):
+            self.interface = Interface()
+            return self.interface
+
+    class Library:
+        _backend = Backend()
+
+    library = Library()
+    assert notify_buttons.label_the_click(library) is True
+
+    async def run() -> None:
+        interface = await library._backend._init_dbus()
+        notify_buttons._click_label.set("Focus 3e8a6c55")
+        await interface.call_notify("Orchestray", 0, "", "s", "b",
+                                    ["default", "", "b-1", "Promote 3e8a6c55", "b-2", "Focus 3e8a6c55"], {}, -1)
+
+    asyncio.run(run())
+    assert calls == [listed] and asked == ["info"]
+
+
 def test_a_failing_desktop_notifier_falls_back_to_the_rest_of_the_chain(caplog):
     broken = notify_buttons.DesktopNotifierNotifier(factory=lambda: FakeLibraryNotifier(fail=True))
 

@@ -293,6 +293,22 @@ def test_chain_falls_through_logs_why_and_remembers_the_winner(caplog: pytest.Lo
     assert text.count("notifications are delivered by c") == 1  # said when it changes, not every time
 
 
+def test_a_failure_that_quotes_the_notice_is_logged_without_the_prompt(caplog: pytest.LogCaptureFixture) -> None:
+    """A session's notice quotes the user's last prompt; a backend whose error echoes its arguments (a D-Bus
+    error, osascript, a third-party exception) must not carry that prompt into the log."""
+    body = 'Session abc12345 is asking for an answer: focus it to answer. Last prompt: "deploy with hunter2 now".'
+    echoing = Scripted("echo", RuntimeError(f"cannot show message {body!r} on this bus"))
+    stderr = Scripted("stderr", False)
+    stderr.last_error = "notify-send exited 1: invalid body text: " + body[40:90]
+    plain = Scripted("plain", RuntimeError("the bus is gone"))
+    with caplog.at_level(logging.WARNING, logger="orchestray.notify"):
+        assert ChainNotifier([echoing, stderr, plain]).notify("proj: a session needs you", body) is False
+    assert "hunter2" not in caplog.text and "focus it to answer" not in caplog.text
+    assert "backend echo failed: RuntimeError (its message quotes the notice; not logged)" in caplog.text
+    assert "backend stderr failed: notify-send exited 1 (its message" in caplog.text
+    assert "backend plain failed: RuntimeError: the bus is gone" in caplog.text  # a reason of its own stays whole
+
+
 def test_chain_returns_false_when_all_fail_or_empty(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="orchestray.notify"):
         assert ChainNotifier([Scripted("a", False), Scripted("b", False)]).notify("t", "b") is False

@@ -119,6 +119,55 @@ def test_windows_branch_uses_startfile(tmp_path: Path) -> None:
     assert popen.calls == []
 
 
+def _no_association() -> OSError:
+    error = OSError(22, "No application is associated with the specified file for this operation")
+    error.winerror = 1155  # type: ignore[attr-defined]  # what os.startfile raises on Windows
+    return error
+
+
+def test_windows_file_type_with_no_program_asks_which_program(tmp_path: Path) -> None:
+    """Risk to settle from issue 17: `os.startfile` on a `.md` no program is associated with. The user gets
+    Windows' "How do you want to open this file?" (the `openas` verb), as from Explorer."""
+    target = tmp_path / "HANDOVER.md"
+    target.write_text("x")
+    calls: List[tuple] = []
+
+    def startfile(path: str, *operation: str) -> None:
+        calls.append((path, *operation))
+        if not operation:
+            raise _no_association()
+
+    open_path(target, platform="win32", startfile=startfile, popen=FakePopen())
+    assert calls == [(str(target),), (str(target), "openas")]
+
+
+def test_windows_with_no_program_and_no_dialog_says_so_in_one_line(tmp_path: Path) -> None:
+    target = tmp_path / "HANDOVER.md"
+    target.write_text("x")
+
+    def startfile(path: str, *operation: str) -> None:
+        raise _no_association()
+
+    with pytest.raises(OSError) as failed:
+        open_path(target, platform="win32", startfile=startfile, popen=FakePopen())
+    message = str(failed.value)
+    assert "no program opens .md files here" in message and "Default apps" in message and "\n" not in message
+
+
+def test_windows_other_errors_are_not_retried(tmp_path: Path) -> None:
+    target = tmp_path / "HANDOVER.md"
+    target.write_text("x")
+    calls: List[tuple] = []
+
+    def startfile(path: str, *operation: str) -> None:
+        calls.append((path, *operation))
+        raise PermissionError(13, "Access is denied")
+
+    with pytest.raises(PermissionError):
+        open_path(target, platform="win32", startfile=startfile, popen=FakePopen())
+    assert calls == [(str(target),)]
+
+
 def test_macos_branch_runs_open_with_an_argument_list(tmp_path: Path) -> None:
     target = tmp_path / NASTY
     target.mkdir()

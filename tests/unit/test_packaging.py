@@ -72,6 +72,13 @@ def test_hidden_imports_cover_plyer_and_pystray(os_name: str) -> None:
         assert f"pystray.{backend}" in names
     if os_name == "linux":
         assert {"dbus", "dbus.mainloop.glib"} <= set(names)
+    # desktop-notifier (buttons on notices) picks its backend by platform inside a function: each OS's is listed,
+    # with the focus module the tray imports by platform, or the frozen app falls back to notices without buttons.
+    own = {"windows": ["desktop_notifier.backends.winrt", "winrt.windows.ui.notifications",
+                       "tray.platform.focus_windows"],
+           "macos": ["desktop_notifier.backends.macos", "rubicon.objc", "tray.platform.focus_macos"],
+           "linux": ["desktop_notifier.backends.dbus", "dbus_fast.aio", "tray.platform.focus_x11"]}[os_name]
+    assert {"desktop_notifier", "desktop_notifier.resources", *own} <= set(names)
     assert "tkinter" in common.excludes(os_name)
     with pytest.raises(ValueError):
         common.hiddenimports("beos")
@@ -285,6 +292,8 @@ def test_macos_spec(tmp_path: Path, monkeypatch) -> None:
     assert bundle.kwargs["icon"] == str(REPO / "assets" / "orchestray.icns")
     plist = bundle.kwargs["info_plist"]
     assert plist["LSUIElement"] is True and plist["NSHighResolutionCapable"] is True
+    # Notices keep their buttons on screen ("alert"), and macOS names why Focus terminal sends Apple Events.
+    assert plist["NSUserNotificationAlertStyle"] == "alert" and plist["NSAppleEventsUsageDescription"]
     assert plist["CFBundleShortVersionString"] == __version__
     # The .app's program is recognised as Orchestray's hook command (names compare case-insensitively).
     command = "/Applications/Orchestray.app/Contents/MacOS/Orchestray hook session-start"

@@ -287,6 +287,38 @@ def test_a_new_menu_reuses_the_pystray_items_of_unchanged_projects_only(monkeypa
     assert set(view._converted) <= last and view._converted[view._shown_menu[0]] is alpha3
 
 
+class OnOpenIcon(SetterIcon):
+    """An icon class that, as the gtk backend's (tray/app/gtk_menu.py), builds its menu as it opens."""
+
+    builds_menu_on_open = True
+
+
+def test_a_menu_built_on_open_is_taken_only_while_open_and_let_go_on_close(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = _pystray_base(monkeypatch)
+    fake.Icon = OnOpenIcon
+    opened: List[str] = []
+    view = PystrayView(fake, lambda action: None, platform="linux", before_open=lambda: opened.append("open"),
+                       after_close=lambda: opened.append("close"))
+    assert view.builds_menu_on_open and view.icon.menu is None  # no "Starting…" menu built ahead
+    view.show("ok", 0, "Orchestray: all ok", None)  # closed: the icon and the tooltip only
+    assert sorted(view.icon.sets) == ["icon", "title"] and view.icon.menu is None
+    view.icon.sets.clear()
+    view.show("ok", 0, "Orchestray: all ok", MENU)  # a menu that raced the closing: not built
+    assert view.icon.sets == [] and view._converted == {}
+    view._opening()  # the GTK class, as the user opens the menu
+    assert opened == ["open"]
+    view.show("ok", 0, "Orchestray: all ok", MENU)
+    assert view.icon.sets == ["menu"] and [item.text for item in view.icon.menu.items][-1] == "Quit"
+    view.show("ok", 0, "Orchestray: 2 projects", None)  # no menu given: the one shown stays
+    assert view.icon.sets == ["menu", "title"] and view.icon.menu is not None
+    view._closed()
+    assert opened == ["open", "close"] and view._converted == {} and view._shown_menu is None
+    view._opening()
+    view.icon.sets.clear()
+    view.show("ok", 0, "Orchestray: 2 projects", MENU)  # the same menu as before the closing: built again
+    assert view.icon.sets == ["menu"]
+
+
 def test_a_loop_that_fails_to_start_lets_the_process_exit(monkeypatch: pytest.MonkeyPatch) -> None:
     """pystray starts a setup thread (not a daemon) that waits for its loop to be ready. A loop that fails
     before that (pystray's GTK backends raise when they cannot reach a session bus) must not leave it waiting:

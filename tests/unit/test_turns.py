@@ -292,6 +292,20 @@ def test_session_end_for_clear_keeps_the_entry_and_the_new_id_inherits_everythin
     assert "orch-2" not in act.read_all(registry.directory)
 
 
+def test_session_end_for_resume_keeps_the_entry_for_the_resumed_id(tmp_path: Path, procs: Sleepers) -> None:
+    """`/resume` inside a session: SessionEnd (reason resume), then SessionStart with the resumed conversation's
+    id in the same process, which inherits the role and `startedAt`."""
+    registry = Registry(str(tmp_path / "registry"))
+    orchestrator, worker = procs.spawn().pid, procs.spawn().pid
+    register(registry, "orch", orchestrator, str(tmp_path))
+    started = register(registry, "now", worker, str(tmp_path)).entry.started_at
+    vacate(registry, "orch")
+    hook("session-end", Path(registry.directory), {"session_id": "now", "reason": "resume"})
+    assert {e.session_id for e in registry.scan()} == {"orch", "now"}
+    result = register(registry, "earlier", worker, str(tmp_path))
+    assert (result.replaced, result.entry.role, result.entry.started_at) == ("now", "worker", started)
+
+
 def test_deregister_removes_the_activity(tmp_path: Path, procs: Sleepers) -> None:
     registry = Registry(str(tmp_path / "registry"))
     register(registry, "s1", procs.spawn().pid, str(tmp_path))
@@ -346,6 +360,38 @@ def test_clean_keeps_the_activity_of_an_entry_it_cannot_read(tmp_path: Path) -> 
     _age(Path(act.activity_dir(registry.directory)) / "mystery", ORPHAN_ACTIVITY_GRACE + 5)
     assert clean(registry).activities == ()
     assert "mystery" in act.read_all(registry.directory)
+
+
+def test_clean_removes_the_activity_of_an_entry_it_moves_aside(tmp_path: Path) -> None:
+    """An unreadable entry past the grace period leaves the registry (into .quarantine): its last prompt goes
+    with it in the same clean, not one clean later as an orphan."""
+    registry = Registry(str(tmp_path / "registry"))
+    os.makedirs(registry.directory)
+    for name in ("torn", "young"):
+        Path(registry.directory, f"{name}.json").write_text("{torn")
+        act.write_activity(registry.directory, name, act.WAITING, prompt=f"secret of {name}")
+    _age(Path(registry.directory, "torn.json"), 3600)
+    preview = clean(registry, dry_run=True)
+    assert [u.session_id for u in preview.quarantined] == ["torn"]
+    assert sorted(act.read_all(registry.directory)) == ["torn", "young"]  # a dry run removes nothing
+    result = clean(registry)
+    assert [u.session_id for u in result.quarantined] == ["torn"] and not result.problems
+    assert sorted(act.read_all(registry.directory)) == ["young"]  # the young file may still be mid-write
+    assert sorted(os.listdir(act.activity_dir(registry.directory))) == ["young"]
+
+
+def test_promote_removes_the_activity_of_the_dead_orchestrator_it_removes(tmp_path: Path, procs: Sleepers) -> None:
+    registry = Registry(str(tmp_path / "registry"))
+    boss, worker = procs.spawn(), procs.spawn()
+    register(registry, "boss", boss.pid, str(tmp_path))
+    register(registry, "worker", worker.pid, str(tmp_path))
+    for name in ("boss", "worker"):
+        act.write_activity(registry.directory, name, act.WAITING, prompt=f"secret of {name}")
+    procs.kill(boss)
+    result = promote(registry, "worker")
+    assert result.removed == ("boss",) and result.entry.role == "orchestrator"
+    assert {e.session_id for e in registry.scan()} == {"worker"}
+    assert sorted(act.read_all(registry.directory)) == ["worker"]  # the dead one's prompt went with its entry
 
 
 def test_the_transcript_line_is_optional_and_one_line(tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ Linux is tested for real (inotify, pidfd, real processes killed); the macOS (kqu
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
 import struct
@@ -15,10 +14,19 @@ import sys
 import threading
 import time
 import types
-from typing import Any, List, Optional
+from typing import Any, List
 
 import pytest
 from helpers import spawn_sleeper, wait_until
+from watch_fakes import (
+    FakeKernel32,
+    Reasons,
+    RecordingView,
+    fake_select,
+    fake_windows_ctypes,
+    linux_only,
+    slow_poll_store,
+)
 
 from tray.app.config import ConfigStore
 from tray.app.controller import AGE_REFRESH_SECONDS, QUIET_SAFETY_NET_SECONDS, SAFETY_NET_SECONDS, TrayController
@@ -30,40 +38,10 @@ from tray.platform.watch_kqueue import KqueueWatcher
 from tray.platform.watch_windows import (
     FILE_NOTIFY_CHANGE_DIR_NAME,
     FILE_NOTIFY_CHANGES,
-    INVALID_HANDLE_VALUE,
     SYNCHRONIZE,
     WT_EXECUTEONLYONCE,
     WindowsWatcher,
 )
-
-linux_only = pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="inotify and pidfd are Linux's")
-
-
-class Reasons:
-    """What a watcher said, with a way to wait for a reason (every wait has a deadline)."""
-
-    def __init__(self) -> None:
-        self.said: List[str] = []
-        self.changed = threading.Condition()
-
-    def __call__(self, reason: str) -> None:
-        with self.changed:
-            self.said.append(reason)
-            self.changed.notify_all()
-
-    def wait_for(self, word: str, timeout: float = 10.0) -> bool:
-        deadline = time.monotonic() + timeout
-        with self.changed:
-            while not any(word in reason for reason in self.said):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self.changed.wait(left)
-            return True
-
-    def clear(self) -> None:
-        with self.changed:
-            self.said.clear()
 
 
 @pytest.fixture
@@ -193,43 +171,6 @@ def test_the_soft_descriptor_limit_is_raised_towards_the_hard_one():
 # --- macOS / BSD: kqueue through a fake select module ------------------------------------------------------
 
 
-class FakeKqueue:
-    def __init__(self) -> None:
-        self.registered: List[Any] = []
-        self.pending: List[Any] = []
-        self.ready = threading.Condition()
-        self.closed = False
-
-    def control(self, changes: Optional[List[Any]], max_events: int, timeout: Optional[float] = None) -> List[Any]:
-        if changes:
-            self.registered.extend(changes)
-            return []
-        with self.ready:
-            while not self.pending:
-                self.ready.wait(5)
-            out, self.pending = self.pending, []
-            return out
-
-    def fire(self, event: Any) -> None:
-        with self.ready:
-            self.pending.append(event)
-            self.ready.notify_all()
-
-    def close(self) -> None:
-        self.closed = True
-
-
-def fake_select() -> Any:
-    kq = FakeKqueue()
-    names = ["KQ_FILTER_READ", "KQ_FILTER_VNODE", "KQ_FILTER_PROC", "KQ_EV_ADD", "KQ_EV_DELETE", "KQ_EV_ONESHOT",
-             "KQ_EV_CLEAR", "KQ_NOTE_EXIT", "KQ_NOTE_WRITE", "KQ_NOTE_DELETE", "KQ_NOTE_RENAME", "KQ_NOTE_ATTRIB",
-             "KQ_NOTE_EXTEND"]
-    constants = {name: 1 << index for index, name in enumerate(names)}
-    kevent = lambda ident, filter, flags=0, fflags=0: types.SimpleNamespace(  # noqa: E731
-        ident=ident, filter=filter, flags=flags, fflags=fflags)
-    return types.SimpleNamespace(kqueue=lambda: kq, kevent=kevent, the_queue=kq, **constants)
-
-
 def test_kqueue_watches_the_folders_and_each_process_exit(tmp_path):
     (tmp_path / ".activity").mkdir()
     s = fake_select()
@@ -263,83 +204,6 @@ def test_no_kqueue_means_no_watcher_and_polling():
 
 
 # --- Windows through a fake kernel32 ---------------------------------------------------------------------
-
-
-class FakeKernel32:
-    """Records every call; ReadDirectoryChangesW blocks until `change()` reaches its folder, or CancelIoEx."""
-
-    def __init__(self) -> None:
-        self.calls: List[tuple] = []
-        self.changes: dict = {}  # handle -> sizes of the changes waiting for its next read
-        self.cond = threading.Condition()
-        self.cancelled: set = set()
-        self.next_handle = 100
-        self.waits: dict = {}
-        self.reads: List[tuple] = []  # (handle, whole tree, what to report) of each ReadDirectoryChangesW
-        self.folders: dict = {}  # open folder handle -> its path
-
-    def _handle(self) -> int:
-        self.next_handle += 1
-        return self.next_handle
-
-    def CreateFileW(self, *args: Any) -> int:
-        self.calls.append(("CreateFileW",) + args)
-        if not os.path.isdir(args[0]):
-            return INVALID_HANDLE_VALUE  # as Windows: no folder, no handle
-        handle = self._handle()
-        with self.cond:
-            self.folders[handle] = args[0]
-        return handle
-
-    def ReadDirectoryChangesW(self, handle, buffer, size, subtree, flags, returned, overlapped, routine) -> int:
-        with self.cond:
-            self.reads.append((handle, subtree, flags))
-            self.cond.notify_all()
-            while not self.changes.get(handle) and handle not in self.cancelled:
-                self.cond.wait(5)
-            if handle in self.cancelled:
-                return 0
-            returned.contents.value = self.changes[handle].pop(0)
-            return 1
-
-    def change(self, size: int, path: Optional[str] = None) -> None:
-        """A change of `size` bytes in the folder at `path` (default: the first folder opened that is still open)."""
-        with self.cond:
-            handle = [h for h, p in self.folders.items() if path is None or p == path][0]
-            self.changes.setdefault(handle, []).append(size)
-            self.cond.notify_all()
-
-    def CancelIoEx(self, handle, overlapped) -> int:
-        self.calls.append(("CancelIoEx", handle))
-        with self.cond:
-            self.cancelled.add(handle)
-            self.cond.notify_all()
-        return 1
-
-    def OpenProcess(self, access, inherit, pid) -> int:
-        self.calls.append(("OpenProcess", access, inherit, pid))
-        return 0 if pid == 999 else self._handle()
-
-    def RegisterWaitForSingleObject(self, wait_ref, handle, callback, context, timeout, flags) -> int:
-        self.calls.append(("RegisterWaitForSingleObject", handle, context, flags))
-        self.waits[context] = callback
-        return 1
-
-    def UnregisterWaitEx(self, wait, event) -> int:
-        self.calls.append(("UnregisterWaitEx",))
-        return 1
-
-    def CloseHandle(self, handle) -> int:
-        self.calls.append(("CloseHandle", handle))
-        with self.cond:
-            self.folders.pop(handle, None)
-        return 1
-
-
-def fake_windows_ctypes() -> Any:
-    return types.SimpleNamespace(WINFUNCTYPE=ctypes.CFUNCTYPE, c_void_p=ctypes.c_void_p, c_bool=ctypes.c_bool,
-                                 c_ulong=ctypes.c_ulong, byref=ctypes.pointer,
-                                 create_string_buffer=ctypes.create_string_buffer)
 
 
 def test_windows_watches_the_folder_and_each_process_through_registered_waits(tmp_path):
@@ -376,32 +240,6 @@ def test_each_platform_gets_its_watcher():
 
 
 # --- the controller with a real watcher -------------------------------------------------------------------
-
-
-class RecordingView:
-    def __init__(self) -> None:
-        self.shown: list = []
-        self.notes: list = []
-        self.noted = threading.Event()
-
-    def show(self, state, count, title, menu) -> None:
-        self.shown.append((state, count, title, menu))
-
-    def notify(self, title: str, body: str, buttons=(), on_click=None) -> bool:
-        self.notes.append((title, body))
-        self.noted.set()
-        return True
-
-    def stop(self) -> None:
-        pass
-
-
-def slow_poll_store(tmp_path) -> ConfigStore:
-    store = ConfigStore(str(tmp_path / "cfg"))
-    config = store.load()
-    config.poll_interval = 3600.0  # only an event can make the tray look again within this test
-    store.save(config)
-    return store
 
 
 @linux_only
@@ -559,10 +397,10 @@ def test_the_tray_keeps_ssl_out_and_asyncio_still_works():
 
     modules: dict = {}
     keep_unused_modules_out(modules)
-    assert modules == {"ssl": None}
+    assert modules["ssl"] is None
     loaded = {"ssl": "the real one"}
     keep_unused_modules_out(loaded)  # already imported by someone: left alone
-    assert loaded == {"ssl": "the real one"}
+    assert loaded["ssl"] == "the real one"
     code = ("import sys\nfrom tray.app.main import keep_unused_modules_out\nkeep_unused_modules_out()\n"
             "import asyncio\nloop = asyncio.new_event_loop()\nloop.run_until_complete(asyncio.sleep(0))\n"
             "print(sys.modules['ssl'])\n")
@@ -649,6 +487,9 @@ def test_a_registry_shared_over_the_network_is_not_trusted_to_events(tmp_path):
     assert not watch.local_filesystem("/mnt/c/Users/me/.claude/active", table)
     assert watch.local_filesystem("/media/my disk/active", table)
     assert not watch.local_filesystem("/anything", str(tmp_path / "no-such-table"))  # cannot tell: not trusted
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(tmp_path / "fifo")
+        assert not watch.local_filesystem("/home/me", str(tmp_path / "fifo"))  # not read, never waited on
 
 
 def test_a_complete_watch_and_ages_refreshed_on_open_leave_only_the_ten_minute_rescan(tmp_path, monkeypatch):

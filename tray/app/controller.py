@@ -32,17 +32,19 @@ from tray.app.config import Config, ConfigStore, state_dir
 from tray.core import actions, events, handover, projectfiles, tasklists, teams, traffic
 from tray.core.events import Offer, OfferKind, short_id
 from tray.core.fmt import one_line
+from tray.core.fsutil import NotOurs
 from tray.core.liveness import LivenessProbe
 from tray.core.log import get_logger
 from tray.core.projects import ProjectResolver, project_name
 from tray.core.readcache import ReadCache
 from tray.core.registry import Registry
 from tray.core.remote import merge
-from tray.core.snapshot import Session, Snapshot, State, build_snapshot
+from tray.core.snapshot import Session, Snapshot, SnapshotMemo, State, build_snapshot
 from tray.core.sources import from_config
 from tray.platform.focus_base import FocusResult
 from tray.platform.notify import Button
 from tray.platform.watch import ChangeWatcher
+from tray.platform.watch_base import Changes
 
 #: With a watcher running, the registry is still rescanned this often: a safety net for what no event reports
 #: (a folder on a network file system, a watch that could not be added, a process that could not be watched).
@@ -56,6 +58,8 @@ QUIET_SAFETY_NET_SECONDS = 600.0
 AGE_REFRESH_SECONDS = 60.0
 #: After a wake, wait this long for the rest of a burst of changes before looking.
 COALESCE_SECONDS = 0.02
+#: What the view is shown: the icon's state, its badge count, the tooltip and the menu (None: not built now).
+Shown = Tuple[str, int, str, Optional[Tuple[menu_model.MenuItem, ...]]]
 
 log = get_logger("tray")
 #: Seconds between checks that the installed Claude Code hooks really run (each check starts a few processes);
@@ -64,7 +68,9 @@ HOOK_CHECK_SECONDS = 300.0
 
 
 class View(Protocol):
-    def show(self, state: str, count: int, title: str, menu: Tuple[menu_model.MenuItem, ...]) -> None: ...
+    """`menu` None: the menu is not built now (a view that builds it as it opens, `menu_on_open`)."""
+
+    def show(self, state: str, count: int, title: str, menu: Optional[Tuple[menu_model.MenuItem, ...]]) -> None: ...
 
     def notify(
         self, title: str, body: str, buttons: Tuple[Button, ...] = (), on_click: Optional[Callable[[], None]] = None
@@ -146,14 +152,24 @@ class TrayController:
         self.snapshot: Optional[Snapshot] = None
         self._told: Optional[Snapshot] = None  # what the last notices were computed from (with remembered sources)
         self.error = ""
-        self.shown: Optional[Tuple[str, int, str, Tuple[menu_model.MenuItem, ...]]] = None
+        self.shown: Optional[Shown] = None
         self.limiter = RateLimiter(self.config.notify_per_minute)
         self.watcher = events.ActivityWatcher(self.config.waiting_notify_after)
         self.claim_watcher = events.ClaimWatcher()
-        #: TRAFFIC.md and HANDOVER.md of each live project, read at each poll (a change to them shows at the
-        #: next poll: the change watcher wakes the tray for the registry, not for project folders).
+        #: TRAFFIC.md, HANDOVER.md and task lists of each live project (`projectfiles.update`).
         self.files: Dict[str, projectfiles.ProjectFiles] = {}
         self.teams: Tuple[teams.Team, ...] = ()  # agent teams under the live sessions' config folders
+        #: What a look read, kept for the next one while the change watcher says which files changed: each live
+        #: project's files with what they were gathered for, the config folders the teams were read from, the
+        #: processes and folders last given to the watcher.
+        self._gathered: projectfiles.Gathered = {}
+        self._team_configs: Tuple[str, ...] = ()
+        self._configs: Tuple[Tuple[Tuple[int, str], ...], Tuple[str, ...]] = ((), ())  # live processes -> configs
+        self.snapshot_memo = SnapshotMemo()
+        self._watch_asked: Tuple[Tuple[int, ...], Tuple[str, ...]] = ((), ())
+        self._looked = False  # a look succeeded: the next may read only what changed
+        self._full_at = 0.0  # time.monotonic() of the last look that read everything
+        self.looks = self.full_looks = 0  # looks taken, and those that read everything (for tests and the bench)
         self.held_back = 0
         self.stopping = threading.Event()
         self._lock = threading.RLock()
@@ -164,6 +180,10 @@ class TrayController:
         self.watching = False  # events wake the tray; the timed poll is only a safety net
         self._ages_at: Optional[float] = None
         self.ages_on_open = False  # the view refreshes the ages as its menu opens (`refresh_ages`): no clock
+        #: The view builds the menu as it opens and drops it once it closed (`refresh_ages`, `menu_closed`):
+        #: while it is closed, a change shows the icon, badge and tooltip and builds no menu model at all.
+        self.menu_on_open = False
+        self.menu_open = False  # between `refresh_ages` and `menu_closed` of such a view
         self.settled: Optional[Callable[[], None]] = None  # called once, after the first look and hooks check
         #: Other sources (SSH hosts, WSL distributions, containers), each read on its own thread.
         self.source_runner = source_runner or remote_sources.default_runner
@@ -179,10 +199,12 @@ class TrayController:
     def poll_once(self) -> List[Any]:
         """Take a snapshot, update the view if anything visible changed, notify about new events."""
         with self._lock:
+            self.looks += 1
+            changes = self._take_changes()  # before anything is read: a change made meanwhile is in the next log
             try:
                 known = self.change_watcher.known_alive() if self.watching and self.change_watcher else None
                 snapshot = build_snapshot(self.registry, self.resolver, LivenessProbe(known=known),
-                                          self.entry_cache, self.activity_cache)
+                                          self.entry_cache, self.activity_cache, changes, self.snapshot_memo)
                 self.error = ""
                 # The other sources as their pollers last left them: never waited for here. The menu shows those
                 # that answer; notices compare what each source said last, so an outage is not a change.
@@ -191,6 +213,7 @@ class TrayController:
                 remembered = [p.last_good for p in self.pollers.values()]
                 told = merge(snapshot, [known for known in remembered if known is not None])
             except OSError as error:
+                self._looked = False  # the next look reads everything again
                 message = f"cannot read the registry {self.registry.directory}: {error.strerror or error}"
                 if message != self.error:
                     log.warning(message)
@@ -202,20 +225,50 @@ class TrayController:
             found += self.watcher.check(merged, time.time())
             # Files, task lists, teams and process watches are this machine's: another source's paths and PIDs
             # only mean something there.
-            files = projectfiles.gather(snapshot)
+            self._gathered = projectfiles.update(snapshot, self._gathered, changes)
+            files = {key: gathered[1] for key, gathered in self._gathered.items()}
             self._keep_traffic_current(snapshot, files)
             found += self.claim_watcher.check(projectfiles.clashes(snapshot, files))
-            configs = [tasklists.where(s.session_id, tasklists.process_environ(s.entry.pid, s.session_id)).config
-                       for v in snapshot.projects for s in v.live]
-            self.snapshot, self.files, self.teams = merged, files, tuple(teams.read_all(configs))
+            live = [s for v in snapshot.projects for s in v.live]
+            processes = tuple((s.entry.pid, s.session_id) for s in live)
+            if processes != self._configs[0]:  # the config folders of the live sessions, asked when they change
+                self._configs = (processes, tuple(dict.fromkeys(
+                    tasklists.where(sid, tasklists.process_environ(pid, sid)).config for pid, sid in processes)))
+            configs = self._configs[1]
+            if changes is None or configs != self._team_configs or _touches(changes, team_folders(configs)):
+                self.teams = tuple(teams.read_all(configs))
+                self._team_configs = configs
+            self.snapshot, self.files = merged, files
+            self._looked = True
         self.announce(found)  # before the menu: a death is said without waiting for a large menu to build
         self.refresh_view()
         if self.watching and self.change_watcher is not None:
-            live = [s for v in snapshot.projects for s in v.live]
             folders = client_status_folders(live) + shown_file_folders(snapshot, self.files, self.teams)
+            folders += [f for gathered in self._gathered.values() for f in gathered[2]] + team_folders(configs)
             folders.append(self.config_store.directory)  # config.json: `orchestray sources add` while running
-            self.change_watcher.watch_pids((s.entry.pid for s in live), folders)
+            asked = (tuple(sorted(s.entry.pid for s in live)), tuple(sorted(set(folders))))
+            if asked != self._watch_asked or changes is None:
+                self._watch_asked = asked
+                self.change_watcher.watch_pids(asked[0], asked[1])
         return found
+
+    def _take_changes(self) -> Optional[Changes]:
+        """What the change watcher logged since the last look (which files to check), or None: read everything.
+
+        Everything is read at the first look, after a look that failed, while the watcher may miss something
+        (`complete` False: polling, a network file system, a process not watched), when the watcher cannot tell
+        (dropped events, a folder watched only from now on), and at least once per safety-net interval."""
+        watcher = self.change_watcher if self.watching else None
+        take = getattr(watcher, "take_changes", None)
+        changes: Optional[Changes] = take() if take is not None else None  # taken (and cleared) in every case
+        now = time.monotonic()
+        complete = bool(getattr(watcher, "complete", False))
+        interval = QUIET_SAFETY_NET_SECONDS if complete else SAFETY_NET_SECONDS
+        if changes is None or not complete or not self._looked or now - self._full_at >= interval - 1.0:
+            self._full_at = now
+            self.full_looks += 1
+            return None
+        return changes
 
     def _keep_traffic_current(self, snapshot: Snapshot, files: Dict[str, projectfiles.ProjectFiles]) -> None:
         """Rewrite the Active Sessions table of the projects where the user turned that on (nothing else)."""
@@ -235,18 +288,23 @@ class TrayController:
     def refresh_view(self) -> None:
         """Show the snapshot if anything visible changed. Ages alone count as a change at most once every
         AGE_REFRESH_SECONDS; when something else changed, it is shown with the ages of that last refresh (at
-        most a minute behind, in whole minutes): one menu built per change, not a second one for the ages."""
+        most a minute behind, in whole minutes): one menu built per change, not a second one for the ages.
+        With a view that builds its menu as it opens (`menu_on_open`), no menu is built while it is closed:
+        only the icon, its badge and the tooltip are shown."""
         with self._lock:
             now = time.time()
             if self._ages_at is None or now - self._ages_at >= AGE_REFRESH_SECONDS:
                 self._ages_at = now
-            shown = self._what_to_show(self._ages_at)
+            shown = self._what_to_show(self._ages_at, with_menu=self.menu_open or not self.menu_on_open)
             if shown == self.shown or self.view is None:
                 return
             self.shown = shown
         self.view.show(*shown)
 
-    def _what_to_show(self, now: float) -> Tuple[str, int, str, Tuple[menu_model.MenuItem, ...]]:
+    def _what_to_show(self, now: float, with_menu: bool = True) -> Shown:
+        if not with_menu:
+            return self._state(), menu_model.waiting_count(self.snapshot), menu_model.tooltip(
+                self.snapshot, self.error), None
         settings = menu_model.MenuSettings(
             notifications=self.config.notifications,
             autostart=self.autostart.is_enabled() if self.autostart is not None else None,
@@ -258,13 +316,15 @@ class TrayController:
         )
         menu = menu_model.build_menu(self.snapshot, settings, self.find_file, now=now, error=self.error,
                                      files=self.files, teams=self.teams, memo=self.project_menus)
-        state = State.STALE if self.error else (self.snapshot.state if self.snapshot is not None else State.NONE)
         return (
-            state,
+            self._state(),
             menu_model.waiting_count(self.snapshot),
             menu_model.tooltip(self.snapshot, self.error),
             menu,
         )
+
+    def _state(self) -> str:
+        return State.STALE if self.error else (self.snapshot.state if self.snapshot is not None else State.NONE)
 
     def announce(self, found: List[Any]) -> None:
         """Notify about `found`, at most `notify_per_minute` a minute; called after every poll, even one that
@@ -447,10 +507,24 @@ class TrayController:
 
     def refresh_ages(self) -> None:
         """The menu is about to open (called on the GUI's thread): show it with the ages of now. Nothing is
-        read; only the labels are built again, and the view is told only if one of them changed."""
+        read; only the labels are built again, and the view is told only if one of them changed. For a view
+        that builds its menu as it opens (`menu_on_open`), this is where the menu is built, and it is kept up
+        to date by every change until `menu_closed`."""
         with self._lock:
+            self.menu_open = True
             self._ages_at = None
             self.refresh_view()
+
+    def menu_closed(self) -> None:
+        """The view's menu closed and is being dropped (called on the GUI's thread, after the handler of an
+        item picked in it ran): build no menu until it opens again, and let the model and the project submenus
+        kept for reuse go."""
+        with self._lock:
+            self.menu_open = False
+            if self.menu_on_open:
+                self.project_menus = menu_model.ProjectMenus()
+                if self.shown is not None:
+                    self.shown = (*self.shown[:3], None)  # the view holds no menu now: the next opening builds one
 
     def stop(self) -> None:
         self.stopping.set()
@@ -566,7 +640,7 @@ class TrayController:
         log.info("%s action %s %s%s", action.origin, action.kind, action.argument, " (force)" if action.force else "")
         try:
             self._perform(action)
-        except (actions.ActionRefused, actions.BadInput) as refused:
+        except (actions.ActionRefused, actions.BadInput, NotOurs) as refused:  # NotOurs: a link at our lock
             log.warning("%s refused: %s", action.kind, refused)
             self._say_refused(NOT_DONE_TITLES.get(action.kind, "Orchestray: not done"), str(refused))
         except Exception as error:  # noqa: BLE001
@@ -714,6 +788,16 @@ def _default_change_watcher(directory: str) -> Optional[ChangeWatcher]:
 
     raise_fd_limit()
     return for_platform(directory)
+
+
+def team_folders(configs: Sequence[str]) -> List[str]:
+    """The `teams` folder of each config folder: a team created, changed or removed there is worth a wake."""
+    return [os.path.join(config, "teams") for config in configs]
+
+
+def _touches(changes: Changes, folders: Sequence[str]) -> bool:
+    """Did the watcher log a change in one of `folders` or below it (a team's own folder)?"""
+    return any(changed == folder or changed.startswith(folder + os.sep) for changed in changes for folder in folders)
 
 
 def client_status_folders(sessions: List[Session]) -> List[str]:

@@ -8,8 +8,16 @@ sensitivity and action; only a (sub)menu whose shape changed (an item added, rem
 built again, and only that one. On a StatusNotifierItem host, libdbusmenu-gtk sends the changed properties,
 not a new layout.
 
-Also here: ages brought up to date as the menu opens, on the ``gtk`` backend (its ``popup-menu`` handler is the
-one place pystray lets us see the opening), so the tray needs no clock for them.
+Also here, on the ``gtk`` backend (its ``popup-menu`` handler is the one place pystray lets us see the opening):
+ages brought up to date as the menu opens, so the tray needs no clock for them; and, with `after_close` given, a
+menu that exists only while it is open. The opening asks for the menu (`before_open`: the controller builds it
+with the ages of now, the view hands it over as `icon.menu`) and builds the native one before popping it up. As
+GTK takes it down (``deactivate``, or ``selection-done``), `after_close` says so at once; after that turn of the
+loop (GTK activates a picked item right after it deactivated the menu, and the item's handler needs its widget)
+the native menu is destroyed and the pystray menu let go. A tray at rest then holds no widgets, no pystray items and no
+menu model for its 50 sessions (about 1.7 MB), and a change while the menu is closed builds none of them. A
+StatusNotifierItem host (``appindicator``) reads the menu over D-Bus whenever it likes, without telling pystray:
+there the menu stays built.
 
 Written against pystray 0.19.5's GTK backends (``_create_menu``, ``_create_menu_item``, ``_menu_handle``,
 ``_update_menu``, ``_on_status_icon_popup_menu``, ``_appindicator``, ``_handler``); every native change runs on
@@ -21,13 +29,17 @@ from __future__ import annotations
 from typing import Any, Callable, Optional
 
 from tray.core.log import get_logger
+from tray.platform.memory import hand_back
 
 log = get_logger("tray.view")
 
 
-def gtk_icon_class(base: Any, before_open: Optional[Callable[[], None]] = None) -> Any:
+def gtk_icon_class(base: Any, before_open: Optional[Callable[[], None]] = None,
+                   after_close: Optional[Callable[[], None]] = None) -> Any:
     """pystray's GTK ``Icon`` class `base`, with menus changed in place, and (``gtk`` backend, `before_open`
-    given) a call to `before_open` on the GTK loop as the user opens the menu, whose result is shown at once."""
+    given) a call to `before_open` on the GTK loop as the user opens the menu, whose result is shown at once;
+    with `after_close` too, `after_close` is called (on the GTK loop) as the menu closes, and the native menu and
+    the pystray menu are dropped after that turn of the loop."""
     from gi.repository import GLib, Gtk
     from pystray import Menu
 
@@ -40,8 +52,13 @@ def gtk_icon_class(base: Any, before_open: Optional[Callable[[], None]] = None) 
         return (descriptor.checked is not None, bool(descriptor.submenu), bool(descriptor.default),
                 descriptor.radio if descriptor.checked is not None else False)
 
+    #: The menu exists only while it is open (see the module's docstring).
+    lazy = after_close is not None and before_open is not None and not indicator
+
     class OrchestrayGtkIcon(base):  # type: ignore[misc]
         _orchestray_built: Any = None  # the pystray Menu the native menu shows
+        _orchestray_closing = False  # a drop of the closed menu is queued
+        builds_menu_on_open = lazy
 
         def _create_menu(self, descriptors: Any, spare: Any = None) -> Any:
             """pystray's menu, with a record of what each item shows kept beside it (`_Shown`), so that laying a
@@ -152,10 +169,46 @@ def gtk_icon_class(base: Any, before_open: Optional[Callable[[], None]] = None) 
             def _on_status_icon_popup_menu(self, status_icon: Any, button: Any, activate_time: Any) -> None:
                 try:
                     before_open()
-                except Exception:  # noqa: BLE001 - the menu still opens, with the ages it had
+                except Exception:  # noqa: BLE001 - the menu still opens, with what it had
                     log.exception("refreshing the menu as it opens failed")
                 self._show_menu_now()
+                handle = self._menu_handle
+                if lazy and handle is not None and not getattr(handle, "_orchestray_watched", False):
+                    handle._orchestray_watched = True
+                    for signal in ("deactivate", "selection-done"):
+                        handle.connect(signal, lambda _menu: self._close_later())
                 base._on_status_icon_popup_menu(self, status_icon, button, activate_time)
+                if lazy and (handle is None or not handle.get_visible()):
+                    self._close_later()  # not popped up (another grab held the pointer): nothing to keep
+
+        if lazy:
+
+            def _close_later(self) -> None:
+                """The menu went down: say so at once (so that the handler of a picked item, which GTK runs
+                right after it deactivated the menu, builds no menu again), drop it after this turn of the loop
+                (that handler still needs its widget)."""
+                if self._orchestray_closing:
+                    return
+                self._orchestray_closing = True
+                try:
+                    if after_close is not None:
+                        after_close()  # from now on the view hands over no menu
+                except Exception:  # noqa: BLE001 - the tray keeps running; the log has the detail
+                    log.exception("letting the closed menu go failed")
+                GLib.idle_add(self._drop_closed_menu)
+
+            def _drop_closed_menu(self) -> bool:
+                """Destroy the closed menu's widgets and let the pystray menu go."""
+                self._orchestray_closing = False
+                handle = self._menu_handle
+                if handle is not None and handle.get_visible():
+                    return False  # opened again meanwhile: its own closing drops it
+                self._menu_handle, self._orchestray_built, self._menu = None, None, None
+                if handle is not None:
+                    _forget(handle)
+                    handle.destroy()
+                hand_back()
+                return False  # run once
 
     def _initialize(self: Any) -> None:
         """pystray's, except that a session bus it cannot reach (none running and no ``dbus-launch`` to start
@@ -178,6 +231,17 @@ def gtk_icon_class(base: Any, before_open: Optional[Callable[[], None]] = None) 
 
 SEPARATOR = "separator"
 
+
+def _forget(menu: Any) -> None:
+    """Break the links from Python to a native menu's widgets (the records kept beside each (sub)menu and the
+    holders of their items' actions), so that destroying it frees the widgets and their Python wrappers."""
+    for item in getattr(menu, "_orchestray_shown", None) or ():
+        if item.submenu is not None:
+            _forget(item.submenu)
+        if item.holder is not None:
+            item.holder[:] = [None]
+        item.widget = item.submenu = item.descriptor = None
+    menu._orchestray_shown = None
 
 class _NoNotifier:
     """Stands in for pystray's D-Bus notifier when there is no session bus: shows nothing."""

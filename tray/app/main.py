@@ -104,9 +104,12 @@ def _import_pystray_as_is() -> Any:
 
 
 #: Modules the tray never uses but would load through others' imports: asyncio (desktop-notifier's loop)
-#: imports ssl, which maps libcrypto (about 4 MB resident) for connections the tray never makes. A None in
-#: sys.modules makes `import ssl` raise ImportError, which asyncio and the standard library handle.
-UNUSED_AT_REST = ("ssl",)
+#: imports ssl, which maps libcrypto (about 4 MB resident) for connections the tray never makes; Pillow's
+#: ImageDraw (the icon's shapes) imports ImageFont, which loads `_imagingft`, Pillow's own FreeType, HarfBuzz
+#: and Brotli (about 1.4 MB resident), although the icon draws no text with a font (its badge digits are
+#: pixels). A None in sys.modules makes `import ssl` raise ImportError, which asyncio and the standard library
+#: handle; ImageFont handles it as a Pillow built without FreeType does (bitmap fonts only).
+UNUSED_AT_REST = ("ssl", "PIL._imagingft")
 
 
 def keep_unused_modules_out(modules: Optional[MutableMapping[str, Any]] = None) -> None:
@@ -170,8 +173,8 @@ def _hook_problems() -> List[str]:
 
 
 def _after_the_first_menu() -> None:
-    """Once the first menu is up (GTK builds it from its idle queue, so this waits behind it there), hand the
-    start-up's freed C memory back (`tray/platform/memory.py`)."""
+    """Once the first look is shown (GTK builds a first menu, where one is built ahead, from its idle queue, so
+    this waits behind it there), hand the start-up's freed C memory back (`tray/platform/memory.py`)."""
     from tray.platform.memory import release_free_memory
 
     if sys.platform.startswith("linux"):
@@ -229,8 +232,10 @@ def _run(args: argparse.Namespace, pystray: Any, registry: Any, log: Any, log_fi
     )
     if getattr(args, "poll_interval", None):
         controller.config.poll_interval = command_line_poll_interval(args.poll_interval)
-    view = PystrayView(pystray, controller.perform, before_open=controller.refresh_ages)
+    view = PystrayView(pystray, controller.perform, before_open=controller.refresh_ages,
+                       after_close=controller.menu_closed)
     controller.ages_on_open = view.refreshes_on_open
+    controller.menu_on_open = view.builds_menu_on_open  # gtk backend: no menu built while it is closed
     controller.settled = _after_the_first_menu
     if not getattr(view.icon, "HAS_MENU", True):
         message = f"the tray backend '{view.backend}' cannot show menus"

@@ -25,6 +25,12 @@ On the GTK backends the icon class comes from `gtk_menu.py`: a new menu is laid 
 rebuilding it, and (``gtk`` backend) the ages are brought up to date as the menu opens, so the tray needs no
 timer for them. Elsewhere (a StatusNotifierItem host opens the menu over D-Bus without telling pystray; Windows
 and macOS build the native menu ahead) the controller refreshes them at most once a minute.
+
+On the ``gtk`` backend, given `after_close`, the menu exists only while it is open (`builds_menu_on_open`): the
+controller then shows the icon, badge and tooltip with no menu (`menu` None) while it is closed, the opening asks
+it for the menu, and once the menu closed the view lets go of the pystray items it made (the GTK class destroys
+the widgets) and hands the freed memory back (`tray/platform/memory.py`). A menu that reaches the view while the
+menu is closed (a poll that raced the closing) is not built: the next opening asks again.
 """
 
 from __future__ import annotations
@@ -135,7 +141,7 @@ def darwin_icon_class(base: Any, template: bool = True) -> Any:
 class PystrayView:
     def __init__(
         self, pystray: Any, perform: Callable[[Action], None], notifier: Any = None, platform: str = sys.platform,
-        before_open: Optional[Callable[[], None]] = None,
+        before_open: Optional[Callable[[], None]] = None, after_close: Optional[Callable[[], None]] = None,
     ) -> None:
         self.pystray = pystray
         self.perform = perform
@@ -151,15 +157,24 @@ class PystrayView:
         icon_class = darwin_icon_class(pystray.Icon, self.template) if platform == "darwin" else pystray.Icon
         #: True when the menu's ages are refreshed as it opens (the controller then keeps no clock for them).
         self.refreshes_on_open = before_open is not None and icon_class.__module__.endswith("._gtk")
+        self._before_open, self._after_close = before_open, after_close
+        self._menu_open = False  # the user has the menu open (only followed when it is built on open)
         if icon_class.__module__.endswith(("._gtk", "._appindicator")):
             from tray.app.gtk_menu import gtk_icon_class
 
-            icon_class = gtk_icon_class(icon_class, before_open)  # menus changed in place, ages on open
+            icon_class = gtk_icon_class(  # menus changed in place, ages on open, built on open
+                icon_class, self._opening if before_open is not None else None,
+                self._closed if after_close is not None else None)
+        #: True when the menu is built as it opens and dropped once it closed (the ``gtk`` backend): the
+        #: controller then builds no menu while it is closed.
+        self.builds_menu_on_open = bool(getattr(icon_class, "builds_menu_on_open", False))
+        starting = None if self.builds_menu_on_open else pystray.Menu(
+            *self._leading_items(), pystray.MenuItem("Starting…", None, enabled=False))
         self.icon = icon_class(
             ICON_NAME,
             icon=render_icon("none", 0, size=64, template=self.template),
             title=ICON_TITLE,
-            menu=pystray.Menu(*self._leading_items(), pystray.MenuItem("Starting…", None, enabled=False)),
+            menu=starting,
         )
 
     @property
@@ -194,19 +209,23 @@ class PystrayView:
         with self._lock:
             self.icon.visible = True
 
-    def show(self, state: str, count: int, title: str, menu: Tuple[MenuItem, ...]) -> None:
+    def show(self, state: str, count: int, title: str, menu: Optional[Tuple[MenuItem, ...]]) -> None:
         """Change only what changed: each of the icon, the tooltip and the menu costs the GUI a redraw (a new
-        menu is a whole native menu, re-exported over D-Bus on StatusNotifierItem hosts)."""
+        menu is a whole native menu, re-exported over D-Bus on StatusNotifierItem hosts). `menu` None: the menu
+        is not built now (it is built as it opens); the one shown, if any, stays."""
         badge = (state, count)
         image = render_icon(state, count, size=64, template=self.template) if badge != self._shown_badge else None
         native = None
-        if menu != self._shown_menu:
+        if menu is not None and self.builds_menu_on_open and not self._menu_open:
+            menu = None  # closed meanwhile: nothing to build; the next opening asks for the menu again
+        if menu is not None and menu != self._shown_menu:
             made: Dict[MenuItem, Any] = {}
             native = self.pystray.Menu(*self._leading_items(), *[self._convert(item, made) for item in menu])
             self._converted = made
+            self._shown_menu = menu
         title = safe_text(title, WINDOWS_TIP_UNITS)  # UTF-16 units, control and bidi characters dropped
         new_title = title if title != self._shown_title else None
-        self._shown_badge, self._shown_menu, self._shown_title = badge, menu, title
+        self._shown_badge, self._shown_title = badge, title
 
         def apply() -> None:
             with self._lock:
@@ -214,10 +233,29 @@ class PystrayView:
                     self.icon.icon = image
                 if new_title is not None:
                     self.icon.title = new_title
-                if native is not None:
+                if native is not None and self.builds_menu_on_open and not self._menu_open:
+                    self._shown_menu, self._converted = None, {}  # closed while it was made: not kept
+                elif native is not None:
                     self.icon.menu = native
 
         ui_call(apply, self.platform)
+
+    def _opening(self) -> None:
+        """The user opens the menu (on the GTK loop): from now on a menu handed over is shown."""
+        with self._lock:
+            self._menu_open = True
+        if self._before_open is not None:
+            self._before_open()
+
+    def _closed(self) -> None:
+        """The menu closes (on the GTK loop; the GTK class drops the native menu and the pystray one after this
+        turn of the loop): hand over no menu from now on, let go of the pystray items made for it, tell the
+        controller."""
+        with self._lock:
+            self._menu_open = False
+            self._shown_menu, self._converted = None, {}
+        if self._after_close is not None:
+            self._after_close()
 
     def _leading_items(self) -> Tuple[Any, ...]:
         """On Windows, a hidden default item: pystray runs the default item on a left click, and this one

@@ -141,12 +141,18 @@ def register(
 
 
 def deregister(registry: Registry, session_id: str) -> bool:
-    """Remove a session's own entry (it is ending), and its activity. True if there was an entry."""
+    """Remove a session's own entry (it is ending), and its activity. True if there was an entry.
+
+    A FIFO, a folder or a device under the entry's name is not an entry anybody wrote: like `clean`, we leave it
+    alone and say so (`NotOurs`: one line), after removing the activity (the session did end).
+    """
     check_session_id(session_id)
     with registry.lock():
-        removed = registry.remove(session_id)
         remove_activity(registry.directory, session_id)
-        return removed
+        path = registry.path_for(session_id)
+        if os.path.lexists(path) and not _movable(path):
+            raise NotOurs(f"{path} is not a regular file; left alone (not an entry Orchestray can remove)")
+        return registry.remove(session_id)
 
 
 def _live_session(snapshot: Snapshot, session_id: str) -> Session:
@@ -202,6 +208,7 @@ def promote(registry: Registry, session_id: str, force: bool = False) -> Promote
         dead = [s for s in view.stale if s.role == ROLE_ORCHESTRATOR]
         for corpse in dead:
             registry.remove(corpse.session_id)
+            remove_activity(registry.directory, corpse.session_id)  # its last prompt goes with its entry
         extra = dict(session.entry.extra)
         extra.update({PROMOTED_AT: utc_now_iso(), PROMOTION_PENDING: True})
         written = registry.write(session.entry.replace(role=ROLE_ORCHESTRATOR, extra=extra))
@@ -287,6 +294,9 @@ def clean(
         for name in orphans:
             remove_activity(registry.directory, name)
         moved = _quarantine_all(registry.directory, old, now, problems)
+        for record in moved:  # an entry moved aside is gone from the registry: its last prompt goes too
+            if valid_session_id(record.session_id):
+                remove_activity(registry.directory, record.session_id)
         for path in temporaries:
             unlink_quietly(path)
         return dataclasses.replace(result, removed=tuple(removed), quarantined=moved, problems=tuple(problems))

@@ -34,7 +34,7 @@ from tray.core.private import ensure_private_dir
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the prompt hook imports this module)
 if TYPE_CHECKING:
-    from typing import Dict, Optional, Tuple
+    from typing import Dict, List, Optional, Set, Tuple
 
     from tray.core.readcache import ReadCache
 
@@ -97,7 +97,7 @@ def write_activity(
     try:
         fd = _open_folder(registry_dir, folder)
     except NotOurs as refused:
-        warn_once(f"session activity not recorded: {refused}")
+        warn_once(f"session activity not recorded: {refused}", key=str(refused))
         return
     try:
         name = session_id if fd is not None else os.path.join(folder, session_id)
@@ -157,28 +157,38 @@ def _parse(raw: bytes) -> Optional[Activity]:
     return Activity(lines[1], since, lines[3], lines[4], transcript)
 
 
-def read_all(registry_dir: str, cache: Optional[ReadCache] = None) -> Dict[str, Activity]:
+def read_all(registry_dir: str, cache: Optional[ReadCache] = None,
+             changed: Optional[Set[str]] = None) -> Dict[str, Activity]:
     """Every session's recorded activity, by session id; unreadable files are skipped. With a `cache` (the
-    tray's), a file unchanged since it was last read is not read again."""
+    tray's), a file unchanged since it was last read is not read again; with `changed` too (the names the change
+    watcher logged in the folder since the cache's last look), the folder is not listed and only those files
+    are checked (`Registry.scan` does the same for entries)."""
     folder = activity_dir(registry_dir)
     try:
         fd = private_dir(folder, create=False)
     except NotOurs as refused:
-        warn_once(f"session activity not shown: {refused}")
+        warn_once(f"session activity not shown: {refused}", key=str(refused))
         return {}
     except OSError:
         return {}
     try:
-        names = [name for name in os.listdir(fd if fd is not None else folder) if not name.endswith(".tmp")]
+        if cache is None or changed is None or cache.names is None:
+            names = [name for name in os.listdir(fd if fd is not None else folder) if not name.endswith(".tmp")]
+            if cache is not None:
+                cache.keep_only(names)
+        else:
+            names = _names_after(cache.names, changed, fd, folder) if changed else cache.names
+            cache.keep_only_after(changed, names)
         if cache is not None:
-            cache.keep_only(names)
+            cache.names = names
         found = {}
         for name in names:
             path = name if fd is not None else os.path.join(folder, name)
             if cache is None:
                 activity = read_activity_file(path, fd)
             else:
-                hit, activity = cache.get(name, path, fd)
+                hit, activity = cache.trusted(name) if changed is not None and name not in changed else cache.get(
+                    name, path, fd)
                 if not hit:
                     read_at = time.time()
                     activity, info = _read_one(path, fd)
@@ -193,6 +203,22 @@ def read_all(registry_dir: str, cache: Optional[ReadCache] = None) -> Dict[str, 
             os.close(fd)
 
 
+def _names_after(names: List[str], changed: Set[str], fd: Optional[int], folder: str) -> List[str]:
+    """The listing `names` with each changed name added or removed as the folder has it now."""
+    found = set(names)
+    for name in changed:
+        if name.endswith(".tmp") or os.sep in name:
+            continue
+        try:
+            os.stat(name if fd is not None else os.path.join(folder, name), dir_fd=fd, follow_symlinks=False)
+            found.add(name)
+        except FileNotFoundError:
+            found.discard(name)
+        except OSError:
+            found.add(name)  # there, but not to be looked at: the reader says why
+    return sorted(found)
+
+
 def _path_line(path: str) -> str:
     """A path kept on one line, or "" (a path with a line break, or absurdly long, is not recorded)."""
     return path if path and len(path) <= 1024 and "\n" not in path and "\r" not in path else ""
@@ -205,7 +231,7 @@ def remove_activity(registry_dir: str, session_id: str) -> None:
     try:
         fd = private_dir(folder, create=False)
     except NotOurs as refused:
-        warn_once(f"session activity not removed: {refused}")
+        warn_once(f"session activity not removed: {refused}", key=str(refused))
         return
     except OSError:
         return

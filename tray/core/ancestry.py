@@ -2,12 +2,18 @@
 
 The hook runs as `/bin/sh -c "<command>"` under Claude Code (on Windows through Git Bash, `bash.exe -c`, or
 PowerShell), so the PID to register is not our parent but the nearest ancestor that is Claude Code: an
-executable named `claude`, or a `node` running Claude Code's CLI.
+executable named `claude`, a `node` running Claude Code's CLI, or the native installer's binary.
+
+The native installer keeps each release as `~/.local/share/claude/versions/2.1.332` (a file named after its
+version) and points `~/.local/bin/claude` at it. macOS names a process after the file it runs, links resolved,
+so there Claude Code's process is called `2.1.332`, not `claude`; it is recognised by its program's path
+(`.../claude/versions/<version>`) or by the name it was started as (`argv[0]`).
 """
 
 from __future__ import annotations
 
 import os
+import re
 from typing import List, Optional
 
 import psutil
@@ -29,6 +35,18 @@ SHELL_NAMES = (
     "pwsh.exe",
 )
 MAX_DEPTH = 16
+#: The file name of a native-installer release (`2.1.332`); only inside a `claude/versions` folder.
+VERSION_NAME = re.compile(r"^\d+\.\d+\.\d+(?:[-+][\w.]+)?(?:\.exe)?$", re.IGNORECASE)
+
+
+def _parts(path: str) -> List[str]:
+    return [part.lower() for part in re.split(r"[\\/]+", path) if part]
+
+
+def is_native_release(path: str) -> bool:
+    """True for `.../claude/versions/2.1.332` (any separator): the native installer's Claude Code binary."""
+    parts = _parts(path)
+    return len(parts) >= 3 and parts[-3] == "claude" and parts[-2] == "versions" and bool(VERSION_NAME.match(parts[-1]))
 
 
 def _is_claude(process: psutil.Process) -> bool:
@@ -38,9 +56,15 @@ def _is_claude(process: psutil.Process) -> bool:
             return True
         if name in NODE_NAMES:
             return any("claude" in part.lower() for part in process.cmdline()[1:3])
-    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        if not VERSION_NAME.match(name):
+            return False
+        # The native installer's release file (macOS names the process after it): its path, else its argv[0].
+        argv = process.cmdline()
+        if argv and (is_native_release(argv[0]) or _parts(argv[0])[-1:] in (["claude"], ["claude.exe"])):
+            return True
+        return is_native_release(process.exe())
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError):
         return False
-    return False
 
 
 def _is_transient_shell(process: psutil.Process) -> bool:

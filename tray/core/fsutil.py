@@ -314,11 +314,13 @@ def set_warning_sink(sink: Optional[Callable[[str], None]]) -> None:
     _warning_sink = sink
 
 
-def warn_once(message: str) -> None:
-    """Log `message` (and tell the sink) the first time this process meets it; later calls are silent."""
-    if message in _warned:
+def warn_once(message: str, key: Optional[str] = None) -> None:
+    """Log `message` (and tell the sink) the first time this process meets it (or its `key`: one problem said
+    in different words by different steps is said once); later calls are silent."""
+    key = message if key is None else key
+    if key in _warned:
         return
-    _warned[message] = True
+    _warned[key] = True
     try:
         from tray.core.log import get_logger
 

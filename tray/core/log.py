@@ -13,6 +13,7 @@ Set up lazily: the hook path only pays for `logging` when something goes wrong.
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from typing import TYPE_CHECKING, Optional
 
@@ -65,7 +66,13 @@ def _file_handler(path: str, role: str) -> logging.Handler:
     from tray.core.private import PRIVATE_FILE, ensure_private_dir
 
     def private_open(self: logging.FileHandler):  # type: ignore[no-untyped-def]
-        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE)
+        # O_NONBLOCK and a regular-file check: a FIFO at the log's name must not stall a hook (it fails, and
+        # the process logs to stderr instead); on a regular file the flag changes nothing.
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NONBLOCK", 0),
+                     PRIVATE_FILE)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise OSError(f"{self.baseFilename} is not a regular file")
         return open(fd, self.mode, encoding=self.encoding, errors=self.errors)
 
     class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):

@@ -1,10 +1,17 @@
-"""What a project's coordination files say, gathered once per poll for the menu: TRAFFIC.md, HANDOVER.md, and
-the Claude Code task lists its live sessions use."""
+"""What a project's coordination files say, gathered for the menu at each look: TRAFFIC.md, HANDOVER.md, and
+the Claude Code task lists its live sessions use.
+
+While the tray's change watcher misses nothing, a look gathers again only the projects whose live sessions or
+followed folders (`followed_folders`: the root, the task lists' folders, the config folders' `tasks`) changed;
+the others keep what they had (`update`). Only the branch each session has checked out is asked again for
+those, when TRAFFIC.md is readable: no watch follows a checkout, and TRAFFIC.md's rows are matched by branch.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+import os
+from dataclasses import dataclass, field, replace
+from typing import Dict, List, Mapping, Optional, Tuple
 
 from tray.core import handover, tasklists, traffic
 from tray.core.snapshot import ProjectView, Snapshot
@@ -34,6 +41,57 @@ def gather(snapshot: Optional[Snapshot]) -> Dict[str, ProjectFiles]:
     if snapshot is None:
         return {}
     return {view.key: gather_project(view) for view in snapshot.projects if view.live}
+
+
+def inputs(view: ProjectView) -> Tuple[object, ...]:
+    """What a project's files are gathered for besides the files themselves: its root and live sessions."""
+    return (view.project.root,) + tuple((s.session_id, s.entry.cwd, s.entry.pid) for s in view.live)
+
+
+def followed_folders(view: ProjectView, files: Optional[ProjectFiles]) -> List[str]:
+    """The folders whose change may change what `gather_project` finds for `view`: its root (TRAFFIC.md,
+    HANDOVER.md), its task lists' folders, and the `tasks` folder of each live session's config folder (a
+    list created there). The tray watches these and gathers a project again when one of them changed."""
+    folders = {view.project.root}
+    if files is not None:
+        folders.update(task_list.folder for task_list in files.task_lists)
+    for session in view.live:
+        place = tasklists.where(session.session_id, tasklists.process_environ(session.entry.pid, session.session_id))
+        folders.add(os.path.join(place.config, "tasks"))
+    return sorted(folder for folder in folders if folder)
+
+
+#: By project key: what its files were gathered for (`inputs`), the files, the folders followed, and the view.
+Gathered = Dict[str, Tuple[Tuple[object, ...], ProjectFiles, List[str], ProjectView]]
+
+
+def update(snapshot: Snapshot, kept: Gathered, changes: Optional[Mapping[str, object]]) -> Gathered:
+    """ProjectFiles of every project with a live session, by key, with their inputs and followed folders:
+    gathered again where `changes` (the folders the change watcher logged; None: unknown) touches one of the
+    project's followed folders or its live sessions changed, else `kept`'s (with the branches asked again when
+    TRAFFIC.md is readable)."""
+    fresh: Gathered = {}
+    for view in snapshot.projects:
+        if not view.live:
+            continue
+        old = kept.get(view.key)
+        wanted = old[0] if old is not None and old[3] is view else inputs(view)  # the same view: the same inputs
+        if changes is not None and old is not None and old[0] == wanted and not any(f in changes for f in old[2]):
+            fresh[view.key] = (wanted, _rematch(view, old[1]), old[2], view)
+            continue
+        found = gather_project(view)
+        fresh[view.key] = (wanted, found, followed_folders(view, found), view)
+    return fresh
+
+
+def _rematch(view: ProjectView, files: ProjectFiles) -> ProjectFiles:
+    """`files` with TRAFFIC.md's rows matched again to the branches checked out now (nothing is re-read)."""
+    parsed = files.traffic.traffic
+    if not parsed.readable:
+        return files
+    root = view.project.root
+    matched = traffic.for_sessions(parsed, [(s.session_id, traffic.git_branch(s.entry.cwd, root)) for s in view.live])
+    return files if matched == files.traffic else replace(files, traffic=matched)
 
 
 Clashes = List[Tuple[str, str, str, Tuple[str, ...]]]

@@ -2,11 +2,19 @@
 
 Reads files only (no `git` subprocess: the hook must stay fast), and caches by folder. Path rules are
 parameterised by a path module (`ntpath` or `posixpath`) so Windows behaviour is testable on Linux.
+
+A project's key is how two sessions are found to share a project (one orchestrator each). macOS volumes are
+case-insensitive by default, so `~/Code/Proj` and `~/code/proj` are one folder there, and a session started from
+each spelling must not make two projects with an orchestrator each. So on this machine's own paths the key is
+case-folded (and NFC-normalised: APFS ignores that difference too) when the file system answers to the folder's
+name in another case as the very same folder; a case-sensitive volume (Linux, a case-sensitive APFS) keeps it
+as spelt. Windows keys are case-folded by `ntpath` already.
 """
 
 from __future__ import annotations
 
 import os
+import unicodedata
 from dataclasses import dataclass
 from typing import Callable, Dict, Optional, Protocol, Tuple
 
@@ -38,6 +46,20 @@ class Project:
 def normalise(path: str, pathmod: PathModule = os.path) -> str:
     """The comparison form of a path: `C:/X/` equals `c:\\x` under ntpath; untouched case under posixpath."""
     return pathmod.normcase(pathmod.normpath(path))
+
+
+def answers_to_other_case(folder: str) -> bool:
+    """True when ``folder``'s file system finds it under its name in another case (a case-insensitive volume):
+    its last component with a cased letter is swapped, and both must be the same folder (two stats)."""
+    parts = os.path.normpath(folder).split(os.sep)
+    for index in range(len(parts) - 1, -1, -1):
+        if parts[index].swapcase() != parts[index]:
+            swapped = os.sep.join([*parts[:index], parts[index].swapcase(), *parts[index + 1 :]])
+            try:
+                return os.path.samefile(folder, swapped)
+            except (OSError, ValueError):
+                return False
+    return False
 
 
 def _read_small(path: str) -> Optional[str]:
@@ -133,7 +155,10 @@ class ProjectResolver:
             # project is the folder holding that file, never a project named after the file.
             start = os.path.dirname(os.path.normpath(cwd)) or cwd
         root = find_project_root(start) if pathmod is os.path else pathmod.normpath(cwd)
-        project = Project(key=normalise(root, pathmod), root=root, name=project_name(root, pathmod))
+        key = normalise(root, pathmod)
+        if pathmod is os.path and os.name != "nt" and answers_to_other_case(root):
+            key = unicodedata.normalize("NFC", key).casefold()
+        project = Project(key=key, root=root, name=project_name(root, pathmod))
         self._cache[cwd] = project
         return project
 

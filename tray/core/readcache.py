@@ -13,6 +13,12 @@ the past when it was read (git's "racily clean" rule); a younger one is read aga
 caller read successfully from a regular file is kept; refusals (a FIFO, a link, a file too large, one that
 vanished) are not, and are asked again each time (cheap: the safe reader refuses after one `stat`).
 
+With a change watcher that names the files that changed (inotify, ReadDirectoryChangesW), the tray need not
+even `lstat` the others: `names` keeps the folder's listing of the last look, and `trusted` serves a kept
+result without asking the file system, for a file the watcher did not name. The watcher's log is taken before
+the look reads, so a change made meanwhile is named at the next look; anything that hides a change (dropped
+events, a folder watched only from now on) makes the tray list and check the whole folder again.
+
 Hand-written and `os`-only: the prompt hook imports `tray.core.activity`, which uses this, on every prompt.
 """
 
@@ -22,7 +28,7 @@ import os
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the prompt hook imports this module)
 if TYPE_CHECKING:
-    from typing import Any, Dict, Iterable, Optional, Tuple
+    from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 #: A file whose mtime or ctime is this close to the moment it was read may still change without changing them.
 RACY_SECONDS = 1.0
@@ -41,6 +47,7 @@ class ReadCache:
         self._kept: Dict[str, Tuple[Tuple[int, ...], Any]] = {}
         self.hits = 0  # for tests and the log: how many reads were saved
         self.reads = 0
+        self.names: Optional[List[str]] = None  # the folder's listing at the last look (None: never listed)
 
     def __len__(self) -> int:
         return len(self._kept)
@@ -61,6 +68,15 @@ class ReadCache:
         self.hits += 1
         return True, kept[1]
 
+    def trusted(self, name: str) -> Tuple[bool, Any]:
+        """(True, the kept result) without asking the file system: for a file the change watcher did not name
+        since the look that kept it (the caller knows that); (False, None) when nothing is kept."""
+        kept = self._kept.get(name)
+        if kept is None:
+            return False, None
+        self.hits += 1
+        return True, kept[1]
+
     def put(self, name: str, info: Optional[os.stat_result], result: Any, read_at: float) -> None:
         """Keep `result`, read from a file whose `fstat` was `info`, when a later look can trust it.
 
@@ -74,6 +90,12 @@ class ReadCache:
             self._kept.pop(name, None)
         else:
             self._kept[name] = (identity(info), result)
+
+    def keep_only_after(self, changed: Iterable[str], names: List[str]) -> None:
+        """`keep_only(names)` when only the `changed` names may have left the folder (cheaper: no full pass)."""
+        for name in changed:
+            if name in self._kept and name not in names:
+                del self._kept[name]
 
     def keep_only(self, names: Iterable[str]) -> None:
         """Forget every file not in `names` (those no longer in the folder): the cache never outgrows it."""

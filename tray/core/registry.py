@@ -11,7 +11,7 @@ import errno
 import json
 import os
 import time
-from typing import Iterator, List, Optional, Tuple
+from typing import Iterator, List, Optional, Set, Tuple
 
 from tray.core.entry import Entry, Record, Unreadable, check_session_id, entry_from_json
 from tray.core.fsutil import (
@@ -63,25 +63,47 @@ class Registry:
             return []
         return sorted(name for name in names if name.endswith(SUFFIX) and not name.startswith("."))
 
-    def scan(self, cache: Optional[ReadCache] = None) -> List[Record]:
+    def scan(self, cache: Optional[ReadCache] = None, changed: Optional[Set[str]] = None) -> List[Record]:
         """Every entry file, parsed or reported as unreadable, in file-name order.
 
         With a `cache` (the tray's, kept between its looks), a file whose identity has not changed since it was
-        last parsed is not read again. Read-modify-write paths never pass one: under the lock they read afresh.
+        last parsed is not read again. With `changed` too (the names the change watcher logged in this folder
+        since the cache's last look), the folder is not listed and the files not named are not even checked:
+        only those are. Read-modify-write paths never pass either: under the lock they read afresh.
         """
-        names = self.file_names()
         if cache is None:
-            return [self.read_file(name) for name in names]
-        cache.keep_only(names)
+            return [self.read_file(name) for name in self.file_names()]
+        if changed is None or cache.names is None:
+            names = self.file_names()
+            cache.keep_only(names)
+        else:
+            names = self._names_after(cache.names, changed) if changed else cache.names
+            cache.keep_only_after(changed, names)
+        cache.names = names
         records = []
         for name in names:
-            hit, record = cache.get(name, os.path.join(self.directory, name))
+            if changed is not None and name not in changed:
+                hit, record = cache.trusted(name)
+            else:
+                hit, record = cache.get(name, os.path.join(self.directory, name))
             if not hit:
                 read_at = time.time()
                 record, info = self._read(name)
                 cache.put(name, info, record, read_at)
             records.append(record)
         return records
+
+    def _names_after(self, names: List[str], changed: Set[str]) -> List[str]:
+        """The listing `names` with each changed entry name added or removed as the folder has it now."""
+        found = set(names)
+        for name in changed:
+            if not name.endswith(SUFFIX) or name.startswith(".") or os.sep in name:
+                continue
+            if os.path.lexists(os.path.join(self.directory, name)):
+                found.add(name)
+            else:
+                found.discard(name)
+        return sorted(found)
 
     def __iter__(self) -> Iterator[Record]:
         return iter(self.scan())

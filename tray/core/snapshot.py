@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
 
-from tray.core.activity import WAITING, Activity, read_all
+from tray.core.activity import WAITING, Activity, activity_dir, read_all
 from tray.core.entry import ROLE_ORCHESTRATOR, ROLE_VACATING, ROLE_WORKER, Entry, Unreadable
 from tray.core.enums import StrEnum
-from tray.core.liveness import LivenessProbe
+from tray.core.liveness import REUSE_TOLERANCE_SECONDS, LivenessProbe
 from tray.core.projects import Project, ProjectResolver
 from tray.core.readcache import ReadCache
 from tray.core.registry import Registry
@@ -193,44 +193,110 @@ def view_project(project: Project, sessions: List[Session]) -> ProjectView:
     )
 
 
+class SnapshotMemo:
+    """What the tray's last look derived, for the next look to reuse while the change watcher names what changed.
+
+    A session whose entry and activity are the very objects the caches served last time (their files were not
+    named), and whose liveness answer is the same, is the same `Session`; a project whose sessions are all the
+    same is the same `ProjectView`. An entry found dead stays dead without asking the OS again once its
+    reference time plus the PID-reuse tolerance lay before the look that found it dead: any process with that PID
+    now either was seen then or started later, both too late to be the one that registered. Only a look with
+    `changes` uses the memo; a look that reads everything derives everything again.
+    """
+
+    def __init__(self) -> None:
+        self.sessions: Dict[str, Tuple[Entry, Optional[Activity], Session]] = {}  # by entry file path
+        self.views: Views = {}  # by project key: its sessions and view
+        self.looked_at = 0.0  # wall-clock time of the look that filled it
+
+
 def build_snapshot(
     registry: Registry,
     resolver: Optional[ProjectResolver] = None,
     probe: Optional[LivenessProbe] = None,
     entry_cache: Optional[ReadCache] = None,
     activity_cache: Optional[ReadCache] = None,
+    changes: Optional[Mapping[str, Optional[Set[str]]]] = None,
+    memo: Optional[SnapshotMemo] = None,
 ) -> Snapshot:
     """Scan the registry once and derive everything shown to the user. The tray passes its caches of parsed
-    entry and activity files (only changed files are read again); read-modify-write paths never do."""
+    entry and activity files (only changed files are read again), its `memo` of the last look and, while its
+    change watcher misses nothing, what that watcher logged since the last look (`changes`, by folder: then only
+    the files it named are checked, see `ReadCache`, and unchanged sessions are reused, see `SnapshotMemo`);
+    read-modify-write paths pass none of these. Liveness is asked afresh for every entry not settled dead."""
     resolver = resolver or ProjectResolver()
     probe = probe or LivenessProbe()
     # A probe of another kind (a test's stand-in) may have only `alive`.
     alive = getattr(probe, "alive_fast", None) or probe.alive
+    tolerance = getattr(probe, "tolerance", REUSE_TOLERANCE_SECONDS)
     resolve = resolver.resolve
-    activities = read_all(registry.directory, activity_cache)
+    activities = read_all(registry.directory, activity_cache, _named(changes, activity_dir(registry.directory)))
     now = time.time()
+    kept = memo.sessions if memo is not None and changes is not None else {}
+    looked_at = memo.looked_at if memo is not None else 0.0
+    derived: Dict[str, Tuple[Entry, Optional[Activity], Session]] = {}
     sessions: List[Session] = []
     unreadable: List[Unreadable] = []
-    for record in registry.scan(entry_cache):
+    for record in registry.scan(entry_cache, _named(changes, registry.directory)):
         if isinstance(record, Unreadable):
             unreadable.append(record)
             continue
-        activity = activities.get(record.session_id)
-        live = alive(record.pid, record.reference_ts(now))
+        raw = activities.get(record.session_id)
+        old = kept.get(record.path)
+        same = old is not None and old[0] is record
+        if same and old is not None and not old[2].alive and record.reference_ts(now) + tolerance < looked_at:
+            live = False  # settled dead (see SnapshotMemo)
+        else:
+            live = alive(record.pid, record.reference_ts(now))
+        activity = raw
         if activity is not None and live and activity.state != WAITING:
             # A turn the hooks left open may have ended (Esc) or resumed (a permission approved) without a hook.
             activity = refine(activity, record.pid, record.session_id)
-        sessions.append(Session(record, live, resolve(record.cwd), activity))
-    return snapshot_from_sessions(registry.directory, sessions, unreadable)
+        if same and old is not None and old[1] is raw and old[2].alive == live and old[2].activity == activity:
+            session = old[2]
+        else:
+            session = Session(record, live, resolve(record.cwd), activity)
+        derived[record.path] = (record, raw, session)
+        sessions.append(session)
+    views: Views = {}
+    snapshot = snapshot_from_sessions(registry.directory, sessions, unreadable,
+                                      memo.views if memo is not None and changes is not None else None, views)
+    if memo is not None:
+        memo.sessions, memo.views, memo.looked_at = derived, views, now
+    return snapshot
 
 
-def snapshot_from_sessions(directory: str, sessions: List[Session], unreadable: List[Unreadable]) -> Snapshot:
+def _named(changes: Optional[Mapping[str, Optional[Set[str]]]], folder: str) -> Optional[Set[str]]:
+    """The names logged in `folder` (an empty set when nothing was); None when not known: check them all."""
+    if changes is None:
+        return None
+    return changes.get(folder, set())
+
+
+def _same(one: Tuple[Session, ...], other: Tuple[Session, ...]) -> bool:
+    return len(one) == len(other) and all(a is b for a, b in zip(one, other))
+
+
+Views = Dict[str, Tuple[Tuple[Session, ...], ProjectView]]
+
+
+def snapshot_from_sessions(directory: str, sessions: List[Session], unreadable: List[Unreadable],
+                           kept: Optional[Views] = None, made: Optional[Views] = None) -> Snapshot:
+    """Group `sessions` into projects; a project whose sessions are the very ones of `kept` keeps its view.
+    `made`, when given, is filled with each project's sessions and view (the next look's `kept`)."""
     grouped: Dict[str, List[Session]] = {}
     projects: Dict[str, Project] = {}
     for session in sessions:
         grouped.setdefault(session.project.key, []).append(session)
         projects.setdefault(session.project.key, session.project)
-    views = [view_project(projects[key], grouped[key]) for key in grouped]
+    views = []
+    for key, members in grouped.items():
+        old = kept.get(key) if kept is not None else None
+        group = tuple(members)
+        view = old[1] if old is not None and _same(old[0], group) else view_project(projects[key], members)
+        if made is not None:
+            made[key] = (group, view)
+        views.append(view)
     views.sort(key=lambda view: (SEVERITY.index(view.state), view.name.lower(), view.key))
     return Snapshot(
         registry=directory,

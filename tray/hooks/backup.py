@@ -11,16 +11,23 @@ import re
 from datetime import datetime, timezone
 from typing import List
 
-from tray.core.fsutil import fsync_directory
+from tray.core.fsutil import fit_name, fsync_directory
 from tray.core.fsutil import unlink_quietly as fsutil_unlink_quietly
 from tray.hooks.jsonfile import SettingsError
 
 BACKUP_INFIX = ".orchestray-backup-"
 BACKUPS_KEPT = 5
+# What a backup adds to the file's name: the infix, a 22-character stamp and at most "-999".
+_BACKUP_ROOM = len(BACKUP_INFIX) + 22 + 4
+
+
+def _stem(base: str) -> str:
+    """The file's name as its backups start: shortened for a long name, so a backup's name fits (255 bytes)."""
+    return fit_name(base, _BACKUP_ROOM)
 
 
 def _pattern(base: str) -> re.Pattern[str]:
-    return re.compile(re.escape(base + BACKUP_INFIX) + r"(\d{8}T\d{12}Z)(?:-(\d+))?$")
+    return re.compile(re.escape(_stem(base) + BACKUP_INFIX) + r"(\d{8}T\d{12}Z)(?:-(\d+))?$")
 
 
 def list_backups(path: str) -> List[str]:
@@ -49,7 +56,7 @@ def write_backup(path: str, raw: bytes, mode: int) -> str:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
     for attempt in range(1000):
-        backup = os.path.join(directory, f"{base}{BACKUP_INFIX}{stamp}" + (f"-{attempt}" if attempt else ""))
+        backup = os.path.join(directory, f"{_stem(base)}{BACKUP_INFIX}{stamp}" + (f"-{attempt}" if attempt else ""))
         try:
             fd = os.open(backup, flags, 0o600)
         except FileExistsError:

@@ -127,7 +127,8 @@ def remove_stale_temps(target: str, now: Optional[float] = None) -> int:
 
     directory, name = os.path.split(target)
     stem = re.escape("." + name[:200] + ".")
-    with_pid = re.compile(stem + r"(\d+)-[a-z0-9_]{8}" + re.escape(fsutil.TEMP_SUFFIX) + "$")
+    # `.<name>.<pid>-<hex>.tmp`, the name shortened by fsutil.temp_name when it is long: checked below.
+    with_pid = re.compile(r"\.(.+)\.(\d+)-[a-z0-9_]{8}" + re.escape(fsutil.TEMP_SUFFIX) + "$", re.DOTALL)
     suffixes = "|".join(re.escape(suffix) for suffix in (fsutil.TEMP_SUFFIX, _OLD_TEMP_SUFFIX))
     random_name = re.compile(stem + r"[a-z0-9_]{8}(?:" + suffixes + ")$")
     now = time.time() if now is None else now
@@ -138,6 +139,8 @@ def remove_stale_temps(target: str, now: Optional[float] = None) -> int:
         return 0
     for candidate in names:
         match = with_pid.match(candidate)
+        if match is not None and match.group(1) != fsutil.fit_name(name, len(candidate) - len(match.group(1))):
+            match = None  # another file's temp (`.<name>.x.<pid>-...`): not ours to remove
         if match is None and random_name.match(candidate) is None:
             continue
         full = os.path.join(directory, candidate)
@@ -147,7 +150,7 @@ def remove_stale_temps(target: str, now: Optional[float] = None) -> int:
             continue
         if not stat.S_ISREG(info.st_mode):
             continue
-        gone = match is not None and int(match.group(1)) != os.getpid() and _writer_gone(int(match.group(1)))
+        gone = match is not None and int(match.group(2)) != os.getpid() and _writer_gone(int(match.group(2)))
         if (gone or now - info.st_mtime > STALE_TEMP_SECONDS) and fsutil.unlink_quietly(full):
             removed += 1
     return removed

@@ -310,18 +310,23 @@ def on_prompt(payload: Payload, registry_dir: str) -> str:
     return promotion_notice(entry) if entry is not None else ""
 
 
+#: SessionEnd reasons after which the same process goes on with another session id (observed with 2.1.332).
+SAME_PROCESS_REASONS = ("clear", "resume")
+
+
 def on_session_end(payload: Payload, registry) -> str:
     """The session ends: its entry goes, with its activity (`actions.deregister` removes both).
 
-    Except for `/clear`: Claude Code ends the session (reason `clear`) and at once starts a new one, with a
-    new id, in the same process. The entry stays for that `SessionStart`, whose `register` replaces it and so
-    inherits its role (orchestrator, worker or vacating), its `startedAt` and a promotion not yet told. Should
-    that SessionStart never come, the next prompt's hook (a lost registration) does the same replacement, and a
-    process that exits first leaves an ordinary stale entry.
+    Except for `/clear` and `/resume` inside a session: Claude Code ends the session (reason `clear` or
+    `resume`) and at once starts another one, with another id (a new one, or the resumed conversation's), in the
+    same process. The entry stays for that `SessionStart`, whose `register` replaces it and so inherits its role
+    (orchestrator, worker or vacating), its `startedAt` and a promotion not yet told. Should that SessionStart
+    never come, the next prompt's hook (a lost registration) does the same replacement, and a process that exits
+    first leaves an ordinary stale entry.
     """
     from tray.core.actions import deregister
 
-    if payload.string_field("reason") == "clear":
+    if payload.string_field("reason") in SAME_PROCESS_REASONS:
         return ""
     deregister(registry, payload.session_id)
     return ""
@@ -427,6 +432,11 @@ def role_context(registry, entry) -> str:
             f"Orchestray: you are the ORCHESTRATOR of project {name} ({workers} live worker(s)). "
             f"Coordinate through TRAFFIC.md in {session.project.root}; before your context fills up, write "
             "HANDOVER.md there and run `orchestray vacate`."
+        )
+    if entry.role == "vacating":  # e.g. after `/clear`: the new conversation must know it is handing over
+        return (
+            f"Orchestray: you are VACATING project {name}: you handed over as its orchestrator and wait until a "
+            f"worker is promoted. Keep HANDOVER.md in {session.project.root} current; take on no new work."
         )
     holder = view.orchestrator if view else None
     who = f"{holder.session_id} (pid {holder.entry.pid})" if holder else "none live"

@@ -351,8 +351,32 @@ def git_bash(environ: Optional[Mapping[str, str]] = None) -> Optional[str]:
     return next((path for path in candidates if os.path.isfile(path)), None)
 
 
-def claude_argv(hook: Mapping[str, Any], windows: Optional[bool] = None) -> List[str]:
-    """The argv Claude Code starts for ``hook``: its exec form, else the hook shell with the command line."""
+def windows_powershell(environ: Optional[Mapping[str, str]] = None) -> str:
+    """The PowerShell Claude Code falls back to without Git Bash: PowerShell 7 where installed, else Windows
+    PowerShell (always there)."""
+    env = os.environ if environ is None else environ
+    for base in (env.get("ProgramFiles"), r"C:\Program Files"):
+        for flavour in ("7", "7-preview"):
+            if base and os.path.isfile(os.path.join(base, "PowerShell", flavour, "pwsh.exe")):
+                return os.path.join(base, "PowerShell", flavour, "pwsh.exe")
+    system = env.get("SystemRoot") or r"C:\Windows"
+    return os.path.join(system, "System32", "WindowsPowerShell", "v1.0", "powershell.exe")
+
+
+#: How Claude Code (2.1.120 and later) starts PowerShell for a shell-form hook when there is no Git Bash.
+POWERSHELL_OPTIONS = ("-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass", "-Command")
+#: What ``hooks status`` adds when a shell-form hook fails under that PowerShell.
+POWERSHELL_HINT = (
+    "Claude Code runs it with PowerShell as there is no Git Bash: install Git for Windows, or update Claude Code "
+    "(2.1.139 or later) and run `orchestray hooks install` again (exec form, no shell)"
+)
+
+
+def claude_argv(
+    hook: Mapping[str, Any], windows: Optional[bool] = None, environ: Optional[Mapping[str, str]] = None
+) -> List[str]:
+    """The argv Claude Code starts for ``hook``: its exec form, else the hook shell with the command line
+    (``/bin/sh -c``; on Windows Git Bash's ``bash.exe -c``, or PowerShell when there is no Git Bash)."""
     words = entry_words(hook)
     if words is not None:
         return words
@@ -361,8 +385,10 @@ def claude_argv(hook: Mapping[str, Any], windows: Optional[bool] = None) -> List
         windows = os.name == "nt"
     if not windows:
         return ["/bin/sh", "-c", command]
-    bash = git_bash()
-    return [bash, "-c", command] if bash else split_command(command, windows=True)
+    bash = git_bash(environ)
+    if bash:
+        return [bash, "-c", command]
+    return [windows_powershell(environ), *POWERSHELL_OPTIONS, command]
 
 
 def probe(hook: Mapping[str, Any], subcommand: str, timeout: float = PROBE_TIMEOUT_SECONDS) -> ProbeResult:
@@ -394,8 +420,9 @@ def probe(hook: Mapping[str, Any], subcommand: str, timeout: float = PROBE_TIMEO
     err = " ".join(done.stderr.decode("utf-8", "replace").split())[:200]
     if done.returncode == 2:
         return ProbeResult(False, "exits 2, which BLOCKS Claude Code (erases the prompt)" + (f": {err}" if err else ""))
+    hint = f"; {POWERSHELL_HINT}" if program_name(argv[0]) in ("pwsh", "powershell") else ""
     if done.returncode != 0:
-        return ProbeResult(False, f"exits {done.returncode}" + (f": {err}" if err else ""))
+        return ProbeResult(False, f"exits {done.returncode}" + (f": {err}" if err else "") + hint)
     lines = done.stdout.decode("utf-8", "replace").splitlines()
     try:
         answer = json.loads(lines[0]) if len(lines) == 1 else None
@@ -403,5 +430,5 @@ def probe(hook: Mapping[str, Any], subcommand: str, timeout: float = PROBE_TIMEO
         answer = None
     if not isinstance(answer, dict) or answer.get("orchestrayProbe") != nonce or answer.get("event") != subcommand:
         why = err or ("printed something else" if lines else "no answer")
-        return ProbeResult(False, f"does not run Orchestray ({why})")
+        return ProbeResult(False, f"does not run Orchestray ({why})" + hint)
     return ProbeResult(True)

@@ -23,6 +23,7 @@ This package is stdlib-only on the hook path and never imports the tray.
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -205,8 +206,12 @@ def _created_marker(loaded: files.Loaded) -> str:
 
 def _mark_created(loaded: files.Loaded) -> None:
     try:
-        fd = os.open(_created_marker(loaded), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0),
-                     0o600)
+        # O_NONBLOCK: a FIFO planted at the marker's name fails (ENXIO) instead of waiting for a reader.
+        fd = os.open(_created_marker(loaded), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+                     | getattr(os, "O_NONBLOCK", 0), 0o600)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            return
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write("written by `orchestray hooks install`, which created this settings file; "
                          "`hooks uninstall` removes the file again if nothing else is in it\n")

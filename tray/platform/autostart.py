@@ -14,7 +14,11 @@ each mechanism is a single file or registry value. Every backend has the same fo
 * macOS: a LaunchAgent ``~/Library/LaunchAgents/<bundle id>.plist`` (RunAtLoad, no KeepAlive, Aqua sessions
   only, so it starts once per GUI login and never respawns after Quit). It takes effect at the next login;
   nothing is loaded now (a second tray would just hit the single-instance lock). A program running from an App
-  Translocation path (an app opened from Downloads) is refused with one line saying what to do.
+  Translocation path (an app opened from Downloads) is refused with one line saying what to do. macOS 13 and
+  later list the agent under System Settings > General > Login Items ("Allow in the Background"), where the
+  user can switch it off without touching the file: launchd then keeps it in its disabled list, which
+  ``is_enabled`` reads (``launchctl print-disabled gui/<uid>``, at most once a minute), and an explicit
+  ``enable`` switches it back on (``launchctl enable``) or says where to do it.
 * Linux and other XDG desktops: ``$XDG_CONFIG_HOME/autostart/orchestray.desktop``.
 
 One module past 400 lines because the three backends share the interface, the mark that says "ours" and
@@ -33,8 +37,9 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
-from typing import Any, List, Optional, Protocol, Sequence
+from typing import Any, Callable, List, Optional, Protocol, Sequence
 
 from tray.core.fsutil import ReadRefused, atomic_write_bytes, read_regular_file, unlink
 
@@ -241,12 +246,55 @@ def refuse_translocated(command: Sequence[str]) -> None:
             )
 
 
+#: Runs ``launchctl`` with these arguments; its standard output, or None when it cannot say.
+Launchctl = Callable[[List[str]], Optional[str]]
+#: Seconds a read of launchd's disabled list is reused (the menu is rebuilt on every registry change).
+LAUNCHD_ANSWER_SECONDS = 60.0
+#: A line of ``launchctl print-disabled``: ``"label" => disabled`` (macOS 11+) or ``=> true`` (older).
+_DISABLED_LINE = re.compile(r'^\s*"([^"]+)"\s*=>\s*(\w+)', re.M)
+
+
+def _launchctl(args: List[str]) -> Optional[str]:
+    """``launchctl ARGS``'s output on macOS; None elsewhere or when it fails (then the file alone decides)."""
+    if sys.platform != "darwin":
+        return None
+    try:
+        done = subprocess.run(["launchctl", *args], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
 class LaunchAgentAutostart:
     """``~/Library/LaunchAgents/<bundle id>.plist``; ours when its ``Label`` is our bundle id."""
 
-    def __init__(self, home: Optional[os.PathLike] = None, bundle_id: str = BUNDLE_ID) -> None:
+    def __init__(
+        self, home: Optional[os.PathLike] = None, bundle_id: str = BUNDLE_ID, launchctl: Launchctl = _launchctl,
+        uid: Optional[int] = None, clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.home = Path(home) if home is not None else Path.home()
         self.bundle_id = bundle_id
+        self.launchctl = launchctl
+        self.uid = uid if uid is not None else (os.getuid() if hasattr(os, "getuid") else 0)
+        self.clock = clock
+        self._switched: Optional[tuple] = None  # (when asked, switched off)
+
+    @property
+    def domain(self) -> str:
+        return f"gui/{self.uid}"
+
+    def switched_off(self) -> bool:
+        """True when launchd has our label in its disabled list: switched off in System Settings > Login Items
+        (or ``launchctl disable``), though the file is there. Asked at most once a minute."""
+        now = self.clock()
+        if self._switched is not None and now - self._switched[0] < LAUNCHD_ANSWER_SECONDS:
+            return bool(self._switched[1])
+        listing = self.launchctl(["print-disabled", self.domain]) or ""
+        off = any(label == self.bundle_id and value.lower() in ("disabled", "true")
+                  for label, value in _DISABLED_LINE.findall(listing))
+        self._switched = (now, off)
+        return off
 
     @property
     def path(self) -> Path:
@@ -279,16 +327,27 @@ class LaunchAgentAutostart:
         import plistlib
 
         _atomic_write(self.path, plistlib.dumps(agent, fmt=plistlib.FMT_XML, sort_keys=True))
+        self._switched = None
+        if self.switched_off():  # switched off in System Settings: an explicit enable switches it back on
+            self.launchctl(["enable", f"{self.domain}/{self.bundle_id}"])
+            self._switched = None
+            if self.switched_off():
+                raise AutostartError(f"{APP_NAME} is switched off in System Settings > General > Login Items "
+                                     "(Allow in the Background): switch it on there")
 
     def disable(self) -> None:
         if self._ours(self._load()):
             unlink(str(self.path))  # retried on Windows while another process has it open
+        self._switched = None
 
     def is_enabled(self) -> bool:
         data = self._load()
-        return self._ours(data) and data is not None and data.get("Disabled") is not True
+        return (self._ours(data) and data is not None and data.get("Disabled") is not True
+                and not self.switched_off())
 
     def describe(self) -> str:
+        if self._ours(self._load()) and self.switched_off():
+            return f"{self.path} (switched off in System Settings > General > Login Items)"
         return str(self.path)
 
 

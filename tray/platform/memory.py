@@ -8,6 +8,11 @@ the menu by 50-150 ms. `gc.freeze()` moves what exists after start-up into a gen
 menus and dropping the "Starting…" one) also leave freed memory inside glibc's heaps, which glibc keeps for later:
 close to 1 MB of the tray's resident memory at rest, measured on Xvfb. `malloc_trim(0)` returns what is free.
 Called once, after the first menu is up; where there is no glibc (macOS, Windows, musl) only the freeze is done.
+
+`hand_back` is the same without the freeze, for a menu that was built as it opened and dropped once it closed
+(`tray/app/gtk_menu.py`): its widgets and items are freed, and what glibc kept of them goes back to the system.
+Freezing again there would also move whatever garbage happens to be alive at that moment out of the collector's
+reach for good.
 """
 
 from __future__ import annotations
@@ -24,6 +29,11 @@ def release_free_memory(platform: str = sys.platform) -> bool:
     """Collect Python's garbage, freeze what is left, trim glibc's heaps; True when memory was handed back."""
     gc.collect()
     gc.freeze()
+    return _trim(platform)
+
+
+def _trim(platform: str) -> bool:
+    """glibc's `malloc_trim(0)`: its heaps' free pages back to the system; False where there is no glibc."""
     if not platform.startswith("linux"):
         return False
     try:
@@ -35,3 +45,9 @@ def release_free_memory(platform: str = sys.platform) -> bool:
     except (OSError, AttributeError, TypeError) as error:  # not glibc
         log.debug("malloc_trim unavailable: %s", error)
         return False
+
+
+def hand_back(platform: str = sys.platform) -> bool:
+    """Collect Python's garbage and trim glibc's heaps (no freeze); True when memory was handed back."""
+    gc.collect()
+    return _trim(platform)

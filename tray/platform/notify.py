@@ -14,6 +14,8 @@ Texts pass through :func:`safe_text` first: they carry session ids and folder na
 and backends cap lengths (Windows: 63/255 UTF-16 units) or misparse control characters.
 
 No pystray import here: the icon is passed in, so this module imports on a headless machine too.
+One module of about 400 lines because the backends and the chain that orders them share one set of text
+rules (what a notice may carry, and what of a failure may be logged) and are read together.
 """
 
 from __future__ import annotations
@@ -122,6 +124,23 @@ def _clean(title: object, body: object) -> Tuple[str, str]:
 def _describe(error: BaseException) -> str:
     text = " ".join(str(error).split())
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+QUOTE_WINDOW = 16  # characters of a notice's body that, found in a failure reason, mean the reason quotes it
+
+
+def _unquoted(reason: str, body: str) -> str:
+    """`reason` as the log may have it: without the notice's text, which may hold the user's last prompt.
+
+    A notifier's error can echo its arguments (a D-Bus error, osascript's message, a third-party exception), and
+    no prompt goes into a log. A reason sharing any QUOTE_WINDOW characters with the body keeps only what
+    failed (the part before its first ": "); bodies shorter than that carry no prompt.
+    """
+    text, flat = " ".join(body.split()), " ".join(reason.split())
+    windows = range(len(text) - QUOTE_WINDOW + 1)
+    if any(text[start : start + QUOTE_WINDOW] in flat for start in windows):
+        return reason.split(": ", 1)[0] + " (its message quotes the notice; not logged)"
+    return reason
 
 
 class _Base:
@@ -358,7 +377,7 @@ class ChainNotifier:
                     self.log.info("notifications are delivered by %s", notifier.name)
                     self.working = notifier.name
                 return True
-            self.log.warning("notification backend %s failed: %s", notifier.name, reason)
+            self.log.warning("notification backend %s failed: %s", notifier.name, _unquoted(reason, body))
             failed.append(notifier.name)
         if not self.chain:
             self.log.warning("notification not shown: no notification backend on this system")

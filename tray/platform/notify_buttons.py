@@ -11,8 +11,11 @@ A click on a notice's body is the Desktop Notifications "default" action. deskto
 an empty label, and servers that list a notice's actions show that as a blank entry (dunst's context menu:
 ``# (title) [id,default]``), even on notices whose body does nothing. :func:`label_the_click` rewrites just that
 pair of the D-Bus ``Notify`` call: the click's own words (the ``on_click`` button's label), or no "default"
-action at all when a click does nothing. It reaches into the library's D-Bus backend; where that is not found
-(another backend, another version) the library's own call goes out unchanged and the log says so.
+action at all when a click does nothing. On servers that list a notice's actions as one menu instead of drawing
+buttons (dunst, mako: :data:`MENU_SERVERS`), a button with the very words of the click would be listed twice
+("Focus 3e8a6c55" as a button and as the click), so there the button is left out and the click stays. It reaches
+into the library's D-Bus backend; where that is not found (another backend, another version) the library's own
+call goes out unchanged and the log says so.
 """
 
 from __future__ import annotations
@@ -47,6 +50,9 @@ WARM_UP_TIMEOUT = 15.0
 DEFAULT_ACTION = "default"
 #: What a click on the body is called when ``on_click`` is a bare callable rather than a :class:`Button`.
 CLICK_LABEL = "Show"
+#: Notification servers (their ``GetServerInformation`` name) that list a notice's actions, the click's included,
+#: in one menu rather than drawing buttons: dunst's context menu, mako's ``makoctl menu``.
+MENU_SERVERS = frozenset({"dunst", "mako"})
 
 #: The label of the notice being sent, or None when its body does nothing; set in the task that sends it, read by
 #: the wrapped D-Bus ``Notify`` call inside the same task (concurrent sends each have their own).
@@ -74,9 +80,12 @@ def _detached(what: str, callback: Callable[[], None]) -> Callable[[], None]:
     return lambda: _run_detached(what, callback)
 
 
-def with_click_label(actions: Sequence[str], label: Optional[str]) -> List[str]:
+def with_click_label(actions: Sequence[str], label: Optional[str], menu_server: bool = False) -> List[str]:
     """The ``actions`` of a D-Bus ``Notify`` call (key, label, key, label, ...) with the "default" pair labelled
-    ``label``, or dropped when ``label`` is None (a body that does nothing offers nothing). Other pairs stay."""
+    ``label``, or dropped when ``label`` is None (a body that does nothing offers nothing). Other pairs stay,
+    except on a ``menu_server`` (one that lists the click beside the buttons): there a button with the click's
+    own words does what the click does, and is left out so that the menu names it once."""
+    clicks = label is not None and any(actions[i] == DEFAULT_ACTION for i in range(0, len(actions) - 1, 2))
     out: List[str] = []
     for index in range(0, len(actions) - 1, 2):
         key, text = actions[index], actions[index + 1]
@@ -84,6 +93,8 @@ def with_click_label(actions: Sequence[str], label: Optional[str]) -> List[str]:
             if label is None:
                 continue
             text = label
+        elif menu_server and clicks and text == label:
+            continue
         out += [key, text]
     return out
 
@@ -103,17 +114,35 @@ def label_the_click(library: Any) -> bool:
         if notify is None:
             log.info("desktop-notifier's D-Bus proxy has no call_notify: clicks go out unlabelled")
             return interface
+        server = await _server_name(interface)
+        menu_server = server in MENU_SERVERS
+        if menu_server:
+            log.info("the notification server %s lists a notice's actions in a menu: a button that does what a "
+                     "click does is named once", server)
 
         async def call_notify(app_name: str, replaces_id: int, icon: str, summary: str, body: str,
                               actions: List[str], *rest: Any, **options: Any) -> Any:
             return await notify(app_name, replaces_id, icon, summary, body,
-                                with_click_label(actions, _click_label.get()), *rest, **options)
+                                with_click_label(actions, _click_label.get(), menu_server), *rest, **options)
 
         interface.call_notify = call_notify
         return interface
 
     backend._init_dbus = init_labelled
     return True
+
+
+async def _server_name(interface: Any) -> str:
+    """The notification server's name (``GetServerInformation``), or "" when it cannot be asked."""
+    ask = getattr(interface, "call_get_server_information", None)
+    if ask is None:
+        return ""
+    try:
+        info = await ask()
+        return str(info[0]) if info else ""
+    except Exception as error:  # noqa: BLE001 - an odd server: its actions go out as they are
+        log.info("cannot ask the notification server its name: %s", _describe(error))
+        return ""
 
 
 class _LastWarning(logging.Handler):

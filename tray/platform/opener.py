@@ -9,6 +9,10 @@ path is always passed as one element of an argument list (``open`` / ``xdg-open`
 the project, not a symlink planted there that points at ``~/.ssh/id_rsa``'s folder, nor a directory that
 happens to be called ``HANDOVER.md``, nor ``handover.md`` found case-insensitively on macOS or Windows.
 
+On Windows a file type nobody associated with a program (a ``.md`` on a fresh machine) makes ``os.startfile``
+fail with ``ERROR_NO_ASSOCIATION``; Explorer then offers "How do you want to open this file?", and so do we
+(the ``openas`` verb), rather than a notification with a Windows error number.
+
 The platform and the process runners are parameters so the Windows and macOS branches are testable on Linux.
 """
 
@@ -24,6 +28,8 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Union
 __all__ = ["open_path", "opener_argv", "child_env", "project_file"]
 
 PathLike = Union[str, "os.PathLike[str]"]
+#: winerror of ``os.startfile`` for a file type no program is associated with.
+ERROR_NO_ASSOCIATION = 1155
 
 
 def platform_kind(platform: Optional[str] = None) -> str:
@@ -82,7 +88,7 @@ def open_path(
     *,
     platform: Optional[str] = None,
     popen: Callable[..., Any] = subprocess.Popen,
-    startfile: Optional[Callable[[str], Any]] = None,
+    startfile: Optional[Callable[..., Any]] = None,
     environ: Optional[Mapping[str, str]] = None,
     frozen: Optional[bool] = None,
 ) -> None:
@@ -100,7 +106,17 @@ def open_path(
         runner = startfile if startfile is not None else getattr(os, "startfile", None)
         if runner is None:
             raise OSError("os.startfile is not available on this system")
-        runner(target)
+        try:
+            runner(target)
+        except OSError as error:
+            if getattr(error, "winerror", None) != ERROR_NO_ASSOCIATION:
+                raise
+            try:
+                runner(target, "openas")  # Windows' own "How do you want to open this file?"
+            except OSError as again:
+                kind = os.path.splitext(target)[1] or "such"
+                raise OSError(f"no program opens {kind} files here; choose one in Windows' Default apps settings "
+                              f"({again.strerror or again})") from again
         return
     process = popen(
         opener_argv(target, platform),

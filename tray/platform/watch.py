@@ -42,7 +42,7 @@ import sys
 from typing import Any, Dict, Iterable, List, Optional, Protocol, Set
 
 from tray.core.liveness import process_create_time
-from tray.platform.watch_base import WATCHED_SUBFOLDERS, OnChange, WatcherThread, log, nearest_existing
+from tray.platform.watch_base import WATCHED_SUBFOLDERS, Changes, OnChange, WatcherThread, log, nearest_existing
 
 
 class ChangeWatcher(Protocol):
@@ -61,6 +61,11 @@ class ChangeWatcher(Protocol):
 
     def known_alive(self) -> Dict[int, float]:
         """Processes known to run now (PID -> creation time) without asking the OS; may be empty."""
+        ...
+
+    def take_changes(self) -> Optional[Changes]:
+        """What changed since the last call, by folder (``watch_base.ChangeLog``), and forget it; None when that
+        is not known (the first look, dropped events, a folder watched only from now on): read everything."""
         ...
 
     @property
@@ -201,6 +206,8 @@ class LinuxWatcher(WatcherThread):
         self._fd_pids: Dict[int, int] = {}  # pidfd -> pid
         self._created: Dict[int, float] = {}  # pid -> creation time of the process its pidfd holds
         self._extra: Set[str] = set()  # folders outside the registry worth a wake (kept once added)
+        self._refused: Set[str] = set()  # folders whose watch the kernel refused (said once)
+        self._settled = False  # every folder asked for is watched or waited for (nothing to try again)
         self._pid_trouble = False
         self._local = False  # is the registry on a file system whose changes inotify reports (set at start)
 
@@ -224,6 +231,9 @@ class LinuxWatcher(WatcherThread):
     def watch_folders(self, extra: Iterable[str] = ()) -> bool:
         """Watch the registry, its sub-folders and `extra`; wait for those missing (called again when one may
         have appeared). True when a folder not watched before is watched now."""
+        extra = [folder for folder in extra if folder not in self._extra]
+        if self._settled and not extra:
+            return False  # every folder asked for is watched or waited for: events say when that changes
         self._extra.update(extra)
         wanted = [self.directory] + [os.path.join(self.directory, sub) for sub in WATCHED_SUBFOLDERS]
         wanted += sorted(self._extra)
@@ -231,6 +241,7 @@ class LinuxWatcher(WatcherThread):
         with self._lock:
             if self._inotify < 0:
                 return False
+            self._settled = False
             for _ in range(_AWAIT_PASSES):
                 absent = []
                 for folder in wanted:
@@ -241,13 +252,22 @@ class LinuxWatcher(WatcherThread):
                     except OSError as error:
                         if error.errno in (errno.ENOENT, errno.ENOTDIR):
                             absent.append(folder)
-                        else:
+                        elif folder not in self._refused:
+                            self._refused.add(folder)
+                            self.unfollowed(folder)  # read at every look instead
                             log.warning("cannot watch %s: %s", folder, error.strerror or error)
                         continue
+                    if folder in self._extra and not local_filesystem(folder):
+                        self.unfollowed(folder)  # another machine's writes there are not reported
                     self._folders[wd] = folder
                     added = True
+                    self.note_all()  # what changed in it before now was never told: the next look reads all
                 if not self._await(absent):
-                    break  # nothing appeared while the ancestors' watches were added
+                    # Nothing appeared while the ancestors' watches were added: settled, unless a folder could
+                    # not be waited for (no ancestor exists) or its watch was refused (then it is asked again).
+                    self._settled = all(nearest_existing(folder)[0] for folder in absent) and not any(
+                        folder in self._refused for folder in wanted)
+                    break
         return added
 
     def _await(self, missing: List[str]) -> bool:
@@ -371,15 +391,20 @@ class LinuxWatcher(WatcherThread):
             except BlockingIOError:
                 break
             except OSError:
+                self.note_all()
                 reasons.add("overflow")
                 break
             if not buffer:
                 break
             for wd, mask, name in parse_inotify_events(buffer):
                 with self._lock:
-                    watched = wd in self._folders
+                    folder = self._folders.get(wd)
+                    watched = folder is not None
                     awaited = self._awaiting.get(wd, ("", set()))[1]
+                if folder is not None:
+                    self.note(folder, name)  # inotify names the file: the next look reads that one
                 if mask & IN_Q_OVERFLOW:
+                    self.note_all()  # the kernel dropped events: nobody knows what changed
                     reasons.add("overflow")
                     look_again = True
                 elif mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF):
@@ -387,6 +412,7 @@ class LinuxWatcher(WatcherThread):
                         self._folders.pop(wd, None)
                         self._awaiting.pop(wd, None)
                     if watched:
+                        self.note_all()  # a watched folder went away (and may come back with other files)
                         reasons.add("folder")
                     look_again = look_again or watched or bool(awaited)
                 elif name in awaited:
@@ -394,6 +420,8 @@ class LinuxWatcher(WatcherThread):
                 elif watched:
                     reasons.add("file")
                 # else: something else changed beside a folder we wait for: nobody is woken for it
+        if look_again:
+            self._settled = False  # a folder watched or waited for came or went: add the watches again
         if look_again and self.watch_folders():
             reasons.add("folder")
         return reasons
@@ -427,14 +455,18 @@ SHARED_FILESYSTEMS = ("nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "drvfs", "vi
                       "glusterfs", "afs", "davfs", "lustre", "gpfs", "fuse")
 
 
+MOUNTS_LIMIT = 4 * 1024 * 1024  # bytes of mount table read: thousands of mounts (containers, snaps) fit
+
+
 def local_filesystem(directory: str, mounts: str = "/proc/self/mounts") -> bool:
     """Whether `directory` (or its nearest existing parent) is on a file system of this machine, from the mount
     table: the longest mount point that contains it decides. False when that cannot be told."""
+    from tray.core.fsutil import ReadRefused, read_regular_file
+
     path = os.path.realpath(directory)
-    try:
-        with open(mounts, encoding="utf-8", errors="replace") as handle:
-            table = handle.read().splitlines()
-    except OSError:
+    try:  # the one reader: never blocks, and a mount table past MOUNTS_LIMIT is not read in part
+        table = read_regular_file(mounts, MOUNTS_LIMIT, follow=True).decode("utf-8", "replace").splitlines()
+    except (OSError, ReadRefused):
         return False
     best, kind = "", ""
     for line in table:

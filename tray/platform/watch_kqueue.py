@@ -7,6 +7,9 @@ snapshot no liveness answers: it only says "look again".
 A folder that does not exist yet is waited for on its nearest existing ancestor (``NOTE_WRITE``: an entry was
 added or removed there). kqueue names no entry, so the thread then checks whether the one child on the way
 exists: only that wakes the tray, once the folder it leads to is watched itself.
+
+What changed is logged per folder only (``ChangeLog.note`` without a name): a look after a wake lists and checks
+the folders that changed, not the files in them.
 """
 
 from __future__ import annotations
@@ -86,6 +89,7 @@ class KqueueWatcher(WatcherThread):
                         self.os.close(self._ancestor_fds.pop(folder))
                     self._kq.control([self._event(fd, "KQ_FILTER_VNODE", ("KQ_EV_ADD", "KQ_EV_CLEAR"), fflags)], 0)
                     added = True
+                    self.note_all()  # what changed in it before now was never told: the next look reads all
                 if self._kq is None or not self._await(absent):
                     break
         return added
@@ -177,6 +181,7 @@ class KqueueWatcher(WatcherThread):
                 ancestor = next((f for f, fd in self._ancestor_fds.items() if fd == event.ident), "")
                 awaited = bool(self._awaiting.get(folder or ancestor))
             if folder:
+                self.note(folder)  # a vnode event names the folder, not the file: the next look reads it all
                 reasons.add("file")
             # else: an entry added or removed beside a folder we wait for: said only if it was that folder
             look_again = look_again or awaited
@@ -184,6 +189,7 @@ class KqueueWatcher(WatcherThread):
                 self._forget_folder(event.ident)
                 look_again = True
                 if folder:
+                    self.note_all()
                     reasons.add("folder")
         if look_again and self.watch_folders():
             reasons.add("folder")

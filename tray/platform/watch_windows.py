@@ -13,6 +13,9 @@ ancestor for folder names only, not below it, checks whether the one child on th
 there, and moves one level down (to the folder itself at last) when it does. Only the folder's appearance
 wakes the tray. A folder removed later is waited for again the same way.
 
+Each read names the files that changed (``FILE_NOTIFY_INFORMATION``); they go to the change log
+(``watch_base.ChangeLog``) so that a look reads those files only, once the watcher is ``complete``.
+
 Every call goes through ``kernel32``, which tests on Linux replace with a fake that records the calls and can
 end a "process" or change the "folder" on demand.
 """
@@ -21,10 +24,10 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any, Callable, Dict, Iterable, Optional, Set
+from typing import Any, Callable, Dict, Iterable, List, Optional, Set
 
 from tray.core.log import get_logger
-from tray.platform.watch_base import nearest_existing
+from tray.platform.watch_base import ChangeLog, nearest_existing
 
 log = get_logger("watch")
 
@@ -97,7 +100,13 @@ class FolderWatch:
             if ok:
                 failed = False
                 if not waiting:
-                    owner._say("file" if returned.value else "overflow")  # 0 bytes: more than the buffer held
+                    if returned.value:
+                        for name in changed_names(buffer.raw[:returned.value]):
+                            self._note(name)
+                        owner._say("file")
+                    else:  # 0 bytes: more than the buffer held, and what changed is not known
+                        owner.note_all()
+                        owner._say("overflow")
                     continue
                 if not self._on_the_way():
                     continue  # another folder changed beside the way to ours: nobody is woken
@@ -111,9 +120,19 @@ class FolderWatch:
                     self._stopped()
                 return
             if not self.waiting:
+                owner.note_all()  # watched only from now on: what changed in it before was never told
                 owner._say("folder")
 
+    def _note(self, name: str) -> None:
+        """Log `name`, relative to the folder watched (below it for the registry's whole tree)."""
+        parts = [part for part in name.replace("\\", "/").split("/") if part]
+        if not parts:
+            self.owner.note(self.path)
+            return
+        self.owner.note(os.path.join(self.path, *parts[:-1]), parts[-1])
+
     def _stopped(self) -> None:
+        self.owner.note_all()
         if self.essential:
             log.warning("watching the registry folder %s stopped; polling instead", self.path)
             self.owner._say("watch-failed")
@@ -138,12 +157,33 @@ class FolderWatch:
             self.handle = INVALID_HANDLE_VALUE
 
 
-class WindowsWatcher:
+def changed_names(data: bytes) -> List[str]:
+    """The file names in what ``ReadDirectoryChangesW`` returned: a chain of ``FILE_NOTIFY_INFORMATION``
+    (``DWORD NextEntryOffset, Action, FileNameLength; WCHAR FileName[]``, the name in UTF-16 without a NUL).
+    A record that does not fit is read as "" (the folder as a whole changed)."""
+    import struct
+
+    names: List[str] = []
+    offset = 0
+    for _ in range(len(data) // 12 + 1):
+        if offset + 12 > len(data):
+            break
+        following, _action, length = struct.unpack_from("<III", data, offset)
+        raw = data[offset + 12: offset + 12 + length]
+        names.append(raw.decode("utf-16-le", "replace") if len(raw) == length else "")
+        if not following:
+            break
+        offset += following
+    return names
+
+
+class WindowsWatcher(ChangeLog):
     name = "ReadDirectoryChangesW+RegisterWaitForSingleObject"
     #: Not yet told apart (processes that could not be watched, shared folders): the minute rescan stays.
     complete = False
 
     def __init__(self, directory: str, kernel32: Any = None, ctypes_module: Any = None) -> None:
+        super().__init__()
         self.directory = directory
         self.kernel32 = kernel32
         self.ctypes: Any = ctypes_module
@@ -203,12 +243,17 @@ class WindowsWatcher:
                     log.warning("cannot watch process %d; its end is found by polling", pid)
                     continue
                 self._waits[pid] = (process, wait)
-            new = [folder for folder in dict.fromkeys(folders)
-                   if folder not in self._others and folder != self.directory][:MAX_OTHER_FOLDERS - len(self._others)]
+            asked = [folder for folder in dict.fromkeys(folders)
+                     if folder not in self._others and folder != self.directory]
+            new = asked[:MAX_OTHER_FOLDERS - len(self._others)]
+        for folder in asked[len(new):]:
+            self.unfollowed(folder)  # no thread for it: read at every look
         started = False
         for folder in new:
             watch = FolderWatch(self, folder, subtree=False, essential=False)
-            if watch.open():
+            if not watch.open():
+                self.unfollowed(folder)
+            else:
                 watch.start()
                 started = True
                 with self._lock:
@@ -217,6 +262,7 @@ class WindowsWatcher:
                     watch.cancel()
                     watch.end()
         if started:
+            self.note_all()
             # Watched only from now on: a change made since the snapshot that named the folder would wait for
             # the safety net. Look once more.
             self._say("folder-watched")
