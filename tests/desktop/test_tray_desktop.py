@@ -158,3 +158,38 @@ def test_tray_without_a_menu_capable_backend_names_what_to_install(desktop, tmp_
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "cannot show menus" in lines[0] and "PyGObject" in lines[0]
 
+
+
+def test_tray_without_a_session_bus_runs_and_ends_on_sigterm(desktop, tmp_path: Path, procs) -> None:
+    """A bare X session (startx with a window manager and trayer, or WSLg): a display and an XEmbed host, but no
+    D-Bus session bus and no ``dbus-launch`` to start one. pystray's GTK backends ask for the session bus as
+    they start (their own notifier); the tray still shows its icon, says so in one log line, and ends on
+    SIGTERM. (It used to stop on that error and then hang, waiting for pystray's setup thread.)"""
+    registry_dir = str(tmp_path / "registry")
+    env = tray_env(desktop, tmp_path, registry_dir)
+    for name in ("DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR"):  # GLib looks for $XDG_RUNTIME_DIR/bus too
+        env.pop(name, None)
+    bare = tmp_path / "bin"
+    bare.mkdir()
+    env["PATH"] = str(bare)  # no dbus-launch: GLib cannot start a bus of its own either
+    repo = make_repo(tmp_path / "gamma")
+    session = procs.spawn()
+    done = cli(env, "register", "--session-id", "g-orch", "--pid", str(session.pid), "--cwd", str(repo))
+    assert done.returncode == 0, done.stderr
+
+    # Started here, not by desktop.popen (which would put this desktop's bus address back); ended by PID below.
+    tray = subprocess.Popen([*tray_command(), "tray", "--poll-interval", "0.5"], env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        desktop.find_window("^Orchestray: 1 project\\(s\\), 1 live session\\(s\\); all ok$", timeout=30)
+        log_file = tmp_path / "log" / "orchestray.log"
+        desktop.wait_for(lambda: "pystray's notifier needs a session bus" in log_file.read_text(), timeout=10)
+        assert "tray backend gtk: XEmbed tray: no session bus" in log_file.read_text()
+        tray.terminate()
+        assert tray.wait(timeout=15) == 0
+    finally:
+        if tray.poll() is None:
+            tray.kill()
+            tray.wait(timeout=15)
+    log = log_file.read_text()
+    assert "tray stopped" in log and "tray stopped on an error" not in log and "Traceback" not in log

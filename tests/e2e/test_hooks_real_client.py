@@ -4,10 +4,11 @@ A throw-away install of Orchestray (its own virtualenv) runs `hooks install` int
 settings.json; the real `claude` runs on a pseudo-terminal against the stand-in API. After a first prompt shows
 that the hooks work (SessionStart registered the session), the install is broken the way users break it:
 
-* the package uninstalled (its files removed, what `pip uninstall` does without `hooks uninstall` first),
-  with the hooks in exec form (what the installer writes for this client);
-* one of its modules failing to import (a half-done upgrade), in exec form;
-* the hook target deleted altogether, interpreter included (a deleted virtualenv), in shell form.
+* the package uninstalled (its files removed, what `pip uninstall` does without `hooks uninstall` first);
+* one of its modules failing to import (a half-done upgrade);
+* the hook target deleted altogether, interpreter included (a deleted virtualenv);
+
+each with the hooks in exec form (what the installer writes for this client) and in shell form.
 
 Either way a prompt is still answered, and the turn still ends: no "operation blocked by hook" with the prompt
 erased (UserPromptSubmit exit 2), and exactly one request to the API for the prompt (a Stop hook exiting 2 would
@@ -32,7 +33,8 @@ from typing import Dict, List
 import pytest
 from broken_install import ThrowAwayInstall
 from claude_api import Text
-from real_claude import ClaudeWorld, require_claude, wait_until
+from full_disk import FullDiskUnavailable, full_filesystem
+from real_claude import REQUIRE_ENV, ClaudeWorld, require_claude, wait_until
 
 from tray.hooks.events import HOOK_EVENTS
 from tray.hooks.invocation import FORM_EXEC, detect_form
@@ -83,9 +85,8 @@ def answered_and_ended(world: ClaudeWorld, client, prompt: str, answer: str) -> 
     assert not any(needle.replace(" ", "") in "".join(client.text().split()) for needle in BLOCKED)
 
 
-@pytest.mark.parametrize(("form", "breakage"), [
-    ("exec", "uninstall_package"), ("exec", "break_import"), ("shell", "remove_interpreter"),
-])
+@pytest.mark.parametrize("form", ["exec", "shell"])
+@pytest.mark.parametrize("breakage", ["uninstall_package", "break_import", "remove_interpreter"])
 def test_a_broken_install_never_blocks_the_real_client(
     claude_world: ClaudeWorld, tmp_path: Path, form: str, breakage: str
 ) -> None:
@@ -123,6 +124,40 @@ def test_a_broken_install_never_blocks_the_real_client(
 def test_the_real_client_says_it_has_exec_form_hooks() -> None:
     """`hooks install --form auto` asks `claude --version`: the pinned client must get the exec form."""
     assert detect_form(require_claude()) == FORM_EXEC
+
+
+def test_a_full_disk_never_blocks_the_real_client(claude_world: ClaudeWorld, tmp_path: Path) -> None:
+    """The registry and the log on a full file system: sessions start, prompts are answered and turns end, and
+    nothing half-written is left behind (no entry, no temporary file; an unreadable entry would be a corrupt one).
+    The same for every hook, run exactly as Claude Code runs it, is in `test_hooks_never_block.py`."""
+    try:
+        disk = full_filesystem(tmp_path / "full", folders=("registry", "logs"))
+        mount = disk.__enter__()
+    except FullDiskUnavailable as missing:
+        if os.environ.get(REQUIRE_ENV) == "1" or os.environ.get("ORCHESTRAY_REQUIRE_DESKTOP") == "1":
+            pytest.fail(f"{missing} (run the tests as root, or with password-less sudo)")
+        pytest.skip(str(missing))
+    try:
+        claude_world.registry, claude_world.logs = mount / "registry", mount / "logs"
+        project = tmp_path / "project"
+        project.mkdir()
+        first = claude_world.start(project)
+        answered_and_ended(claude_world, first, "hello-full", "ANSWER-FULL")
+        assert claude_world.entries() == []  # the disk is full indeed: SessionStart could not register it
+        second = claude_world.start(project)
+        answered_and_ended(claude_world, second, "hello-second", "ANSWER-SECOND")
+        first.slash("/exit")
+        assert first.wait_exit() == 0
+        second.process.terminate()  # SIGTERM: SessionEnd runs too
+        second.wait_exit()
+        files = sorted(str(p.relative_to(mount)) for p in mount.rglob("*") if p.is_file())
+        assert [name for name in files if name.endswith(".json") or ".tmp" in name or "tmp." in name] == [], files
+    finally:
+        for client in claude_world.clients:  # ended by PID before the unmount (the world closes their terminals)
+            if client.process.poll() is None:
+                client.process.kill()
+                client.process.wait(timeout=60)
+        disk.__exit__(None, None, None)
 
 
 #: A settings file as a person might have written it: tabs, objects on one line, a SessionStart hook of their own.

@@ -164,8 +164,8 @@ def test_no_hook_starts_a_program(tmp_path: Path) -> None:
     env.update(PYTHONPATH=str(site), AUDIT_LOG=str(audit), ORCHESTRAY_REGISTRY_DIR=str(registry),
                ORCHESTRAY_LOG_DIR=str(tmp_path / "log"))
     session = "5d0c3a52-9a0e-4c55-8f0e-2b7a1d7c9e11"
-    control = subprocess.run([sys.executable, "-c", "import subprocess; subprocess.run(['true'])"], env=env,
-                             timeout=60)
+    starts_one = "import subprocess, sys; subprocess.run([sys.executable, '-c', 'pass'])"
+    control = subprocess.run([sys.executable, "-c", starts_one], env=env, timeout=60)
     assert control.returncode == 0 and "subprocess.Popen" in audit.read_text(encoding="utf-8")  # it records
     audit.unlink()
     for event, sub in HOOK_EVENTS.items():

@@ -190,16 +190,27 @@ def test_windows_folder_outside_git_is_itself():
     assert disk.root("C:/Users/X/notes/") == "C:\\Users\\X\\notes"
 
 
+def _case_insensitive(folder) -> bool:
+    """Whether the volume holding ``folder`` finds a name in another case (macOS and Windows by default)."""
+    probe = folder / "CaseProbe"
+    probe.mkdir()
+    try:
+        return (folder / "caseprobe").exists()
+    finally:
+        probe.rmdir()
+
+
 def test_one_folder_under_two_spellings_on_a_case_insensitive_volume_is_one_project(tmp_path, procs):
     """Risk to settle from issue 17: macOS volumes are case-insensitive by default, so `Code/Proj` and
-    `code/proj` are one folder. Linux has no such volume at hand: links give the folder's other spellings, so the
-    file system answers as a case-insensitive one would (the same folder under another case)."""
+    `code/proj` are one folder. On such a volume (the macOS CI) the spellings are the folder's own; on Linux,
+    links give the folder's other spellings, so the file system answers as a case-insensitive one would."""
     volume = tmp_path / "vol"
     proj = volume / "Code" / "Proj"
     (proj / ".git").mkdir(parents=True)
-    (volume / "code").symlink_to("Code")
-    for spelling in ("proj", "pROJ", "PROJ"):
-        (volume / "Code" / spelling).symlink_to("Proj")
+    if not _case_insensitive(tmp_path):
+        (volume / "code").symlink_to("Code")
+        for spelling in ("proj", "pROJ", "PROJ"):
+            (volume / "Code" / spelling).symlink_to("Proj")
     registry = str(tmp_path / "registry")
     assert register(registry, "a", proj, procs.spawn().pid) == "orchestrator"
     assert register(registry, "b", volume / "code" / "proj", procs.spawn().pid) == "worker"
@@ -209,6 +220,8 @@ def test_one_folder_under_two_spellings_on_a_case_insensitive_volume_is_one_proj
 
 
 def test_two_folders_differing_in_case_on_a_case_sensitive_volume_stay_two_projects(tmp_path, procs):
+    if _case_insensitive(tmp_path):
+        pytest.skip("this volume is case-insensitive: Proj and proj cannot be two folders here")
     for name in ("Proj", "proj"):
         (tmp_path / name / ".git").mkdir(parents=True)
     registry = str(tmp_path / "registry")

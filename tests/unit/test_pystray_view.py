@@ -317,3 +317,31 @@ def test_a_menu_built_on_open_is_taken_only_while_open_and_let_go_on_close(monke
     view.icon.sets.clear()
     view.show("ok", 0, "Orchestray: 2 projects", MENU)  # the same menu as before the closing: built again
     assert view.icon.sets == ["menu"]
+
+
+def test_a_loop_that_fails_to_start_lets_the_process_exit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pystray starts a setup thread (not a daemon) that waits for its loop to be ready. A loop that fails
+    before that (pystray's GTK backends raise when they cannot reach a session bus) must not leave it waiting:
+    the interpreter would wait for it at exit, and the tray would neither run nor end. The error still reaches
+    the caller, and the tray's start-up (`on_ready`) never runs."""
+    import importlib
+
+    _pystray_base(monkeypatch)
+    base = importlib.import_module("pystray._base")
+
+    class FailsToStart(base.Icon):  # type: ignore[misc, name-defined]
+        def _update_menu(self) -> None:
+            pass
+
+        def _run(self) -> None:
+            raise RuntimeError("no session bus")
+
+    fake = _pystray_base(monkeypatch)
+    fake.Icon = FailsToStart
+    view = PystrayView(fake, lambda _a: None, platform="linux")
+    started: List[bool] = []
+    with pytest.raises(RuntimeError, match="no session bus"):
+        view.run(on_ready=lambda: started.append(True))
+    view.icon._setup_thread.join(timeout=10)
+    assert not view.icon._setup_thread.is_alive()
+    assert started == []

@@ -492,6 +492,22 @@ def test_a_registry_shared_over_the_network_is_not_trusted_to_events(tmp_path):
         assert not watch.local_filesystem("/home/me", str(tmp_path / "fifo"))  # not read, never waited on
 
 
+def test_in_a_chroot_the_kernel_says_which_file_system_a_folder_is_on(tmp_path):
+    """A chroot's mount table lists only what was mounted inside it (here: /proc), never its own root: the
+    folder's file system is then asked of the kernel (statfs), so a registry in a chroot is watched by events
+    like anywhere else, and one on NFS there is still not trusted to them."""
+    mounts = tmp_path / "mounts"
+    mounts.write_text("proc /proc proc rw,relatime 0 0\nserver:/export /mnt/share nfs4 rw 0 0\n")
+    table = str(mounts)
+    assert watch.statfs_type(str(tmp_path)) is not None  # this machine's kernel answers for a real folder
+    assert watch.statfs_type(str(tmp_path)) not in watch.SHARED_MAGIC  # pytest's tmp is on a local disk
+    assert watch.local_filesystem(str(tmp_path / "registry" / "not-yet"), table)  # its nearest existing parent
+    assert not watch.local_filesystem(str(tmp_path), table, statfs=lambda _path: 0x6969)  # NFS
+    assert not watch.local_filesystem(str(tmp_path), table, statfs=lambda _path: 0x65735546)  # FUSE: sshfs
+    assert not watch.local_filesystem(str(tmp_path), table, statfs=lambda _path: None)  # cannot tell: not trusted
+    assert not watch.local_filesystem("/mnt/share/a", table, statfs=lambda _path: 0xEF53)  # the table decides
+
+
 def test_a_complete_watch_and_ages_refreshed_on_open_leave_only_the_ten_minute_rescan(tmp_path, monkeypatch):
     controller = TrayController(Registry(str(tmp_path / "reg")), RecordingView(), ConfigStore(str(tmp_path / "c")))
     controller.watching = True

@@ -532,3 +532,31 @@ def test_a_look_with_changes_reuses_sessions_and_asks_the_os_only_about_entries_
     assert old_dead.pid not in asked and new_dead.pid in asked and alive.pid in asked
     assert second == first == build_snapshot(Registry(registry.directory))
     assert second.session("old") is first.session("old") and second.projects[0] is first.projects[0]
+
+
+def test_a_look_that_broke_halfway_is_followed_by_a_full_look(tmp_path: Path, procs, monkeypatch):
+    """What a look took from the log is gone from it: if the look stops before its end (an unexpected error the
+    poll loop logs), the next one must not trust the log, or the files it named would never be read."""
+    registry = Registry(str(tmp_path / "reg"))
+    shop = tmp_path / "shop"
+    shop.mkdir()
+    register(registry, "boss", procs.spawn().pid, str(shop), role="orchestrator")
+    log = ChangeLog()
+    watcher = types.SimpleNamespace(name="fake", complete=True, start=lambda on_change: True,
+                                    watch_pids=lambda pids, folders=(): None, known_alive=dict,
+                                    take_changes=log.take_changes, close=lambda: None)
+    controller = TrayController(registry, RecordingView(), slow_poll_store(tmp_path),
+                                find_file=lambda root, name: None, change_watcher=lambda directory: watcher)
+    controller._start_change_watcher()
+    controller.poll_once()
+    (shop / "HANDOVER.md").write_text("# Handover\n")
+    log.note(str(shop), "HANDOVER.md")
+    real_update = projectfiles.update
+    monkeypatch.setattr(projectfiles, "update", lambda *a: (_ for _ in ()).throw(RuntimeError("broken")))
+    with pytest.raises(RuntimeError):
+        controller.poll_once()
+    monkeypatch.setattr(projectfiles, "update", real_update)
+    full = controller.full_looks
+    controller.poll_once()
+    assert controller.full_looks == full + 1
+    assert all(files.handover_modified is not None for files in controller.files.values())

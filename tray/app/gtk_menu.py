@@ -210,6 +210,20 @@ def gtk_icon_class(base: Any, before_open: Optional[Callable[[], None]] = None,
                 hand_back()
                 return False  # run once
 
+    def _initialize(self: Any) -> None:
+        """pystray's, except that a session bus it cannot reach (none running and no ``dbus-launch`` to start
+        one: a bare X session, WSLg) leaves out pystray's own notifier instead of stopping the tray, whose
+        setup thread would then wait forever. Orchestray never notifies through that notifier: the chain in
+        ``tray/platform/notify.py`` makes its own D-Bus call and falls through to the next backend."""
+        try:
+            base._initialize(self)
+        except Exception as error:  # noqa: BLE001 - GLib.Error from Gio.bus_get_sync
+            log.warning("pystray's notifier needs a session bus and there is none (%s); the tray runs without it",
+                        " ".join(str(getattr(error, "message", error)).split())[:200])
+            self._notifier = _NoNotifier()
+            self._mark_ready()
+
+    OrchestrayGtkIcon._initialize = _initialize
     OrchestrayGtkIcon.__name__ = OrchestrayGtkIcon.__qualname__ = "OrchestrayGtkIcon"
     OrchestrayGtkIcon.__module__ = base.__module__  # `backend` still names pystray's backend
     return OrchestrayGtkIcon
@@ -228,6 +242,15 @@ def _forget(menu: Any) -> None:
             item.holder[:] = [None]
         item.widget = item.submenu = item.descriptor = None
     menu._orchestray_shown = None
+
+class _NoNotifier:
+    """Stands in for pystray's D-Bus notifier when there is no session bus: shows nothing."""
+
+    def notify(self, *_args: Any) -> None:
+        return None
+
+    def hide(self) -> None:
+        return None
 
 
 class _Shown:

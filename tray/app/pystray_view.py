@@ -185,11 +185,25 @@ class PystrayView:
         """pystray's blocking loop (on the main thread); ``on_ready`` runs on pystray's setup thread once the
         icon can be shown, after showing it is queued."""
 
+        failed = threading.Event()
+
         def setup(icon: Any) -> None:
+            if failed.is_set():
+                return
             ui_call(self._reveal, self.platform)
             on_ready()
 
-        self.icon.run(setup=setup)
+        try:
+            self.icon.run(setup=setup)
+        except BaseException:
+            # pystray's setup thread (not a daemon) waits for the loop to be ready: let it go, doing nothing,
+            # or the process could never exit after this error.
+            failed.set()
+            try:
+                self.icon._mark_ready()
+            except Exception:  # noqa: BLE001 - it frees the thread in a `finally`, whatever else fails
+                pass
+            raise
 
     def _reveal(self) -> None:
         with self._lock:

@@ -39,7 +39,7 @@ import errno
 import os
 import select
 import sys
-from typing import Any, Dict, Iterable, List, Optional, Protocol, Set
+from typing import Any, Callable, Dict, Iterable, List, Optional, Protocol, Set
 
 from tray.core.liveness import process_create_time
 from tray.platform.watch_base import WATCHED_SUBFOLDERS, Changes, OnChange, WatcherThread, log, nearest_existing
@@ -458,9 +458,33 @@ SHARED_FILESYSTEMS = ("nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "drvfs", "vi
 MOUNTS_LIMIT = 4 * 1024 * 1024  # bytes of mount table read: thousands of mounts (containers, snaps) fit
 
 
-def local_filesystem(directory: str, mounts: str = "/proc/self/mounts") -> bool:
+#: statfs(2) ``f_type`` of the same kinds (linux/magic.h): NFS, SMB, CIFS, SMB2, FUSE (sshfs, rclone, virtiofs), 9p
+#: (WSL 2's Windows drives), Ceph, AFS, VirtualBox shared folders.
+SHARED_MAGIC = frozenset({0x6969, 0x517B, 0xFF534D42, 0xFE534D42, 0x65735546, 0x01021997, 0x00C36400, 0x5346414F,
+                          0x786F4256})
+
+
+def statfs_type(path: str) -> Optional[int]:
+    """The type of the file system holding `path` (statfs(2) ``f_type``, the first word of ``struct statfs`` on
+    Linux), or None when it cannot be asked. ctypes, because Python's ``os.statvfs`` leaves the type out."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        buffer = ctypes.create_string_buffer(512)  # struct statfs is 120 bytes on 64-bit Linux, 84 on 32-bit
+        if libc.statfs(os.fsencode(path), buffer) != 0:
+            return None
+        return int(ctypes.c_long.from_buffer(buffer).value) & 0xFFFFFFFF
+    except (OSError, AttributeError, ValueError, TypeError):
+        return None
+
+
+def local_filesystem(directory: str, mounts: str = "/proc/self/mounts",
+                     statfs: Callable[[str], Optional[int]] = statfs_type) -> bool:
     """Whether `directory` (or its nearest existing parent) is on a file system of this machine, from the mount
-    table: the longest mount point that contains it decides. False when that cannot be told."""
+    table: the longest mount point that contains it decides. A table that lists no mount point above it (a
+    chroot's lists only what was mounted inside the chroot) leaves it to the kernel's own answer for the folder
+    (`statfs`). False when that cannot be told."""
     from tray.core.fsutil import ReadRefused, read_regular_file
 
     path = os.path.realpath(directory)
@@ -478,7 +502,11 @@ def local_filesystem(directory: str, mounts: str = "/proc/self/mounts") -> bool:
         if inside and len(point) >= len(best):
             best, kind = point, fields[2]
     if not best:
-        return False
+        existing = path
+        while not os.path.exists(existing) and os.path.dirname(existing) != existing:
+            existing = os.path.dirname(existing)
+        magic = statfs(existing)
+        return magic is not None and magic not in SHARED_MAGIC
     return kind.split(".")[0] not in SHARED_FILESYSTEMS
 
 
