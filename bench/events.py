@@ -24,7 +24,7 @@
 
 Run through `bench/bench.py --only events` (or `python bench/events.py`); about 7 minutes here (`--quick`: 3).
 
-One module past 400 lines because the three measurements share one desktop, one tray and one way of
+One module past 400 lines because the measurements share one desktop, one tray and one way of
 reading a process's wakeups and CPU; split, each would set them up again.
 """
 
