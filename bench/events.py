@@ -532,7 +532,7 @@ def markdown(results: Dict[str, Any]) -> str:
         else:
             floor, steady, churn = desk["floor"], desk["steady"], desk["churn"]
             ratio = steady["rss_mb"] / floor["rss_mb"]
-            row(f"RSS: tray {steady['rss_mb']} MB / bare pystray {floor['rss_mb']} MB", f"{ratio:.2f}x", "≤ 1.05x",
+            row(f"RSS: tray {steady['rss_mb']} MB / bare pystray {floor['rss_mb']} MB", f"{ratio:.3f}x", "≤ 1.05x",
                 ratio <= 1.05)
             opened, floor_opened, after = desk["open_ms"], desk["floor_open_ms"], desk["after_opens"]
             row(f"open the {desk['entries']}-entry menu (gtk: built as it opens): right press -> menu on screen, "
@@ -544,7 +544,7 @@ def markdown(results: Dict[str, Any]) -> str:
             floor_after = desk["floor_after_opens"]
             ratio = after["rss_mb"] / floor_after["rss_mb"]
             row(f"RSS after {opened['n']} openings of each menu: tray {after['rss_mb']} MB / bare pystray "
-                f"{floor_after['rss_mb']} MB", f"{ratio:.2f}x", "≤ 1.05x", ratio <= 1.05)
+                f"{floor_after['rss_mb']} MB", f"{ratio:.3f}x", "≤ 1.05x", ratio <= 1.05)
             written = desk.get("write_to_open_ms")
             if written:
                 state, menu = written["state"], written["menu"]

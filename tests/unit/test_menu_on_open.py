@@ -96,3 +96,24 @@ def test_without_a_menu_built_on_open_every_change_builds_it_as_before(world: An
     assert world.view.shown[-1][3] is not None and world.builds == [1]
     world.controller.menu_closed()  # such a view never says so; if it did, nothing is let go
     assert world.controller.project_menus._last
+
+
+def test_handing_a_closed_menus_memory_back_collects_but_freezes_nothing() -> None:
+    """`memory.hand_back` runs at every closing: a cycle left by the menu is collected, and nothing alive then is
+    moved out of the collector's reach for good (as `gc.freeze` would)."""
+    import gc
+    import weakref
+
+    from tray.platform import memory
+
+    class Node:
+        pass
+
+    a, b = Node(), Node()
+    a.other, b.other = b, a  # a cycle, as a widget's record and its holder can make
+    gone = weakref.ref(a)
+    del a, b
+    frozen = gc.get_freeze_count()
+    assert isinstance(memory.hand_back(), bool)
+    assert gone() is None and gc.get_freeze_count() == frozen
+    assert memory.hand_back(platform="darwin") is False and memory.hand_back(platform="win32") is False

@@ -151,6 +151,8 @@ def test_a_queue_overflow_or_a_folder_gone_makes_the_next_look_read_everything(t
 
 @linux_only
 def test_a_folder_watched_from_now_on_makes_the_next_look_read_everything(tmp_path: Path):
+    if not watch.local_filesystem(str(tmp_path)):
+        pytest.skip("the test folder is on a shared file system: its folders count as changed at every look")
     watcher = watch.LinuxWatcher(str(tmp_path / "reg"))
     (tmp_path / "reg").mkdir()
     (tmp_path / "shop").mkdir()
@@ -161,6 +163,26 @@ def test_a_folder_watched_from_now_on_makes_the_next_look_read_everything(tmp_pa
         assert watcher.take_changes() is None  # what changed in shop/ before its watch was never told
         watcher.watch_pids([], [str(tmp_path / "shop")])
         assert watcher.take_changes() == {}
+    finally:
+        watcher.close()
+
+
+@linux_only
+def test_a_folder_on_a_shared_file_system_counts_as_changed_at_every_look(tmp_path: Path, monkeypatch):
+    """inotify sees only this machine's writes on NFS, SMB or WSL's Windows drives: such a folder is never
+    trusted to events, so its files are read at every look as they were before the watcher named files."""
+    (tmp_path / "reg").mkdir()
+    (tmp_path / "nfs-project").mkdir()
+    shared = str(tmp_path / "nfs-project")
+    monkeypatch.setattr(watch, "local_filesystem", lambda folder: folder != shared)
+    watcher = watch.LinuxWatcher(str(tmp_path / "reg"))
+    assert watcher.start(Reasons())
+    try:
+        watcher.take_changes()
+        watcher.watch_pids([], [shared])
+        assert watcher.take_changes() is None
+        assert watcher.take_changes() == {shared: None}
+        assert watcher.take_changes() == {shared: None}
     finally:
         watcher.close()
 
@@ -532,3 +554,31 @@ def test_a_look_with_changes_reuses_sessions_and_asks_the_os_only_about_entries_
     assert old_dead.pid not in asked and new_dead.pid in asked and alive.pid in asked
     assert second == first == build_snapshot(Registry(registry.directory))
     assert second.session("old") is first.session("old") and second.projects[0] is first.projects[0]
+
+
+def test_a_look_that_broke_halfway_is_followed_by_a_full_look(tmp_path: Path, procs, monkeypatch):
+    """What a look took from the log is gone from it: if the look stops before its end (an unexpected error the
+    poll loop logs), the next one must not trust the log, or the files it named would never be read."""
+    registry = Registry(str(tmp_path / "reg"))
+    shop = tmp_path / "shop"
+    shop.mkdir()
+    register(registry, "boss", procs.spawn().pid, str(shop), role="orchestrator")
+    log = ChangeLog()
+    watcher = types.SimpleNamespace(name="fake", complete=True, start=lambda on_change: True,
+                                    watch_pids=lambda pids, folders=(): None, known_alive=dict,
+                                    take_changes=log.take_changes, close=lambda: None)
+    controller = TrayController(registry, RecordingView(), slow_poll_store(tmp_path),
+                                find_file=lambda root, name: None, change_watcher=lambda directory: watcher)
+    controller._start_change_watcher()
+    controller.poll_once()
+    (shop / "HANDOVER.md").write_text("# Handover\n")
+    log.note(str(shop), "HANDOVER.md")
+    real_update = projectfiles.update
+    monkeypatch.setattr(projectfiles, "update", lambda *a: (_ for _ in ()).throw(RuntimeError("broken")))
+    with pytest.raises(RuntimeError):
+        controller.poll_once()
+    monkeypatch.setattr(projectfiles, "update", real_update)
+    full = controller.full_looks
+    controller.poll_once()
+    assert controller.full_looks == full + 1
+    assert all(files.handover_modified is not None for files in controller.files.values())

@@ -201,6 +201,7 @@ class TrayController:
         with self._lock:
             self.looks += 1
             changes = self._take_changes()  # before anything is read: a change made meanwhile is in the next log
+            self._looked = False  # until this look is through: one that fails halfway is followed by a full one
             try:
                 known = self.change_watcher.known_alive() if self.watching and self.change_watcher else None
                 snapshot = build_snapshot(self.registry, self.resolver, LivenessProbe(known=known),
