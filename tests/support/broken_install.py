@@ -58,10 +58,18 @@ class ThrowAwayInstall:
                               timeout=120, check=False, stdin=subprocess.DEVNULL, cwd=str(self.root), **kwargs)
 
     def uninstall_package(self) -> None:
-        shutil.rmtree(self.site / "tray")
+        self._remove(self.site / "tray")
 
     def break_import(self) -> None:
         (self.site / "tray" / "hooks" / "handlers.py").write_text("raise ImportError('half-upgraded')\n")
 
     def remove_interpreter(self) -> None:
-        shutil.rmtree(self.venv)
+        self._remove(self.venv)
+
+    def _remove(self, path: Path) -> None:
+        """Gone in one step, as after `pip uninstall`: moved aside by one rename, then deleted. A hook still
+        running from it (the client's last Stop hook) may write its __pycache__ there meanwhile, which made a
+        plain rmtree fail with "Directory not empty"; what it writes into the moved folder does not matter."""
+        aside = self.root / f"removed-{path.name}-{len(list(self.root.glob('removed-*')))}"
+        os.rename(path, aside)
+        shutil.rmtree(aside, ignore_errors=True)
