@@ -22,11 +22,12 @@ def main() -> int:
     if sys.platform == "darwin":
         # Finder/LaunchServices may add a process serial number argument to an .app it starts.
         argv = [arg for arg in argv if not arg.startswith("-psn_")]
-    from tray.hooks.handlers import hook_call
+    if argv[:1] == ["hook"]:  # and only then: the tray and the other commands never load the handlers
+        from tray.hooks.handlers import hook_call
 
-    done = hook_call(argv)  # the hot path first, without the command line's imports
-    if done is not None:
-        return done
+        done = hook_call(argv)  # the hot path first, without the command line's imports
+        if done is not None:
+            return done
     from tray.cli import main as cli_main
 
     return cli_main(argv)

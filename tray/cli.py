@@ -531,11 +531,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--self-test"]:  # alias: `orchestray --self-test [--report FILE]`
         argv = ["self-test", *argv[1:]]
-    from tray.hooks.handlers import hook_call
+    if argv[:1] == ["hook"]:  # and only then: the tray and the other commands never load the handlers
+        from tray.hooks.handlers import hook_call
 
-    done = hook_call(argv)  # the hot path: Claude Code runs it on every prompt; no argparse, never fails
-    if done is not None:
-        return done
+        done = hook_call(argv)  # the hot path: Claude Code runs it on every prompt; no argparse, never fails
+        if done is not None:
+            return done
     for stream in (sys.stdout, sys.stderr):
         try:  # a file name that is not valid text must not kill the human output (`check`, `clean`)
             stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
@@ -553,36 +554,42 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def dispatch(args: argparse.Namespace) -> int:
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return _fail(EXIT_REFUSED, "interrupted")
+    except Exception as error:  # noqa: BLE001 - sorted out in _failed: the user sees one line
+        return _failed(args, error)
+
+
+def _failed(args: argparse.Namespace, error: Exception) -> int:
+    """The exit code and the one line for what a command raised. The exception classes are imported once one
+    was raised: the tray runs for days inside `dispatch` and needs none of their modules (actions.py) at rest."""
     from tray.core.actions import ActionRefused, BadInput
     from tray.core.entry import InvalidSessionId
     from tray.core.fsutil import NotOurs
     from tray.core.lock import LockTimeout
 
-    try:
-        return args.func(args)
-    except ActionRefused as refused:
-        return _fail(EXIT_REFUSED, str(refused))
-    except (BadInput, InvalidSessionId, UsageError) as bad:
-        return _fail(EXIT_BAD_INPUT, str(bad))
-    except LockTimeout as busy:
-        return _fail(EXIT_REFUSED, f"{busy}; try again")
-    except NotOurs as refused:
-        return _fail(EXIT_REFUSED, str(refused))
-    except KeyboardInterrupt:
-        return _fail(EXIT_REFUSED, "interrupted")
-    except BrokenPipeError:
+    if isinstance(error, ActionRefused):
+        return _fail(EXIT_REFUSED, str(error))
+    if isinstance(error, (BadInput, InvalidSessionId, UsageError)):
+        return _fail(EXIT_BAD_INPUT, str(error))
+    if isinstance(error, LockTimeout):
+        return _fail(EXIT_REFUSED, f"{error}; try again")
+    if isinstance(error, NotOurs):
+        return _fail(EXIT_REFUSED, str(error))
+    if isinstance(error, BrokenPipeError):
         return EXIT_OK
-    except OSError as error:
+    if isinstance(error, OSError):
         from tray.core.log import log_exception
 
         log_exception(f"orchestray {args.command}: {error}")
         where = f": {error.filename}" if error.filename else ""
         return _fail(EXIT_BAD_INPUT, f"{error.strerror or error}{where}")
-    except Exception as error:  # noqa: BLE001 - the user sees one line; the log has the traceback
-        from tray.core.log import log_exception, log_path
+    from tray.core.log import log_exception, log_path
 
-        log_exception(f"orchestray {args.command} failed")
-        return _fail(EXIT_BAD_INPUT, f"internal error: {error} (details in {log_path()})")
+    log_exception(f"orchestray {args.command} failed")
+    return _fail(EXIT_BAD_INPUT, f"internal error: {error} (details in {log_path()})")
 
 
 def _fail(code: int, message: str) -> int:

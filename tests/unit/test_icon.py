@@ -165,3 +165,28 @@ def test_the_tray_draws_the_same_icons_without_pillows_freetype() -> None:
     loaded, *pixels = out.stdout.split()
     assert loaded == "False"
     assert pixels == [render_icon(state, count, size=32).tobytes().hex() for state in STATES for count in (0, 7, 123)]
+
+
+def test_the_tray_saves_its_icon_as_png_without_pillows_other_image_formats() -> None:
+    """pystray hands the icon to GTK (and macOS) as a PNG file; Pillow loads BMP, GIF, JPEG and PPM with PNG at
+    the first save. The tray keeps those four out (tray/app/main.py, UNUSED_IMAGE_FORMATS): the PNG it saves
+    reads back to the very pixels rendered, and none of the four is loaded. On Windows (ICO, which needs BMP)
+    they are left alone."""
+    code = ("import io, sys\nfrom tray.app.main import UNUSED_IMAGE_FORMATS, keep_unused_modules_out\n"
+            "keep_unused_modules_out(platform='linux')\n"
+            "from PIL import Image\nfrom tray.app.icon import render_icon\n"
+            "icon = render_icon('conflict', 7, size=64)\nbuffer = io.BytesIO()\nicon.save(buffer, 'PNG')\n"
+            "again = Image.open(io.BytesIO(buffer.getvalue()))\n"
+            "print(again.format, again.convert('RGBA').tobytes() == icon.tobytes())\n"
+            "print(sorted(name for name in UNUSED_IMAGE_FORMATS if sys.modules.get(name) is not None))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[:2] == ["PNG True", "[]"]
+    from tray.app.main import UNUSED_IMAGE_FORMATS, keep_unused_modules_out
+
+    windows: dict = {}
+    keep_unused_modules_out(windows, platform="win32")
+    assert not set(UNUSED_IMAGE_FORMATS) & set(windows) and windows["ssl"] is None
+    linux: dict = {}
+    keep_unused_modules_out(linux, platform="linux")
+    assert all(linux[name] is None for name in UNUSED_IMAGE_FORMATS)

@@ -24,12 +24,11 @@ import threading
 import time
 from collections import deque
 from dataclasses import fields
-from typing import Any, Callable, Deque, Dict, List, Optional, Protocol, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, List, Optional, Protocol, Sequence, Tuple
 
 from tray.app import menu as menu_model
-from tray.app import sources as remote_sources
 from tray.app.config import Config, ConfigStore, state_dir
-from tray.core import actions, events, handover, projectfiles, tasklists, teams, traffic
+from tray.core import events, handover, projectfiles, tasklists, teams, traffic
 from tray.core.events import Offer, OfferKind, short_id
 from tray.core.fmt import one_line
 from tray.core.fsutil import NotOurs
@@ -38,13 +37,17 @@ from tray.core.log import get_logger
 from tray.core.projects import ProjectResolver, project_name
 from tray.core.readcache import ReadCache
 from tray.core.registry import Registry
-from tray.core.remote import merge
 from tray.core.snapshot import Session, Snapshot, SnapshotMemo, State, build_snapshot
-from tray.core.sources import from_config
-from tray.platform.focus_base import FocusResult
-from tray.platform.notify import Button
 from tray.platform.watch import ChangeWatcher
 from tray.platform.watch_base import Changes
+
+# Loaded on first use, not at rest (a tray with no other source, no action taken and nothing to say imports
+# none of them; README.md "Speed"): the sources and their transport (when config.json names one), the core's
+# actions (a menu action, a notice's button), the notifiers' Button (the first notice), focus (the first menu).
+if TYPE_CHECKING:
+    from tray.app import sources as remote_sources
+    from tray.platform.focus_base import FocusResult
+    from tray.platform.notify import Button
 
 #: With a watcher running, the registry is still rescanned this often: a safety net for what no event reports
 #: (a folder on a network file system, a watch that could not be added, a process that could not be watched).
@@ -146,7 +149,7 @@ class TrayController:
         self._hooks_checked_at: Optional[float] = None
         self.focus = focus or _default_focus
         self.spawn_worker = spawn_worker or _default_spawn_worker
-        self.focus_problem = _default_focus_problem() if focus_problem is None else focus_problem
+        self._focus_problem = focus_problem  # None: asked when the menu is first built
         self.resolver = ProjectResolver()
         self.entry_cache, self.activity_cache = ReadCache(), ReadCache()  # what a look need not read again
         self.snapshot: Optional[Snapshot] = None
@@ -185,14 +188,36 @@ class TrayController:
         self.menu_on_open = False
         self.menu_open = False  # between `refresh_ages` and `menu_closed` of such a view
         self.settled: Optional[Callable[[], None]] = None  # called once, after the first look and hooks check
-        #: Other sources (SSH hosts, WSL distributions, containers), each read on its own thread.
-        self.source_runner = source_runner or remote_sources.default_runner
+        #: Other sources (SSH hosts, WSL distributions, containers), each read on its own thread. None: the
+        #: default runner (`tray.app.sources.default_runner`), taken when a source is first configured.
+        self.source_runner = source_runner
+        #: Replaced as a whole (never changed in place) when config.json's sources change: read it once per use.
+        self.pollers: Dict[str, remote_sources.SourcePoller] = self._first_pollers()
+
+    @property
+    def focus_problem(self) -> str:
+        """Why "Focus terminal" cannot work on this desktop at all, or "" (asked once, when first needed)."""
+        if self._focus_problem is None:
+            self._focus_problem = _default_focus_problem()
+        return self._focus_problem
+
+    @focus_problem.setter
+    def focus_problem(self, value: str) -> None:
+        self._focus_problem = value
+
+    def _first_pollers(self) -> Dict[str, remote_sources.SourcePoller]:
+        """A poller for each source config.json names. With none, the sources' modules are not imported."""
+        if not self.config.sources:
+            return {}
+        from tray.app import sources as remote_sources
+        from tray.core.sources import from_config
+
         configured, problems = from_config(self.config.sources)
         for problem in problems:
             log.warning("config.json: %s", problem)
-        #: Replaced as a whole (never changed in place) when config.json's sources change: read it once per use.
-        self.pollers: Dict[str, remote_sources.SourcePoller] = remote_sources.pollers_for(
-            configured, self.config.source_poll_interval, self.wake, self.source_runner)
+        if self.source_runner is None:
+            self.source_runner = remote_sources.default_runner
+        return remote_sources.pollers_for(configured, self.config.source_poll_interval, self.wake, self.source_runner)
 
     # --- polling ----------------------------------------------------------------------------------------
 
@@ -209,10 +234,14 @@ class TrayController:
                 self.error = ""
                 # The other sources as their pollers last left them: never waited for here. The menu shows those
                 # that answer; notices compare what each source said last, so an outage is not a change.
-                states = [p.state for p in self.pollers.values()]
-                merged = merge(snapshot, [state.snapshot for state in states if state.snapshot is not None])
-                remembered = [p.last_good for p in self.pollers.values()]
-                told = merge(snapshot, [known for known in remembered if known is not None])
+                merged = told = snapshot
+                if self.pollers:
+                    from tray.core.remote import merge
+
+                    states = [p.state for p in self.pollers.values()]
+                    merged = merge(snapshot, [state.snapshot for state in states if state.snapshot is not None])
+                    remembered = [p.last_good for p in self.pollers.values()]
+                    told = merge(snapshot, [known for known in remembered if known is not None])
             except OSError as error:
                 self._looked = False  # the next look reads everything again
                 message = f"cannot read the registry {self.registry.directory}: {error.strerror or error}"
@@ -335,6 +364,8 @@ class TrayController:
             log.info("event %s: %s (session %s)", event.kind, event.title, event.session_id)
         if not self.config.notifications or self.view is None:
             return
+        if found:
+            from tray.platform.notify import Button
         for event in found:
             if self.limiter.allow():
                 source = self._source_of(event)
@@ -416,6 +447,13 @@ class TrayController:
 
     def _apply_sources(self, old: Config, new: Config) -> None:
         """Start the sources added, stop and forget those removed (or changed), keep the others connected."""
+        if not new.sources and not self.pollers:
+            return  # none before, none now: the sources' modules stay unloaded
+        from tray.app import sources as remote_sources
+        from tray.core.sources import from_config
+
+        if self.source_runner is None:
+            self.source_runner = remote_sources.default_runner
         configured, problems = from_config(new.sources)
         for problem in problems:
             log.warning("config.json: %s", problem)
@@ -576,6 +614,8 @@ class TrayController:
 
     def _fresh_session(self, session_id: str) -> Tuple[Session, Snapshot]:
         """The session as the registry has it now (and that snapshot); refused when its process is gone."""
+        from tray.core import actions
+
         snapshot = build_snapshot(self.registry, self.resolver, LivenessProbe())
         found = snapshot.session(session_id)
         if found is None:
@@ -591,6 +631,8 @@ class TrayController:
 
         `actions.promote` checks again inside the registry lock, without force, so a takeover that lands
         between this check and the write is refused there too."""
+        from tray.core import actions
+
         session, snapshot = self._fresh_session(session_id)
         view = snapshot.project(session.project.key)
         holder = view.orchestrator if view is not None else None
@@ -603,6 +645,8 @@ class TrayController:
             log.info("promoted %s from a notification", short_id(session_id))
 
     def _focus(self, session_id: str) -> None:
+        from tray.core import actions
+
         session, _snapshot = self._fresh_session(session_id)
         result = self.focus(session.entry.pid)
         if result.ok:
@@ -613,6 +657,8 @@ class TrayController:
         )
 
     def _open_handover(self, project_key: str) -> None:
+        from tray.core import actions
+
         snapshot = build_snapshot(self.registry, self.resolver, LivenessProbe())
         view = snapshot.project(project_key)
         if view is None:
@@ -624,6 +670,8 @@ class TrayController:
 
     def _create_from_template(self, kind: str, root: str) -> None:
         """Create TRAFFIC.md or HANDOVER.md from the protocol's template, then open it; never over a file."""
+        from tray.core import actions
+
         name = project_name(root)
         try:
             create = traffic.create if kind == menu_model.ActionKind.CREATE_TRAFFIC else handover.create
@@ -638,6 +686,8 @@ class TrayController:
 
     def perform(self, action: menu_model.Action) -> None:
         """Carry out a menu action; failures are logged and said in a notification, never raised."""
+        from tray.core import actions
+
         log.info("%s action %s %s%s", action.origin, action.kind, action.argument, " (force)" if action.force else "")
         try:
             self._perform(action)
@@ -653,10 +703,13 @@ class TrayController:
 
     def _perform_remote(self, action: menu_model.Action) -> None:
         """An action on another source's session or project: its own Orchestray does it, over the transport."""
+        from tray.app import sources as remote_sources
+        from tray.core import actions
+
         poller = self.pollers.get(action.source)
         if poller is None:
             raise actions.ActionRefused(f"{action.source} is no longer one of the sources")
-        source, kind, run = poller.source, action.kind, self.source_runner
+        source, kind, run = poller.source, action.kind, self.source_runner or remote_sources.default_runner
         try:
             if kind == menu_model.ActionKind.PROMOTE:
                 # From a notice: never forced, so a takeover meanwhile is refused over there, inside its lock.
@@ -682,6 +735,8 @@ class TrayController:
                 poller.poll_now()  # show the change with the poll that follows, not a poll interval later
 
     def _perform(self, action: menu_model.Action) -> None:
+        from tray.core import actions
+
         kind = action.kind
         if action.source:
             self._perform_remote(action)
@@ -758,6 +813,7 @@ def _default_focus(pid: int) -> FocusResult:
 
 def _default_spawn_worker(root: str) -> str:
     """Open the user's terminal running `claude --worktree` in `root`; which terminal it was."""
+    from tray.core import actions
     from tray.platform.spawn import SpawnRefused, spawn
 
     try:

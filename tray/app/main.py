@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import os
 import sys
+import threading
 from typing import Any, Iterator, List, Mapping, MutableMapping, Optional, cast
 
 EXIT_OK = 0
@@ -110,12 +111,18 @@ def _import_pystray_as_is() -> Any:
 #: pixels). A None in sys.modules makes `import ssl` raise ImportError, which asyncio and the standard library
 #: handle; ImageFont handles it as a Pillow built without FreeType does (bitmap fonts only).
 UNUSED_AT_REST = ("ssl", "PIL._imagingft")
+#: ... and, but on Windows, the image formats Pillow loads with PNG whenever an image is saved (pystray saves the
+#: icon as PNG for GTK, AppIndicator and macOS): BMP, GIF, JPEG and PPM, about 0.3 MB of Python objects for
+#: files the tray never reads or writes. Pillow loads them in `try ... except ImportError`, and goes on with PNG.
+#: On Windows pystray saves the icon as ICO, and Pillow's ICO plugin needs the BMP one.
+UNUSED_IMAGE_FORMATS = ("PIL.BmpImagePlugin", "PIL.GifImagePlugin", "PIL.JpegImagePlugin", "PIL.PpmImagePlugin")
 
 
-def keep_unused_modules_out(modules: Optional[MutableMapping[str, Any]] = None) -> None:
+def keep_unused_modules_out(modules: Optional[MutableMapping[str, Any]] = None, platform: str = sys.platform) -> None:
     """In the tray process only: keep what rest does not use from being imported (see UNUSED_AT_REST)."""
     modules = cast("MutableMapping[str, Any]", sys.modules) if modules is None else modules
-    for name in UNUSED_AT_REST:
+    unused = UNUSED_AT_REST if platform.startswith(("win", "cygwin", "msys")) else UNUSED_AT_REST + UNUSED_IMAGE_FORMATS
+    for name in unused:
         if name not in modules:
             modules[name] = None
 
@@ -166,8 +173,9 @@ def run_tray(args: argparse.Namespace) -> int:
 
 
 def _hook_problems() -> List[str]:
-    """One line per installed Claude Code hook that does not really run (see ``tray/hooks/status.py``)."""
-    from tray.hooks.settings import hooks_problems
+    """One line per installed Claude Code hook that does not really run (see ``tray/hooks/status.py``). Only
+    the check's modules are loaded: installing (settings.py, its backups, the shim) waits for "Repair"."""
+    from tray.hooks.status import hooks_problems
 
     return hooks_problems()
 
@@ -212,19 +220,72 @@ def _repair_hooks() -> None:
     install(form=form_for(version), events=events_for(version))
 
 
+class AutostartOnFirstUse:
+    """The login item, with `tray/platform/autostart.py` (and configparser, about 0.25 MB) loaded when the menu
+    first asks whether it is on, not at rest. `enable` writes the command that starts this very tray."""
+
+    def __init__(self) -> None:
+        self._backend: Any = None
+
+    def _get(self) -> Any:
+        if self._backend is None:
+            from tray.platform import autostart
+
+            self._backend = autostart.for_platform()
+        return self._backend
+
+    def enable(self, command: List[str]) -> None:
+        from tray.platform import autostart
+        from tray.platform.launch import tray_executable
+
+        self._get().enable(command or autostart.launch_command(executable=tray_executable()))
+
+    def disable(self) -> None:
+        self._get().disable()
+
+    def is_enabled(self) -> bool:
+        return bool(self._get().is_enabled())
+
+
+class NotifierOnFirstUse:
+    """The notifiers, built at the first notice (the modules of the chain and of desktop-notifier's adapter are
+    not loaded at rest; desktop-notifier itself starts at the first notice in any case, which waits for it)."""
+
+    def __init__(self, icon: Any, log: Any) -> None:
+        self.icon, self.log = icon, log
+        self._chain: Any = None
+        self._lock = threading.Lock()
+
+    def _get(self) -> Any:
+        with self._lock:
+            if self._chain is None:
+                from tray.platform.notify import ChainNotifier
+                from tray.platform.notify_buttons import tray_chain
+
+                self._chain = ChainNotifier(tray_chain(icon=self.icon))
+                self.log.info("notifiers, best first: %s", ", ".join(self._chain.names))
+            return self._chain
+
+    def notify(self, title: str, body: str, buttons: Any = (), on_click: Any = None) -> bool:
+        if buttons or on_click is not None:
+            return bool(self._get().notify(title, body, buttons=buttons, on_click=on_click))
+        return bool(self._get().notify(title, body))
+
+    def close(self) -> None:
+        with self._lock:
+            chain = self._chain
+        if chain is not None:
+            chain.close()
+
+
 def _run(args: argparse.Namespace, pystray: Any, registry: Any, log: Any, log_file: str, store: Any) -> int:
     from tray.app.controller import TrayController
     from tray.app.pystray_view import PystrayView
-    from tray.platform import autostart
-    from tray.platform.launch import tray_executable
-    from tray.platform.notify import ChainNotifier
-    from tray.platform.notify_buttons import set_app_user_model_id, tray_chain
 
     controller = TrayController(
         registry,
         config_store=store,
-        autostart=autostart.for_platform(),
-        launch_command=autostart.launch_command(executable=tray_executable()),
+        autostart=AutostartOnFirstUse(),
         log_path=log_file if os.path.isabs(log_file) else "",
         hooks_check=_hook_problems,
         hooks_repair=_repair_hooks,
@@ -244,11 +305,13 @@ def _run(args: argparse.Namespace, pystray: Any, registry: Any, log: Any, log_fi
         log.error(message)
         _say(message)
         return EXIT_CANNOT
-    set_app_user_model_id()  # Windows: toasts are filed under "Orchestray", the id desktop-notifier registers
-    view.notifier = ChainNotifier(tray_chain(icon=view.icon))
-    log.info("notifiers, best first: %s", ", ".join(view.notifier.names))
+    if sys.platform.startswith("win"):
+        from tray.platform.notify_buttons import set_app_user_model_id
+
+        set_app_user_model_id()  # toasts are filed under "Orchestray", the id desktop-notifier registers
     # No warm-up here: desktop-notifier (its asyncio loop, dbus-fast, the D-Bus connection) is about 9 MB
-    # resident, and a tray at rest has nothing to say. It starts at the first notice, which waits for it.
+    # resident, and a tray at rest has nothing to say. The chain is built at the first notice, which waits for it.
+    view.notifier = NotifierOnFirstUse(view.icon, log)
     controller.view = view
     log.info("tray starting: backend %s, registry %s, poll every %.1fs", view.backend, registry.directory,
              controller.config.poll_interval)

@@ -16,8 +16,8 @@ Three platform rules live here, because pystray 0.19.5 leaves them to the applic
   adds a hidden default item that opens the same menu a right click opens. The tooltip goes into
   `NOTIFYICONDATAW.szTip`, `WCHAR[128]`: 127 UTF-16 units and a NUL, so it is capped in UTF-16 units (an
   emoji is two), not in characters; one unit too many raises in ctypes and leaves the icon stale. The cap is
-  `notify.safe_text`, the one that already caps notification texts the same way (on every platform: it also
-  drops control and bidi characters a folder name may carry).
+  `safe_text` (tray/core/fmt.py), the one that already caps notification texts the same way (on every
+  platform: it also drops control and bidi characters a folder name may carry).
 
 GTK backends marshal to their own loop internally, so elsewhere a call runs directly (under the view's lock).
 
@@ -42,8 +42,8 @@ from typing import Any, Callable, Dict, Optional, Tuple
 
 from tray.app.icon import render_icon
 from tray.app.menu import Action, ActionKind, MenuItem
+from tray.core.fmt import safe_text
 from tray.core.log import get_logger
-from tray.platform.notify import safe_text
 
 log = get_logger("tray.view")
 ICON_NAME = "orchestray"

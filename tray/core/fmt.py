@@ -1,4 +1,4 @@
-"""Human-readable bits shared by the CLI summary and the tray menu."""
+"""Human-readable bits shared by the CLI summary, the tray menu, its tooltip and the notifications."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import unicodedata
 
 # Bidirectional overrides and isolates: they can make a folder name display as something else.
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
+#: What a text cut by `safe_text` ends with.
+ELLIPSIS = "\u2026"
 
 
 def format_age(seconds: float, coarse: bool = False) -> str:
@@ -67,3 +69,33 @@ def printable(text: str) -> str:
         else:
             shown.append(char)
     return "".join(shown)
+
+
+def _utf16_units(char: str) -> int:
+    return 2 if ord(char) > 0xFFFF else 1
+
+
+def safe_text(text: object, limit: int) -> str:
+    """``text`` made safe for any notifier and for the tray's tooltip: one line, no control characters, at most
+    ``limit`` UTF-16 units.
+
+    Control characters (C0, C1, DEL), lone surrogates (they cannot be encoded for D-Bus) and bidi overrides
+    are dropped; every run of whitespace (newlines, tabs) becomes one space; a text over the limit is cut
+    and ends with an ellipsis. Length is counted in UTF-16 code units because that is what Windows caps.
+    Idempotent, so every notifier can apply it again.
+    """
+    if not isinstance(text, str):
+        text = "" if text is None else str(text)
+    cleaned = one_line(text)
+    if limit <= 0:
+        return ""
+    if sum(_utf16_units(c) for c in cleaned) <= limit:
+        return cleaned
+    out: list[str] = []
+    used = 0
+    for char in cleaned:
+        if used + _utf16_units(char) > limit - 1:  # leave room for the ellipsis
+            break
+        out.append(char)
+        used += _utf16_units(char)
+    return "".join(out).rstrip() + ELLIPSIS

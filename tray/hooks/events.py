@@ -39,3 +39,8 @@ SUBCOMMANDS = tuple(HOOK_EVENTS.values())
 
 #: Subcommand -> Claude Code event name (the ``hookEventName`` of a hook's JSON answer).
 EVENT_OF = {subcommand: event for event, subcommand in HOOK_EVENTS.items()}
+
+#: Set by `orchestray hooks status` (and the tray's hooks check) when it runs an installed hook command to see that
+#: it works: the hook then only loads what its handlers need and answers with one line of JSON naming the value,
+#: touching nothing. Here, not in the handlers, so that the check does not load the handlers into the tray.
+PROBE_ENV = "ORCHESTRAY_HOOK_PROBE"

@@ -15,7 +15,7 @@ import sys
 
 from tray.core.fields import PROMOTION_PENDING
 from tray.core.paths import SESSION_ENV
-from tray.hooks.events import EVENT_OF, SUBCOMMANDS
+from tray.hooks.events import EVENT_OF, PROBE_ENV, SUBCOMMANDS
 from tray.hooks.hookinput import MAX_STDIN_BYTES, STDIN_DEADLINE_SECONDS, read_stdin  # noqa: F401 - re-exported
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: the prompt hook counts milliseconds
@@ -25,9 +25,6 @@ if TYPE_CHECKING:
 HOOK_LOCK_TIMEOUT = 3.0
 EVENTS = SUBCOMMANDS
 HOOK_EVENT_NAMES = EVENT_OF
-#: Set by `orchestray hooks status` when it runs an installed hook command to see that it works: the hook then
-#: only loads what its handlers need and answers with one line of JSON naming the value, touching nothing.
-PROBE_ENV = "ORCHESTRAY_HOOK_PROBE"
 
 
 def hook_call(argv: List[str]) -> Optional[int]:

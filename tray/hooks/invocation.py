@@ -21,7 +21,7 @@ program named ``orchestray[.exe]`` or ``orchestray-hook[.exe]`` (the frozen buil
 customised (extra words after the subcommand) is theirs.
 
 Running a hook as Claude Code would (:func:`probe`) is how ``hooks status`` proves that each installed command
-still works: it sets ``handlers.PROBE_ENV`` and expects the hook's one-line JSON answer and exit status 0.
+still works: it sets ``events.PROBE_ENV`` and expects the hook's one-line JSON answer and exit status 0.
 
 One module just past 400 lines: writing, recognising and running hook entries is one vocabulary (the two forms,
 the words that make a hook ours), and splitting it would put the writer and the recogniser out of step.
@@ -37,7 +37,7 @@ import subprocess
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-from tray.hooks.events import HOOK_EVENTS, SUBCOMMANDS
+from tray.hooks.events import HOOK_EVENTS, PROBE_ENV, SUBCOMMANDS
 from tray.platform.launch import FROZEN_HOOK_PROGRAM_NAMES, HOOK_BOOTSTRAP_MARK
 
 FORM_EXEC = "exec"
@@ -392,10 +392,8 @@ def claude_argv(
 
 
 def probe(hook: Mapping[str, Any], subcommand: str, timeout: float = PROBE_TIMEOUT_SECONDS) -> ProbeResult:
-    """Run an installed hook the way Claude Code would, asking it only to answer (``handlers.PROBE_ENV``)."""
+    """Run an installed hook the way Claude Code would, asking it only to answer (``events.PROBE_ENV``)."""
     import json
-
-    from tray.hooks.handlers import PROBE_ENV
 
     nonce = os.urandom(8).hex()
     # Without the prober's PYTHONPATH: the tray or a shell may have one that Claude Code's hooks will not, and

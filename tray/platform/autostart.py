@@ -32,16 +32,18 @@ registry) is injectable, so all three backends are tested on any OS.
 
 from __future__ import annotations
 
-import configparser
 import os
 import re
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, List, Optional, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Protocol, Sequence
 
 from tray.core.fsutil import ReadRefused, atomic_write_bytes, read_regular_file, unlink
+
+if TYPE_CHECKING:
+    import configparser  # imported where a .desktop file is there to parse (the tray asks at each menu opening)
 
 __all__ = [
     "APP_NAME",
@@ -405,11 +407,17 @@ class XdgAutostart:
         return self.config_home / "autostart" / self.file_name
 
     def _entry(self) -> Optional[configparser.SectionProxy]:
+        try:  # non-blocking and capped: a FIFO here must not hang the tray's menu
+            text = read_regular_file(str(self.path), MAX_READ_BYTES, follow=True).decode("utf-8")
+        except (OSError, ReadRefused, UnicodeDecodeError):
+            return None
+        import configparser  # only with a file to parse: without one, the tray's menu never loads it
+
         parser = configparser.ConfigParser(interpolation=None, strict=False)
         parser.optionxform = str  # type: ignore[assignment,method-assign]  # keys are case-sensitive
-        try:  # non-blocking and capped: a FIFO here must not hang the tray's menu
-            parser.read_string(read_regular_file(str(self.path), MAX_READ_BYTES, follow=True).decode("utf-8"))
-        except (OSError, ReadRefused, UnicodeDecodeError, configparser.Error):
+        try:
+            parser.read_string(text)
+        except configparser.Error:
             return None
         return parser["Desktop Entry"] if parser.has_section("Desktop Entry") else None
 

@@ -28,7 +28,8 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Tuple
 
-from tray.core.fmt import one_line
+# safe_text lives with the other text helpers (the tray's tooltip uses it without loading the notifiers).
+from tray.core.fmt import ELLIPSIS, safe_text  # noqa: F401 - ELLIPSIS: part of this module's API
 from tray.platform.opener import child_env
 
 __all__ = [
@@ -59,8 +60,6 @@ SUBPROCESS_TIMEOUT = 5.0
 #: Milliseconds a D-Bus Notify call may take (it may first have to start the notification daemon).
 DBUS_TIMEOUT_MS = 5000
 
-ELLIPSIS = "\u2026"
-
 Runner = Callable[..., "subprocess.CompletedProcess[Any]"]
 
 
@@ -85,35 +84,6 @@ class Button:
 
     def __call__(self) -> None:
         self.run()
-
-
-def _utf16_units(char: str) -> int:
-    return 2 if ord(char) > 0xFFFF else 1
-
-
-def safe_text(text: object, limit: int) -> str:
-    """``text`` made safe for any backend: one line, no control characters, at most ``limit`` UTF-16 units.
-
-    Control characters (C0, C1, DEL), lone surrogates (they cannot be encoded for D-Bus) and bidi overrides
-    are dropped; every run of whitespace (newlines, tabs) becomes one space; a text over the limit is cut
-    and ends with an ellipsis. Length is counted in UTF-16 code units because that is what Windows caps.
-    Idempotent, so every notifier can apply it again.
-    """
-    if not isinstance(text, str):
-        text = "" if text is None else str(text)
-    cleaned = one_line(text)
-    if limit <= 0:
-        return ""
-    if sum(_utf16_units(c) for c in cleaned) <= limit:
-        return cleaned
-    out: List[str] = []
-    used = 0
-    for char in cleaned:
-        if used + _utf16_units(char) > limit - 1:  # leave room for the ellipsis
-            break
-        out.append(char)
-        used += _utf16_units(char)
-    return "".join(out).rstrip() + ELLIPSIS
 
 
 def _clean(title: object, body: object) -> Tuple[str, str]:
