@@ -22,9 +22,9 @@
    says it (the icon window's name), and until a menu opened right then is on the screen (built from what the
    tray read, so it shows the session).
 
-Run through `bench/bench.py --only events` (or `python bench/events.py`); about 3 minutes (`--quick`: 1).
+Run through `bench/bench.py --only events` (or `python bench/events.py`); about 7 minutes here (`--quick`: 3).
 
-One module past 400 lines because the three measurements share one desktop, one tray and one way of
+One module past 400 lines because the measurements share one desktop, one tray and one way of
 reading a process's wakeups and CPU; split, each would set them up again.
 """
 
