@@ -99,3 +99,23 @@ def test_every_long_module_says_at_its_top_why_it_is_one_piece() -> None:
         if text.count("\n") > LONG_MODULE and "400 lines" not in docstring:
             silent.append(f"{path.relative_to(REPO)} ({text.count(chr(10))} lines)")
     assert silent == []
+
+
+def _code_lines(path: Path) -> List[str]:
+    """A module's lines with their comments cut off."""
+    return [line.split("#", 1)[0] for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.mark.parametrize(("pattern", "owners"), [
+    # Files are written in one place (temp file, fsync, rename); the log's size rollover is a rename of its own.
+    (r"\bos\.(replace|rename)\(|\bmkstemp\(|NamedTemporaryFile\(", {"tray/core/fsutil.py", "tray/core/log.py"}),
+    # Only the launch module knows whether this is a PyInstaller build.
+    (r"getattr\(sys,\s*[\"']frozen|\bsys\.frozen\b", {"tray/platform/launch.py"}),
+])
+def test_one_place_per_concern(pattern: str, owners: set) -> None:
+    found = set()
+    for module in (REPO / "tray").rglob("*.py"):
+        code = [line for line in _code_lines(module) if not line.strip().startswith(('"', "'"))]
+        if any(re.search(pattern, line) for line in code):
+            found.add(module.relative_to(REPO).as_posix())
+    assert found <= owners, found - owners

@@ -1,7 +1,7 @@
 """The tray menu as plain data: a pure function of a snapshot (and a few settings).
 
 Nothing here imports pystray, so the menu can be tested exhaustively without a display; `pystray_view`
-turns this model into a real menu. Actions are data (`Action`), dispatched by the controller. About 400
+turns this model into a real menu. Actions are data (`Action`), dispatched by the controller. Past 400
 lines in one module because the menu is read top to bottom as the user sees it: splitting the items of one
 submenu across files would hide their order.
 """
