@@ -76,6 +76,24 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def churn_change(step: int, session_id: str, churned: List[Any], processes: Processes, registry_dir: str,
+                 cwd: str) -> None:
+    """One thing a busy user's sessions do, in turn: a session starts (entry and activity written), a prompt
+    (activity written), or a session ends (its process dies). `churned` holds (session id, process), oldest
+    first; shared by `events.py`'s churn window and `look_phases.py`."""
+    kind = step % 3
+    if kind == 0 or not churned:
+        process = processes.spawn()
+        write_entry(registry_dir, session_id, process.pid, cwd, "worker")
+        churned.append((session_id, process))
+    if kind in (0, 1):
+        activity = os.path.join(registry_dir, ".activity")
+        with open(os.path.join(activity, churned[-1][0]), "w", encoding="utf-8") as handle:
+            handle.write(f"orchestray-activity 1\nworking\n{time.time()!r}\n\n\n")
+    elif len(churned) > 1:
+        processes.kill(churned.pop(0)[1])
+
+
 def write_entry(directory: str, session_id: str, pid: int, cwd: str, role: str) -> None:
     import psutil
 
@@ -290,17 +308,8 @@ def bench_desktop(workdir: str, seconds: float, kills: int, opens: int = 10) -> 
                 if time.monotonic() - last[0] < CHURN_EVERY:
                     return
                 last[0] = time.monotonic()
-                kind = step[0] % 3
                 step[0] += 1
-                if kind == 0 or not churned:
-                    sid, process = f"churn-{step[0]}", processes.spawn()
-                    write_entry(registry_dir, sid, process.pid, churn_root, "worker")
-                    churned.append((sid, process))
-                if kind in (0, 1):
-                    with open(os.path.join(activity, churned[-1][0]), "w", encoding="utf-8") as handle:
-                        handle.write(f"orchestray-activity 1\nworking\n{time.time()!r}\n\n\n")
-                elif len(churned) > 1:
-                    processes.kill(churned.pop(0)[1])
+                churn_change(step[0] - 1, f"churn-{step[0]}", churned, processes, registry_dir, churn_root)
 
             result["churn"] = measure(tray.pid, seconds, during=churn)
             result["write_to_open_ms"] = write_then_open(opener, desk, registry_dir, os.path.join(

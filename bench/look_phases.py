@@ -23,7 +23,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 sys.path[:0] = [os.path.dirname(os.path.dirname(os.path.abspath(__file__))), os.path.dirname(os.path.abspath(__file__))]
 
-from events import Processes, TimedView, quiet_registry, write_entry  # noqa: E402
+from events import Processes, TimedView, churn_change, quiet_registry  # noqa: E402
 
 PHASES = ("look", "snapshot", "files", "view")
 
@@ -81,16 +81,7 @@ def measure(workdir: str, changes: int, every: float, trust_log: bool) -> Dict[s
         churn_root = os.path.join(workdir, "projects", "project-000")
         churned: List[Any] = []
         for step in range(changes):
-            kind = step % 3
-            if kind == 0 or not churned:
-                sid, process = f"churn-{step}", processes.spawn()
-                write_entry(registry_dir, sid, process.pid, churn_root, "worker")
-                churned.append((sid, process))
-            if kind in (0, 1):
-                with open(os.path.join(activity, churned[-1][0]), "w", encoding="utf-8") as handle:
-                    handle.write(f"orchestray-activity 1\nworking\n{time.time()!r}\n\n\n")
-            elif len(churned) > 1:
-                processes.kill(churned.pop(0)[1])
+            churn_change(step, f"churn-{step}", churned, processes, registry_dir, churn_root)
             time.sleep(every)
         controller.stop()
         controller_module.build_snapshot, projectfiles.update = real_build, real_update
