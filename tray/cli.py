@@ -232,8 +232,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
         # What the tray's menu shows beside the registry: TRAFFIC.md, HANDOVER.md, task lists, agent teams.
         files = projectfiles.gather(snapshot)
-        configs = [tasklists.where(s.session_id, tasklists.process_environ(s.entry.pid, s.session_id)).config
-                   for v in snapshot.projects for s in v.live]
+        configs = [tasklists.session_place(s.session_id, s.entry.pid).config for v in snapshot.projects for s in v.live]
         sys.stdout.write(render_summary(snapshot, files=files, teams=teams.read_all(configs)))
     return EXIT_OK
 

@@ -263,7 +263,7 @@ class TrayController:
             processes = tuple((s.entry.pid, s.session_id) for s in live)
             if processes != self._configs[0]:  # the config folders of the live sessions, asked when they change
                 self._configs = (processes, tuple(dict.fromkeys(
-                    tasklists.where(sid, tasklists.process_environ(pid, sid)).config for pid, sid in processes)))
+                    tasklists.session_place(sid, pid).config for pid, sid in processes)))
             configs = self._configs[1]
             if changes is None or configs != self._team_configs or _touches(changes, team_folders(configs)):
                 self.teams = tuple(teams.read_all(configs))

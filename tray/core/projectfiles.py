@@ -56,7 +56,7 @@ def followed_folders(view: ProjectView, files: Optional[ProjectFiles]) -> List[s
     if files is not None:
         folders.update(task_list.folder for task_list in files.task_lists)
     for session in view.live:
-        place = tasklists.where(session.session_id, tasklists.process_environ(session.entry.pid, session.session_id))
+        place = tasklists.session_place(session.session_id, session.entry.pid)
         folders.add(os.path.join(place.config, "tasks"))
     return sorted(folder for folder in folders if folder)
 

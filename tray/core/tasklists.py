@@ -163,6 +163,11 @@ def process_environ(pid: int, session_id: str) -> Optional[Dict[str, str]]:
     return found
 
 
+def session_place(session_id: str, pid: int) -> Where:
+    """Where the live session `session_id` (process `pid`) keeps its task list: from its environment."""
+    return where(session_id, process_environ(pid, session_id))
+
+
 def held(task_list: TaskList, session_id: str, own_list: bool) -> Tuple[Task, ...]:
     """The unfinished tasks a session holds: owned by it by name (its id or 8-character prefix), or, in a list
     that is the session's own (named after its id), every task in progress with no other owner."""
@@ -181,7 +186,7 @@ def for_sessions(sessions: Sequence[Tuple[str, int]]) -> Tuple[Tuple[TaskList, .
     holding: Dict[str, Tuple[Task, ...]] = {}
     present: Dict[str, Optional[Set[str]]] = {}  # per config folder: the names in its `tasks` folder (None: unknown)
     for session_id, pid in sessions:
-        place = where(session_id, process_environ(pid, session_id))
+        place = session_place(session_id, pid)
         config = os.path.normpath(place.config)
         key = (config, sanitize(place.list_id))
         if config not in present:
