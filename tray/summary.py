@@ -11,6 +11,7 @@ import os
 import time
 from typing import TYPE_CHECKING, List, Mapping, Optional, Sequence
 
+from tray.core.events import short_id
 from tray.core.fmt import format_age, printable
 from tray.core.snapshot import ProjectView, Snapshot, State
 
@@ -44,7 +45,7 @@ def _line(label: str, session, now: float, note: str = "") -> str:
 
 
 def _short(session_id: str) -> str:
-    return printable(session_id[:8])
+    return printable(short_id(session_id))
 
 
 def file_lines(view: ProjectView, files: ProjectFiles, now: float) -> List[str]:

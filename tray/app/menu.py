@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Callable, Dict, Mapping, Optional, Tuple
 
 from tray.core.enums import StrEnum
+from tray.core.events import short_id
 from tray.core.fmt import format_age, one_line, shorten_middle
 from tray.core.projectfiles import ProjectFiles
 from tray.core.snapshot import (
@@ -58,7 +59,6 @@ FOCUS_LABEL = "Focus terminal"
 
 HANDOVER = "HANDOVER.md"
 TRAFFIC = "TRAFFIC.md"
-SHORT_ID = 8
 LABEL_LIMIT = 80
 CLAIMS_SHOWN = 3  # claimed files named in a session's submenu; the rest are counted
 NO_FILES = ProjectFiles()
@@ -115,10 +115,6 @@ def label(text: str) -> str:
 
 def info(text: str) -> MenuItem:
     return MenuItem(text=label(text), enabled=False)
-
-
-def short_id(session_id: str) -> str:
-    return session_id[:SHORT_ID]
 
 
 ACTIVITY_WORDS = {"working": "working", "waiting": "waiting", "attention": "needs you"}
