@@ -46,6 +46,7 @@ from tray.platform.watch_base import Changes
 # actions (a menu action, a notice's button), the notifiers' Button (the first notice), focus (the first menu).
 if TYPE_CHECKING:
     from tray.app import sources as remote_sources
+    from tray.core.sources import Source
     from tray.platform.focus_base import FocusResult
     from tray.platform.notify import Button
 
@@ -210,14 +211,22 @@ class TrayController:
         if not self.config.sources:
             return {}
         from tray.app import sources as remote_sources
+
+        configured, runner = self._configured_sources(self.config.sources)
+        return remote_sources.pollers_for(configured, self.config.source_poll_interval, self.wake, runner)
+
+    def _configured_sources(self, specs: object) -> Tuple[List[Source], remote_sources.Runner]:
+        """The sources config.json names (a line in the log for each one skipped) and the runner their
+        transport uses: the sources' modules are loaded here, when a source is first configured."""
+        from tray.app import sources as remote_sources
         from tray.core.sources import from_config
 
-        configured, problems = from_config(self.config.sources)
+        configured, problems = from_config(specs)
         for problem in problems:
             log.warning("config.json: %s", problem)
         if self.source_runner is None:
             self.source_runner = remote_sources.default_runner
-        return remote_sources.pollers_for(configured, self.config.source_poll_interval, self.wake, self.source_runner)
+        return configured, self.source_runner
 
     # --- polling ----------------------------------------------------------------------------------------
 
@@ -332,29 +341,22 @@ class TrayController:
         self.view.show(*shown)
 
     def _what_to_show(self, now: float, with_menu: bool = True) -> Shown:
-        if not with_menu:
-            return self._state(), menu_model.waiting_count(self.snapshot), menu_model.tooltip(
-                self.snapshot, self.error), None
-        settings = menu_model.MenuSettings(
-            notifications=self.config.notifications,
-            autostart=self.autostart.is_enabled() if self.autostart is not None else None,
-            log_available=bool(self.log_path),
-            hook_problems=self.hook_problems,
-            focus_problem=self.focus_problem,
-            traffic_sync=tuple(self.config.keep_traffic_current),
-            sources=tuple(line for line in (p.state.line for p in self.pollers.values()) if line),
-        )
-        menu = menu_model.build_menu(self.snapshot, settings, self.find_file, now=now, error=self.error,
-                                     files=self.files, teams=self.teams, memo=self.project_menus)
-        return (
-            self._state(),
-            menu_model.waiting_count(self.snapshot),
-            menu_model.tooltip(self.snapshot, self.error),
-            menu,
-        )
-
-    def _state(self) -> str:
-        return State.STALE if self.error else (self.snapshot.state if self.snapshot is not None else State.NONE)
+        """The icon's state, its badge, the tooltip and (`with_menu`) the menu with the ages of `now`."""
+        menu = None
+        if with_menu:
+            settings = menu_model.MenuSettings(
+                notifications=self.config.notifications,
+                autostart=self.autostart.is_enabled() if self.autostart is not None else None,
+                log_available=bool(self.log_path),
+                hook_problems=self.hook_problems,
+                focus_problem=self.focus_problem,
+                traffic_sync=tuple(self.config.keep_traffic_current),
+                sources=tuple(line for line in (p.state.line for p in self.pollers.values()) if line),
+            )
+            menu = menu_model.build_menu(self.snapshot, settings, self.find_file, now=now, error=self.error,
+                                         files=self.files, teams=self.teams, memo=self.project_menus)
+        state = State.STALE if self.error else (self.snapshot.state if self.snapshot is not None else State.NONE)
+        return state, menu_model.waiting_count(self.snapshot), menu_model.tooltip(self.snapshot, self.error), menu
 
     def announce(self, found: List[Any]) -> None:
         """Notify about `found`, at most `notify_per_minute` a minute; called after every poll, even one that
@@ -450,20 +452,15 @@ class TrayController:
         if not new.sources and not self.pollers:
             return  # none before, none now: the sources' modules stay unloaded
         from tray.app import sources as remote_sources
-        from tray.core.sources import from_config
 
-        if self.source_runner is None:
-            self.source_runner = remote_sources.default_runner
-        configured, problems = from_config(new.sources)
-        for problem in problems:
-            log.warning("config.json: %s", problem)
+        configured, runner = self._configured_sources(new.sources)
         restart_all = new.source_poll_interval != old.source_poll_interval  # a stream's heartbeat is its interval
         with self._lock:
             current = self.pollers
             kept = {source.spec: current[source.spec] for source in configured
                     if source.spec in current and current[source.spec].source == source and not restart_all}
             fresh = remote_sources.pollers_for([s for s in configured if s.spec not in kept],
-                                               new.source_poll_interval, self.wake, self.source_runner)
+                                               new.source_poll_interval, self.wake, runner)
             self.pollers = {source.spec: kept.get(source.spec) or fresh[source.spec] for source in configured}
         for spec, poller in current.items():
             if self.pollers.get(spec) is not poller:
