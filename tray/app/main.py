@@ -266,10 +266,9 @@ class NotifierOnFirstUse:
                 self.log.info("notifiers, best first: %s", ", ".join(self._chain.names))
             return self._chain
 
-    def notify(self, title: str, body: str, buttons: Any = (), on_click: Any = None) -> bool:
-        if buttons or on_click is not None:
-            return bool(self._get().notify(title, body, buttons=buttons, on_click=on_click))
-        return bool(self._get().notify(title, body))
+    def notify(self, title: str, body: str, **actions: Any) -> bool:
+        """The chain's `notify`, called as the view calls it (`buttons` and `on_click` only when there are some)."""
+        return bool(self._get().notify(title, body, **actions))
 
     def close(self) -> None:
         with self._lock:
