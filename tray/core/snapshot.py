@@ -243,8 +243,9 @@ def build_snapshot(
             continue
         raw = activities.get(record.session_id)
         old = kept.get(record.path)
-        same = old is not None and old[0] is record
-        if same and old is not None and not old[2].alive and record.reference_ts(now) + tolerance < looked_at:
+        if old is not None and old[0] is not record:
+            old = None  # the file was read again: nothing derived from the last one holds
+        if old is not None and not old[2].alive and record.reference_ts(now) + tolerance < looked_at:
             live = False  # settled dead (see SnapshotMemo)
         else:
             live = alive(record.pid, record.reference_ts(now))
@@ -252,7 +253,7 @@ def build_snapshot(
         if activity is not None and live and activity.state != WAITING:
             # A turn the hooks left open may have ended (Esc) or resumed (a permission approved) without a hook.
             activity = refine(activity, record.pid, record.session_id)
-        if same and old is not None and old[1] is raw and old[2].alive == live and old[2].activity == activity:
+        if old is not None and old[1] is raw and old[2].alive == live and old[2].activity == activity:
             session = old[2]
         else:
             session = Session(record, live, resolve(record.cwd), activity)
