@@ -243,6 +243,7 @@ def _forget(menu: Any) -> None:
         item.widget = item.submenu = item.descriptor = None
     menu._orchestray_shown = None
 
+
 class _NoNotifier:
     """Stands in for pystray's D-Bus notifier when there is no session bus: shows nothing."""
 

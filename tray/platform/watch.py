@@ -502,10 +502,8 @@ def local_filesystem(directory: str, mounts: str = "/proc/self/mounts",
         if inside and len(point) >= len(best):
             best, kind = point, fields[2]
     if not best:
-        existing = path
-        while not os.path.exists(existing) and os.path.dirname(existing) != existing:
-            existing = os.path.dirname(existing)
-        magic = statfs(existing)
+        existing = path if os.path.isdir(path) else nearest_existing(path)[0]
+        magic = statfs(existing) if existing else None
         return magic is not None and magic not in SHARED_MAGIC
     return kind.split(".")[0] not in SHARED_FILESYSTEMS
 
