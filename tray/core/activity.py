@@ -172,23 +172,20 @@ def read_all(registry_dir: str, cache: Optional[ReadCache] = None,
     except OSError:
         return {}
     try:
-        if cache is None or changed is None or cache.names is None:
-            names = [name for name in os.listdir(fd if fd is not None else folder) if not name.endswith(".tmp")]
-            if cache is not None:
-                cache.keep_only(names)
-        else:
-            names = _names_after(cache.names, changed, fd, folder) if changed else cache.names
-            cache.keep_only_after(changed, names)
-        if cache is not None:
-            cache.names = names
+        def list_all() -> List[str]:
+            return [name for name in os.listdir(fd if fd is not None else folder) if not name.endswith(".tmp")]
+
+        def present(name: str) -> bool:
+            return not name.endswith(".tmp") and _present(name, fd, folder)
+
+        names = list_all() if cache is None else cache.listing(changed, list_all, present)
         found = {}
         for name in names:
             path = name if fd is not None else os.path.join(folder, name)
             if cache is None:
                 activity = read_activity_file(path, fd)
             else:
-                hit, activity = cache.trusted(name) if changed is not None and name not in changed else cache.get(
-                    name, path, fd)
+                hit, activity = cache.lookup(name, path, fd, changed)
                 if not hit:
                     read_at = time.time()
                     activity, info = _read_one(path, fd)
@@ -203,20 +200,16 @@ def read_all(registry_dir: str, cache: Optional[ReadCache] = None,
             os.close(fd)
 
 
-def _names_after(names: List[str], changed: Set[str], fd: Optional[int], folder: str) -> List[str]:
-    """The listing `names` with each changed name added or removed as the folder has it now."""
-    found = set(names)
-    for name in changed:
-        if name.endswith(".tmp") or os.sep in name:
-            continue
-        try:
-            os.stat(name if fd is not None else os.path.join(folder, name), dir_fd=fd, follow_symlinks=False)
-            found.add(name)
-        except FileNotFoundError:
-            found.discard(name)
-        except OSError:
-            found.add(name)  # there, but not to be looked at: the reader says why
-    return sorted(found)
+def _present(name: str, fd: Optional[int], folder: str) -> bool:
+    """Is there something named `name` in the activity folder now (one not to be looked at counts: the reader
+    says why)?"""
+    try:
+        os.stat(name if fd is not None else os.path.join(folder, name), dir_fd=fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def _path_line(path: str) -> str:

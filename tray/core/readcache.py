@@ -28,7 +28,7 @@ import os
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the prompt hook imports this module)
 if TYPE_CHECKING:
-    from typing import Any, Dict, Iterable, List, Optional, Tuple
+    from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
 
 #: A file whose mtime or ctime is this close to the moment it was read may still change without changing them.
 RACY_SECONDS = 1.0
@@ -90,6 +90,35 @@ class ReadCache:
             self._kept.pop(name, None)
         else:
             self._kept[name] = (identity(info), result)
+
+    def listing(self, changed: Optional[Set[str]], list_all: Callable[[], List[str]],
+                present: Callable[[str], bool]) -> List[str]:
+        """The folder's names for this look, with files no longer among them forgotten. Listed (`list_all`) at the
+        first look and whenever the change watcher cannot say what changed (`changed` None); otherwise the last
+        look's listing with each name the watcher logged added or dropped as `present` says (a name the folder's
+        reader would not list, such as a temporary file, is not `present`), and nothing else asked."""
+        if changed is None or self.names is None:
+            names = list_all()
+            self.keep_only(names)
+        else:
+            names = self.names
+            if changed:
+                found = set(names)
+                for name in changed:
+                    if os.sep not in name and present(name):
+                        found.add(name)
+                    else:
+                        found.discard(name)
+                names = sorted(found)
+            self.keep_only_after(changed, names)
+        self.names = names
+        return names
+
+    def lookup(self, name: str, path: str, dir_fd: Optional[int], changed: Optional[Set[str]]) -> Tuple[bool, Any]:
+        """`trusted` for a file the change watcher did not name since the last look (`changed`), else `get`."""
+        if changed is not None and name not in changed:
+            return self.trusted(name)
+        return self.get(name, path, dir_fd)
 
     def keep_only_after(self, changed: Iterable[str], names: List[str]) -> None:
         """`keep_only(names)` when only the `changed` names may have left the folder (cheaper: no full pass)."""

@@ -73,19 +73,10 @@ class Registry:
         """
         if cache is None:
             return [self.read_file(name) for name in self.file_names()]
-        if changed is None or cache.names is None:
-            names = self.file_names()
-            cache.keep_only(names)
-        else:
-            names = self._names_after(cache.names, changed) if changed else cache.names
-            cache.keep_only_after(changed, names)
-        cache.names = names
+        names = cache.listing(changed, self.file_names, self._present)
         records = []
         for name in names:
-            if changed is not None and name not in changed:
-                hit, record = cache.trusted(name)
-            else:
-                hit, record = cache.get(name, os.path.join(self.directory, name))
+            hit, record = cache.lookup(name, os.path.join(self.directory, name), None, changed)
             if not hit:
                 read_at = time.time()
                 record, info = self._read(name)
@@ -93,17 +84,10 @@ class Registry:
             records.append(record)
         return records
 
-    def _names_after(self, names: List[str], changed: Set[str]) -> List[str]:
-        """The listing `names` with each changed entry name added or removed as the folder has it now."""
-        found = set(names)
-        for name in changed:
-            if not name.endswith(SUFFIX) or name.startswith(".") or os.sep in name:
-                continue
-            if os.path.lexists(os.path.join(self.directory, name)):
-                found.add(name)
-            else:
-                found.discard(name)
-        return sorted(found)
+    def _present(self, name: str) -> bool:
+        """Is `name` an entry file's name that the folder has now (what `file_names` would list)?"""
+        wanted = name.endswith(SUFFIX) and not name.startswith(".")
+        return wanted and os.path.lexists(os.path.join(self.directory, name))
 
     def __iter__(self) -> Iterator[Record]:
         return iter(self.scan())
