@@ -11,13 +11,11 @@ click builds is the only one, built from what the tray had read.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from probe_lines import Lines
+from probe_lines import start_menu_probe
 
 from tray.core import activity
 from tray.core.actions import register
@@ -25,20 +23,13 @@ from tray.core.registry import Registry
 
 pytestmark = pytest.mark.desktop
 
-REPO = Path(__file__).resolve().parents[2]
-PROBE = REPO / "tests" / "support" / "menu_probe.py"
-
 
 def test_opening_the_menu_brings_its_ages_up_to_date(desktop, tmp_path: Path, procs) -> None:
     registry = Registry(str(tmp_path / "registry"))
     project = tmp_path / "project"
     project.mkdir()
     register(registry, "s-working", procs.spawn().pid, str(project))
-    env = {"PYTHONPATH": str(REPO), "ORCHESTRAY_CONFIG_DIR": str(tmp_path / "config"),
-           "ORCHESTRAY_LOG_DIR": str(tmp_path / "log"), "ORCHESTRAY_STATE_DIR": str(tmp_path / "state")}
-    probe = desktop.popen([sys.executable, str(PROBE), registry.directory], env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.DEVNULL, text=True)
-    lines = Lines(probe.stdout)
+    probe, lines = start_menu_probe(desktop, registry.directory, tmp_path)
     assert lines.wait(lambda line: line.startswith("refreshes on open")) == "refreshes on open: True"
     lines.wait(lambda line: line.startswith("looked:") and "s-working" in line)
     window = desktop.find_window("^Orchestray: 1 project", timeout=30)

@@ -11,20 +11,15 @@ view keeps no items and the controller no submenus).
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from probe_lines import Lines
+from probe_lines import start_menu_probe
 
 from tray.core.actions import register
 from tray.core.registry import Registry
 
 pytestmark = pytest.mark.desktop
-
-REPO = Path(__file__).resolve().parents[2]
-PROBE = REPO / "tests" / "support" / "menu_probe.py"
 ALL_GONE = "dropped: handle=False native=False submenu=False pystray=False items=0 kept=0 open=False"
 
 
@@ -34,11 +29,7 @@ def test_a_menu_built_as_it_opens_shows_what_came_while_closed_and_is_let_go_aft
     project = tmp_path / "project"
     project.mkdir()
     register(registry, "s-first", procs.spawn().pid, str(project))
-    env = {"PYTHONPATH": str(REPO), "ORCHESTRAY_CONFIG_DIR": str(tmp_path / "config"),
-           "ORCHESTRAY_LOG_DIR": str(tmp_path / "log"), "ORCHESTRAY_STATE_DIR": str(tmp_path / "state")}
-    probe = desktop.popen([sys.executable, str(PROBE), registry.directory], env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.DEVNULL, text=True)
-    lines = Lines(probe.stdout)
+    probe, lines = start_menu_probe(desktop, registry.directory, tmp_path)
     assert lines.wait(lambda line: line.startswith("builds on open")) == "builds on open: True"
     lines.wait(lambda line: line.startswith("looked:") and "s-first" in line)
     window = desktop.find_window("^Orchestray: 1 project", timeout=30)

@@ -3,9 +3,14 @@ tests/support/menu_probe.py this way)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
-from typing import IO, Callable, List
+from pathlib import Path
+from typing import IO, Any, Callable, List, Tuple
+
+MENU_PROBE = Path(__file__).resolve().parent / "menu_probe.py"
 
 
 class Lines:
@@ -41,3 +46,13 @@ class Lines:
                 if left <= 0:
                     raise AssertionError(f"no such line within {timeout} s; the child said {self.lines[-10:]}")
                 self.cond.wait(left)
+
+
+def start_menu_probe(desktop: Any, registry_dir: str, tmp_path: Path) -> Tuple[subprocess.Popen, Lines]:
+    """The tray's controller and view as `orchestray tray` wires them (menu_probe.py) on `desktop`, over
+    `registry_dir`, with its own config, log and state folders under `tmp_path`; and its stdout as Lines."""
+    env = {"PYTHONPATH": str(MENU_PROBE.parents[2]), "ORCHESTRAY_CONFIG_DIR": str(tmp_path / "config"),
+           "ORCHESTRAY_LOG_DIR": str(tmp_path / "log"), "ORCHESTRAY_STATE_DIR": str(tmp_path / "state")}
+    probe = desktop.popen([sys.executable, str(MENU_PROBE), registry_dir], env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL, text=True)
+    return probe, Lines(probe.stdout)
