@@ -9,13 +9,13 @@ tray exports over D-Bus (what the host draws), the notifications in dunst, and t
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import List, Optional
 
 import pytest
 from broken_install import ThrowAwayInstall
 from desktop import Desktop, MenuNode
+from helpers import reap
 from tray_under_test import tray_command, tray_env
 
 from tray.app.pystray_view import ICON_NAME
@@ -72,11 +72,6 @@ def test_the_tray_warns_about_broken_hooks_and_repairs_them(sni_desktop: Desktop
         d.sni_pick(ICON_NAME, icon.center, ["Quit"], POLL)
         assert tray.wait(timeout=30) == 0
     finally:
-        if tray.poll() is None:
-            tray.kill()
-            try:
-                tray.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                pass
+        reap(tray)  # still running only when the test failed before Quit
     log = (tmp_path / "log" / "orchestray.log").read_text()
     assert "Traceback" not in log

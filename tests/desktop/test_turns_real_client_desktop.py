@@ -12,13 +12,13 @@ a person sees: the icon's title (the tooltip, which carries the badge's count: s
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import List
 
 import pytest
 from claude_api import BashToolUse, Slow
 from desktop import Desktop, MenuNode
+from helpers import reap
 from real_claude import ClaudeWorld, wait_until
 from tray_under_test import tray_command, tray_env
 
@@ -106,11 +106,6 @@ def test_the_tray_follows_an_approved_permission_and_esc(sni_desktop: Desktop, c
         desktop.sni_pick(ICON_NAME, icon.center, ["Quit"], POLL)
         assert tray.wait(timeout=30) == 0
     finally:
-        if tray.poll() is None:
-            tray.kill()
-            try:
-                tray.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                pass
+        reap(tray)  # still running only when the test failed before Quit
     log = (tmp_path / "tray" / "log" / "orchestray.log").read_text(encoding="utf-8")
     assert "Traceback" not in log

@@ -17,7 +17,7 @@ import sys
 import time
 import types
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Set
+from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
 
 import psutil
 import pytest
@@ -494,10 +494,9 @@ def test_a_watcher_that_is_not_complete_gets_a_full_look_every_time(tmp_path: Pa
     assert controller.full_looks == 3
 
 
-def test_a_look_that_failed_is_followed_by_a_full_look(tmp_path: Path, procs, monkeypatch):
-    registry = Registry(str(tmp_path / "reg"))
-    (tmp_path / "shop").mkdir()
-    register(registry, "boss", procs.spawn().pid, str(tmp_path / "shop"), role="orchestrator")
+def controller_with_a_complete_log(registry: Registry, tmp_path: Path) -> Tuple[TrayController, ChangeLog]:
+    """A tray controller whose change watcher says it misses nothing and logs only what the test notes in the
+    ChangeLog returned with it (no thread, no kernel)."""
     log = ChangeLog()
     watcher = types.SimpleNamespace(name="fake", complete=True, start=lambda on_change: True,
                                     watch_pids=lambda pids, folders=(): None, known_alive=dict,
@@ -505,6 +504,14 @@ def test_a_look_that_failed_is_followed_by_a_full_look(tmp_path: Path, procs, mo
     controller = TrayController(registry, RecordingView(), slow_poll_store(tmp_path),
                                 find_file=lambda root, name: None, change_watcher=lambda directory: watcher)
     controller._start_change_watcher()
+    return controller, log
+
+
+def test_a_look_that_failed_is_followed_by_a_full_look(tmp_path: Path, procs, monkeypatch):
+    registry = Registry(str(tmp_path / "reg"))
+    (tmp_path / "shop").mkdir()
+    register(registry, "boss", procs.spawn().pid, str(tmp_path / "shop"), role="orchestrator")
+    controller, log = controller_with_a_complete_log(registry, tmp_path)
     controller.poll_once()
     controller.poll_once()
     assert (controller.looks, controller.full_looks) == (2, 1)
@@ -563,13 +570,7 @@ def test_a_look_that_broke_halfway_is_followed_by_a_full_look(tmp_path: Path, pr
     shop = tmp_path / "shop"
     shop.mkdir()
     register(registry, "boss", procs.spawn().pid, str(shop), role="orchestrator")
-    log = ChangeLog()
-    watcher = types.SimpleNamespace(name="fake", complete=True, start=lambda on_change: True,
-                                    watch_pids=lambda pids, folders=(): None, known_alive=dict,
-                                    take_changes=log.take_changes, close=lambda: None)
-    controller = TrayController(registry, RecordingView(), slow_poll_store(tmp_path),
-                                find_file=lambda root, name: None, change_watcher=lambda directory: watcher)
-    controller._start_change_watcher()
+    controller, log = controller_with_a_complete_log(registry, tmp_path)
     controller.poll_once()
     (shop / "HANDOVER.md").write_text("# Handover\n")
     log.note(str(shop), "HANDOVER.md")
