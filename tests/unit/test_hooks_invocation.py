@@ -246,10 +246,8 @@ fsutil.atomic_write_bytes(sys.argv[1], b"{}", before_replace=stall)
 """
 
 
-@posix_only
-def test_temp_files_of_a_killed_install_are_removed_by_the_next_run(tmp_path: Path) -> None:
-    path = tmp_path / "settings.json"
-    path.write_bytes(b'{"model": "opus"}\n')
+def kill_a_writer_mid_write(path: Path) -> None:
+    """Start the settings writer (WRITER) on `path` and SIGKILL it once its temporary file is there."""
     writer = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True)
     try:
         assert writer.stdout is not None and writer.stdout.readline().strip() == "ready"
@@ -257,6 +255,13 @@ def test_temp_files_of_a_killed_install_are_removed_by_the_next_run(tmp_path: Pa
     finally:
         writer.kill()
         writer.wait(timeout=60)
+
+
+@posix_only
+def test_temp_files_of_a_killed_install_are_removed_by_the_next_run(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    path.write_bytes(b'{"model": "opus"}\n')
+    kill_a_writer_mid_write(path)
     leftovers = [name for name in os.listdir(tmp_path) if name != "settings.json"]
     assert len(leftovers) == 1 and leftovers[0].startswith(".settings.json.")  # what the kill left behind
     old = tmp_path / ".settings.json.k3x9_q2a.orchestray-tmp"  # an earlier version's, an hour old
@@ -277,13 +282,7 @@ def test_a_settings_file_with_a_long_name_gets_backups_and_temp_clean_up_within_
     temp file of such a file is still found and removed by the next run."""
     path = tmp_path / ("s" * 240 + ".json")
     path.write_bytes(b'{"model": "opus"}\n')
-    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True)
-    try:
-        assert writer.stdout is not None and writer.stdout.readline().strip() == "ready"
-        os.kill(writer.pid, signal.SIGKILL)
-    finally:
-        writer.kill()
-        writer.wait(timeout=60)
+    kill_a_writer_mid_write(path)
     [temp] = [name for name in os.listdir(tmp_path) if name.endswith(".tmp")]
     for _ in range(2):  # the second run backs up the first one's file: two backups, one naming rule
         done = _cli("hooks", "install", "--settings", str(path), "--form", "shell")
